@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "huber_fit": "fitting",
     "RobustFit": "fitting",
+    "read_scalars": "tbreader",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
