@@ -12,6 +12,9 @@ _PUBLIC = {
     "huber_fit": "fitting",
     "RobustFit": "fitting",
     "read_scalars": "tbreader",
+    "simulate_lr_schedule": "schedule",
+    "SimulatedSchedule": "schedule",
+    "SchedulerStepping": "schedule",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
