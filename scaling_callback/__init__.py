@@ -31,6 +31,12 @@ _PUBLIC = {
     "simulate_lr_schedule": "schedule",
     "SimulatedSchedule": "schedule",
     "SchedulerStepping": "schedule",
+    "forecast_layout": "tensorboard",
+    "write_forecast_layout": "tensorboard",
+    "write_advice_text": "tensorboard",
+    "forecast_figure": "tensorboard",
+    "figure_to_array": "tensorboard",
+    "write_figure": "tensorboard",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
