@@ -145,6 +145,7 @@ def simulate_lr_schedule(
     (interval "epoch", needs `steps_per_epoch` = optimizer steps per epoch), in the order given
     (step-interval ones first, as Lightning does).
 
+    `optimizer` may be a LightningOptimizer wrapper; None takes the first scheduler's.
     `schedulers`: one scheduler or a sequence of schedulers, `SchedulerStepping`s or Lightning
     `LRSchedulerConfig`s; those belonging to another optimizer are ignored. Any
     `torch.optim.lr_scheduler.LRScheduler` is simulated (LambdaLR, MultiplicativeLR, StepLR,
@@ -183,6 +184,9 @@ def simulate_lr_schedule(
         if not entries:
             raise ValueError("give an optimizer, a scheduler or an lr_schedule")
         optimizer = entries[0].scheduler.optimizer
+    # a wrapper (Lightning's LightningOptimizer, what `LightningModule.optimizers()` returns)
+    # holds the optimizer the schedulers were built on
+    optimizer = getattr(optimizer, "_optimizer", optimizer)
     if not 0 <= param_group < len(optimizer.param_groups):
         raise ValueError(f"param_group {param_group} does not exist ({len(optimizer.param_groups)} groups)")
     current_lr = float(optimizer.param_groups[param_group]["lr"])

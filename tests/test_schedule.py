@@ -211,6 +211,14 @@ def test_user_callable_and_bad_input():
     assert isinstance(simulate_lr_schedule(opt, [], 0), SimulatedSchedule)
 
 
+def test_lightning_optimizer_wrapper_is_seen_through():
+    core = pytest.importorskip("lightning.pytorch.core.optimizer")
+    opt = _adamw(_model())
+    sched = S.CosineAnnealingLR(opt, T_max=10)
+    sim = simulate_lr_schedule(core.LightningOptimizer(opt), sched, 10)
+    assert sim.source == "CosineAnnealingLR" and sim.lr[-1] == pytest.approx(0.0, abs=1e-12)
+
+
 # ------------------------------------------------------------------------------------------
 # A real Lightning Trainer: what it actually sets equals what was simulated at train start
 
