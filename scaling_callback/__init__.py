@@ -12,6 +12,17 @@ _PUBLIC = {
     "huber_fit": "fitting",
     "RobustFit": "fitting",
     "read_scalars": "tbreader",
+    "ScalingLawCallback": "callbacks",
+    "non_embedding_params": "accounting",
+    "tokens_in_batch": "accounting",
+    "TokenCounter": "accounting",
+    "training_flops": "compute",
+    "pf_days": "compute",
+    "tokens_per_param": "compute",
+    "epochs_seen": "compute",
+    "PF_DAY_FLOPS": "compute",
+    "Observation": "history",
+    "History": "history",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
