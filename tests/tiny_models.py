@@ -84,7 +84,7 @@ class TinyGPTTask:
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self.log("val_loss", self._loss(batch))
+        self.log("val_loss", self._loss(batch), sync_dist=True)
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr)
