@@ -105,12 +105,13 @@ def tokens_in_batch(batch) -> TokenCount:
 def _checked(count, source: str) -> TokenCount:
     """A token count as a Python int or a 0-d int64 tensor; checks only what needs no device read."""
     if isinstance(count, torch.Tensor):
-        if count.numel() != 1:
-            raise ValueError(f"{source} returned a tensor of shape {tuple(count.shape)}; expected one number")
-        count = count.reshape(())
-        if count.is_floating_point():
-            count = count.round()
-        return count.to(torch.int64)
+        if count.dim() != 0:
+            if count.numel() != 1:
+                raise ValueError(f"{source} returned a tensor of shape {tuple(count.shape)}; expected one number")
+            count = count.reshape(())
+        if count.dtype != torch.int64:
+            count = (count.round() if count.is_floating_point() else count).to(torch.int64)
+        return count
     if isinstance(count, bool) or not hasattr(count, "__index__"):
         if isinstance(count, float) and count.is_integer():
             count = int(count)
@@ -147,7 +148,9 @@ class TokenCounter:
         elif self._device is None:
             self._device = count.clone()
         else:
-            self._device.add_(count.to(self._device.device, non_blocking=True))
+            if count.device != self._device.device:
+                count = count.to(self._device.device, non_blocking=True)
+            self._device.add_(count)
 
     def read(self, all_reduce_sum: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
              device: Optional[torch.device] = None) -> int:
