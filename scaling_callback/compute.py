@@ -12,7 +12,7 @@ import numpy as np
 
 ArrayLike = Union[float, int, np.ndarray]
 
-# 1 PF-day = 1e15 FLOP/s × 86,400 s (Kaplan et al. 2020 §1.3 and Table 1 footnote)
+# 1 PF-day = 1e15 FLOP/s × 86,400 s = 8.64e19 FLOPs (Kaplan et al. 2020 §1.3, notation)
 PF_DAY_FLOPS = 8.64e19
 
 
@@ -32,8 +32,9 @@ def _out(a: np.ndarray):
 def context_flops_per_token(n_layer: Optional[int], n_ctx: Optional[int], d_attn: Optional[int]) -> float:
     """The attention-context term of training FLOPs per token, 6·n_layer·n_ctx·d_attn.
 
-    Kaplan et al. 2020 Table 1: forward pass 2N + 2·n_layer·n_ctx·d_attn FLOPs per token, training
-    three times that. All three sizes or none: none gives 0.0 (the plain C = 6·N·D).
+    Kaplan et al. 2020 eq. 2.2 and Table 1: forward pass 2N + 2·n_layer·n_ctx·d_attn FLOPs per
+    token; with the backward pass (twice the forward) training costs three times that. All three
+    sizes or none: none gives 0.0 (the plain C = 6·N·D).
     """
     given = [v is not None for v in (n_layer, n_ctx, d_attn)]
     if not any(given):
@@ -44,19 +45,21 @@ def context_flops_per_token(n_layer: Optional[int], n_ctx: Optional[int], d_attn
     for name, v in (("n_layer", n_layer), ("n_ctx", n_ctx), ("d_attn", d_attn)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    return 6.0 * n_layer * n_ctx * d_attn  # Kaplan et al. 2020, Table 1 (training = 3 × forward)
+    return 6.0 * n_layer * n_ctx * d_attn  # Kaplan et al. 2020 eq. 2.2, Table 1 (training = 3 × forward)
 
 
 def training_flops(n_params: ArrayLike, tokens: ArrayLike, n_layer: Optional[int] = None,
                    n_ctx: Optional[int] = None, d_attn: Optional[int] = None):
     """Training compute in FLOPs: C = 6·N·D, or (6N + 6·n_layer·n_ctx·d_attn)·D with the context term.
 
-    `n_params` is N (> 0), `tokens` is D (≥ 0). The context term (Kaplan et al. 2020 Table 1) is
-    added when n_layer, n_ctx and d_attn are all given; it matters when d_model is not ≫ n_ctx/12.
+    `n_params` is N (> 0), `tokens` is D (≥ 0). C ≈ 6·N·D is Kaplan et al. 2020's C ≈ 6NBS (§1.3,
+    D = B·S tokens), from eq. 2.2 and Table 1. The context term is added when n_layer, n_ctx and
+    d_attn are all given; it matters when d_model is not ≫ n_ctx/12.
     """
     n = _as_float(n_params, "n_params", allow_zero=False)
     d = _as_float(tokens, "tokens", allow_zero=True)
-    return _out((6.0 * n + context_flops_per_token(n_layer, n_ctx, d_attn)) * d)  # Kaplan et al. 2020 eq. 2.1
+    # Kaplan et al. 2020 §1.3 (C ≈ 6NBS) and eq. 2.2
+    return _out((6.0 * n + context_flops_per_token(n_layer, n_ctx, d_attn)) * d)
 
 
 def pf_days(flops: ArrayLike):
