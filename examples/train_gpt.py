@@ -33,7 +33,10 @@ VOCAB = 256  # bytes
 def stdlib_text(max_bytes: int, seed: int) -> np.ndarray:
     """Up to `max_bytes` of the standard library's .py sources (site-packages excluded), as uint8."""
     root = Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts)
+    files = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if d not in ("site-packages", "dist-packages", "__pycache__"))
+        files += [Path(folder) / n for n in sorted(names) if n.endswith(".py")]
     if not files:
         raise SystemExit(f"no .py files found under {root}")
     np.random.default_rng(seed).shuffle(files)
