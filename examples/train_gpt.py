@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from scaling_callback import ScalingLawCallback
+from scaling_callback import ScalingLawCallback, epochs_seen, pf_days, tokens_per_param
 
 VOCAB = 256  # bytes
 
@@ -203,9 +203,9 @@ def main(argv=None):
     print(f"\ntrained {trainer.global_step} steps in {time.perf_counter() - start:.0f} s; at the last validation:")
     print(f"  non-embedding parameters N  {scaling.n_params:,}")
     print(f"  training tokens D           {last.tokens:,}")
-    print(f"  compute C                   {last.flops:.3e} FLOPs = {last.flops / 8.64e19:.3e} PF-days")
-    print(f"  tokens per parameter        {last.tokens / scaling.n_params:.1f}")
-    print(f"  epochs of the corpus        {last.tokens / len(train_text):.2f}")
+    print(f"  compute C                   {last.flops:.3e} FLOPs = {pf_days(last.flops):.3e} PF-days")
+    print(f"  tokens per parameter        {tokens_per_param(last.tokens, scaling.n_params):.1f}")
+    print(f"  epochs of the corpus        {epochs_seen(last.tokens, len(train_text)):.2f}")
     print(f"  validation loss             {last.val_loss:.4f} nats/byte")
     print(f"\nTensorBoard logs: {os.path.abspath(logger.log_dir)}")
     print(f"view them with:   tensorboard --logdir {args.logdir}")
