@@ -1,4 +1,5 @@
 """Compute, PF-days and data ratios (numpy side)."""
+import os
 import subprocess
 import sys
 
@@ -59,4 +60,4 @@ def test_numpy_side_imports_no_torch():
     code = ("import sys, scaling_callback, scaling_callback.compute, scaling_callback.history;"
             "scaling_callback.training_flops(1, 1); scaling_callback.History;"
             "assert 'torch' not in sys.modules and 'lightning' not in sys.modules, 'torch imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

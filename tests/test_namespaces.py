@@ -1,4 +1,8 @@
 """The callback works whether the user imports `lightning.pytorch` or `pytorch_lightning`."""
+import os
+import subprocess
+import sys
+
 import lightning.pytorch as L
 import pytest
 import pytorch_lightning as PL
@@ -9,6 +13,7 @@ from scaling_callback import lightning_callbacks, pytorch_lightning_callbacks
 from tiny_models import PLTinyGPTModule, PaddedTokens, TinyGPTModule, pad_collate, trainer_kwargs
 from torch.utils.data import DataLoader
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMESPACES = {"lightning.pytorch": (L, TinyGPTModule), "pytorch_lightning": (PL, PLTinyGPTModule)}
 
 
@@ -50,3 +55,12 @@ def test_single_namespace_classes(tmp_path, namespace, module):
     assert cb.state_key == ScalingLawCallback().state_key  # checkpoints move between namespaces
     total = PaddedTokens(n_items=8).total_tokens()
     assert run(pl, module_class, cb, tmp_path) == [total, 2 * total]
+
+
+def test_without_the_lightning_package_the_default_is_the_pytorch_lightning_class():
+    code = ("import sys; sys.modules['lightning'] = None  # as if `lightning` were not installed\n"
+            "import pytorch_lightning as pl\n"
+            "from scaling_callback import ScalingLawCallback\n"
+            "assert ScalingLawCallback.__module__ == 'scaling_callback.pytorch_lightning_callbacks'\n"
+            "assert isinstance(ScalingLawCallback(), pl.Callback)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
