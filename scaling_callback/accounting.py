@@ -133,7 +133,8 @@ class TokenCounter:
 
     def __init__(self, count_fn: Optional[Callable[[object], TokenCount]] = None):
         self._count_fn = tokens_in_batch if count_fn is None else count_fn
-        self._source = "tokens_in_batch" if count_fn is None else f"tokens_in_batch={getattr(count_fn, '__qualname__', count_fn)!r}"
+        name = getattr(count_fn, "__qualname__", count_fn)
+        self._source = "tokens_in_batch" if count_fn is None else f"tokens_in_batch={name!r}"
         self._host = 0
         self._device: Optional[torch.Tensor] = None
 
