@@ -25,9 +25,11 @@ TAG_PARAMS = {"kaplan": "scaling/params_non_embedding", "total": "scaling/params
 
 
 def _positive_int(value, name: str) -> Optional[int]:
+    """None, or a positive whole number (an integral float such as 1.5e8 included) as an int."""
     if value is None:
         return None
-    if isinstance(value, bool) or not hasattr(value, "__index__") or int(value) <= 0:
+    whole = isinstance(value, float) and value.is_integer()
+    if isinstance(value, bool) or not (whole or hasattr(value, "__index__")) or int(value) <= 0:
         raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
     return int(value)
 
@@ -49,7 +51,7 @@ class ScalingLawCore:
         convention: "kaplan" (N without token/position embeddings, Kaplan et al. 2020) or "total"
             (every parameter, Hoffmann et al. 2022).
         n_layer, n_ctx, d_attn: all three add the context term to the compute,
-            C = (6N + 6·n_layer·n_ctx·d_attn)·D (Kaplan et al. 2020 Table 1).
+            C = (6N + 6·n_layer·n_ctx·d_attn)·D (Kaplan et al. 2020 eq. 2.2, Table 1).
         tokens_per_epoch: unique training tokens in one epoch; epochs = D / tokens_per_epoch. When
             None, epochs are passes over the training dataloader (micro-batches seen /
             trainer.num_training_batches); not logged (one warning) when that length is unknown.

@@ -60,7 +60,7 @@ def test_tags_and_exact_values_with_padding_accumulation_and_variable_lengths(tm
 def test_token_tensor_and_tuple_batches(tmp_path, form):
     ids = random_tokens(n_items=8, n_ctx=16)
     data = ids if form == "tensor" else torch.utils.data.TensorDataset(ids, ids)
-    cb = ScalingLawCallback(tokens_per_epoch=8 * 16)
+    cb = ScalingLawCallback(tokens_per_epoch=1.28e2)  # an integral float is a whole number
     fit(tmp_path, [cb], DataLoader(data, batch_size=4), max_epochs=3)
     assert cb.history.column("tokens").tolist() == [128, 256, 384]
     assert read_scalars(str(tmp_path), ["scaling/epochs"])["scaling/epochs"][1].tolist() == [1.0, 2.0, 3.0]
@@ -235,6 +235,7 @@ def test_model_without_parameters_is_refused(tmp_path):
 
 @pytest.mark.parametrize("settings", [
     dict(non_embedding_params=0), dict(non_embedding_params=-10), dict(non_embedding_params=1.5),
+    dict(non_embedding_params=float("inf")), dict(tokens_per_epoch="1000"),
     dict(tokens_per_epoch=0), dict(convention="chinchilla"), dict(n_layer=2), dict(tokens_in_batch=3),
     dict(monitor=""),
 ])
