@@ -1,0 +1,56 @@
+"""DDP with 2 CPU processes (gloo): every rank records, and rank 0 logs, the global token count.
+
+Runs with strategy="ddp_fork": the ranks are forked from the test process, so they start in well
+under a second (a "ddp" subprocess would import torch and Lightning twice). The callback's
+collective (the token sum) is the same under every DDP launcher.
+"""
+import json
+import multiprocessing
+import os
+
+import lightning.pytorch as L
+import pytest
+from torch.utils.data import DataLoader
+
+from scaling_callback import ScalingLawCallback, read_scalars
+from tiny_models import PaddedTokens, TinyGPTModule, pad_collate, trainer_kwargs
+
+
+class WriteRankRecord(L.Callback):
+    """Each rank writes what its ScalingLawCallback recorded to OUT/rank<r>.json at fit end."""
+
+    def __init__(self, out, callback):
+        self.out, self.callback = out, callback
+
+    def on_fit_end(self, trainer, pl_module):
+        record = {"rank": trainer.global_rank, "world_size": trainer.world_size,
+                  "steps": self.callback.history.column("step").tolist(),
+                  "tokens": self.callback.history.column("tokens").tolist(),
+                  "checkpoint_tokens": self.callback.state_dict()["tokens"]}  # every rank calls: a collective
+        with open(os.path.join(self.out, f"rank{trainer.global_rank}.json"), "w") as f:
+            json.dump(record, f)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
+def test_ddp_two_cpu_processes_count_every_rank(tmp_path):
+    data = PaddedTokens(n_items=16)
+    callback = ScalingLawCallback()
+    settings = trainer_kwargs(tmp_path, strategy="ddp_fork", devices=2, max_epochs=2)
+    trainer = L.Trainer(callbacks=[callback, WriteRankRecord(str(tmp_path), callback)],
+                        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"), **settings)
+    trainer.fit(TinyGPTModule(), DataLoader(data, batch_size=2, collate_fn=pad_collate),
+                DataLoader(PaddedTokens(n_items=4), batch_size=2, collate_fn=pad_collate))
+
+    total = data.total_tokens()
+    # DistributedSampler gives rank 0 the even items, rank 1 the odd ones: unequal local counts
+    even = sum(data.length(i) for i in range(0, 16, 2))
+    assert even != total - even
+    for r in (0, 1):
+        record = json.loads((tmp_path / f"rank{r}.json").read_text())
+        assert record["rank"] == r and record["world_size"] == 2
+        assert record["steps"] == [4, 8]  # 8 items per rank, batches of 2
+        assert record["tokens"] == [total, 2 * total]
+        assert record["checkpoint_tokens"] == 2 * total
+    logged = read_scalars(str(tmp_path), ["scaling/tokens", "scaling/epochs"])
+    assert logged["scaling/tokens"][1].tolist() == [total, 2 * total]
+    assert logged["scaling/epochs"][1].tolist() == [1.0, 2.0]

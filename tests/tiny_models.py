@@ -1,0 +1,152 @@
+"""A tiny GPT-style decoder and token datasets shared by the tests (CPU, seconds).
+
+The decoder has token and position embeddings (`nn.Embedding`), `n_layer` pre-norm blocks
+(`nn.TransformerEncoderLayer` with a causal mask, d_ff = 4·d_model), a final LayerNorm and an
+LM head that is tied to the token embedding or not. Its exact parameter counts, worked out by
+hand from the layer shapes, are in `expected_params`.
+"""
+from __future__ import annotations
+
+import lightning.pytorch as L
+import pytorch_lightning as PL
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+
+class TinyGPT(nn.Module):
+    def __init__(self, vocab: int = 32, d_model: int = 16, n_layer: int = 2, n_head: int = 2,
+                 n_ctx: int = 16, tied: bool = True):
+        super().__init__()
+        self.n_ctx = n_ctx
+        self.tok = nn.Embedding(vocab, d_model)
+        self.pos = nn.Embedding(n_ctx, d_model)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(d_model, n_head, dim_feedforward=4 * d_model, dropout=0.0,
+                                       batch_first=True, norm_first=True)
+            for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab, bias=False)
+        if tied:
+            self.head.weight = self.tok.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        t = ids.shape[1]
+        x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))
+        causal = nn.Transformer.generate_square_subsequent_mask(t, device=ids.device)
+        for block in self.blocks:
+            x = block(x, src_mask=causal, is_causal=True)
+        return self.head(self.ln_f(x))
+
+
+def expected_params(vocab=32, d_model=16, n_layer=2, n_ctx=16, tied=True):
+    """(Kaplan's non-embedding N, total) for TinyGPT, from the layer shapes.
+
+    Per block: attention in-proj 3d² + 3d, out-proj d² + d, MLP 4d² + 4d and 4d² + d, two
+    LayerNorms 4d, i.e. 12d² + 13d; final LayerNorm 2d; an untied head vocab·d (no bias).
+    """
+    d = d_model
+    head = 0 if tied else vocab * d
+    n = n_layer * (12 * d * d + 13 * d) + 2 * d + head
+    return n, n + vocab * d + n_ctx * d
+
+
+def _split(batch):
+    """(ids, mask or None) from any batch form the tests use."""
+    if isinstance(batch, dict):
+        return batch["input_ids"], batch.get("attention_mask")
+    if isinstance(batch, (tuple, list)):
+        return batch[0], None
+    return batch, None
+
+
+class TinyGPTTask:
+    """Next-token prediction on TinyGPT; padding (attention_mask == 0) is left out of the loss."""
+
+    def __init__(self, lr: float = 1e-2, **gpt):
+        super().__init__()
+        self.lr = lr
+        self.model = TinyGPT(**gpt)
+
+    def _loss(self, batch):
+        ids, mask = _split(batch)
+        logits = self.model(ids)[:, :-1]
+        target = ids[:, 1:]
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+        if mask is None:
+            return loss.mean()
+        weight = mask[:, 1:].reshape(-1).to(loss.dtype)
+        return (loss * weight).sum() / weight.sum().clamp_min(1.0)
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", self._loss(batch), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.lr)
+
+
+class TinyGPTModule(TinyGPTTask, L.LightningModule):
+    """TinyGPTTask for `lightning.pytorch`."""
+
+
+class PLTinyGPTModule(TinyGPTTask, PL.LightningModule):
+    """TinyGPTTask for `pytorch_lightning`."""
+
+
+class NoParamsModule(L.LightningModule):
+    """A LightningModule without parameters (accounting must refuse it)."""
+
+    def training_step(self, batch, batch_idx):
+        return None
+
+    def configure_optimizers(self):
+        return None
+
+
+class PaddedTokens(Dataset):
+    """Sequences of deterministic, varying lengths 3..n_ctx (item i has `length(i)` real tokens)."""
+
+    def __init__(self, n_items: int = 12, n_ctx: int = 16, vocab: int = 32, seed: int = 0):
+        self.n_ctx = n_ctx
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(0, vocab, (n_items, n_ctx), generator=g)
+
+    def length(self, i: int) -> int:
+        return 3 + (5 * i) % (self.n_ctx - 2)
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        return self.ids[i, : self.length(i)]
+
+    def total_tokens(self) -> int:
+        return sum(self.length(i) for i in range(len(self)))
+
+
+def pad_collate(items):
+    """Right-pad to the longest item: {"input_ids", "attention_mask"}."""
+    width = max(len(x) for x in items)
+    ids = torch.zeros(len(items), width, dtype=torch.long)
+    mask = torch.zeros(len(items), width, dtype=torch.long)
+    for row, x in enumerate(items):
+        ids[row, : len(x)] = x
+        mask[row, : len(x)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def random_tokens(n_items: int = 16, n_ctx: int = 16, vocab: int = 32, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, vocab, (n_items, n_ctx), generator=torch.Generator().manual_seed(seed))
+
+
+def trainer_kwargs(tmp_path, **overrides):
+    """Quiet CPU Trainer settings the tests share (the logger is added by the test)."""
+    kw = dict(accelerator="cpu", devices=1, enable_progress_bar=False, enable_model_summary=False,
+              enable_checkpointing=False, num_sanity_val_steps=0, default_root_dir=str(tmp_path))
+    kw.update(overrides)
+    return kw
