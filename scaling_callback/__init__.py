@@ -12,6 +12,12 @@ _PUBLIC = {
     "huber_fit": "fitting",
     "RobustFit": "fitting",
     "read_scalars": "tbreader",
+    "fit_scaling_law": "crossrun",
+    "ScalingLawFit": "crossrun",
+    "ChinchillaLaw": "crossrun",
+    "KaplanLaw": "crossrun",
+    "ScalingLawError": "crossrun",
+    "read_run_points": "runpoints",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -33,8 +33,6 @@ __all__ = [
     "ScalingLawError",
     "ScalingLawFit",
     "fit_scaling_law",
-    "load_fit",
-    "save_fit",
 ]
 
 FIT_FILE_FORMAT = "scaling-callback/scaling-law-fit"
@@ -46,6 +44,11 @@ class ScalingLawError(ValueError):
 
 
 # --------------------------------------------------------------------------------------- laws
+
+
+def _share(x: float, y: float) -> float:
+    """x/(x + y) for exponents, nan unless both are positive (then there is no allocation)."""
+    return x / (x + y) if x > 0 and y > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,12 @@ class ChinchillaLaw:
     @property
     def n_opt_exponent(self) -> float:
         """a in N_opt ∝ C^a (Hoffmann et al. 2022 eq. 4: a = β/(α+β))."""
-        return self.beta / (self.alpha + self.beta)
+        return _share(self.beta, self.alpha)
 
     @property
     def d_opt_exponent(self) -> float:
         """b in D_opt ∝ C^b (Hoffmann et al. 2022 eq. 4: b = α/(α+β))."""
-        return self.alpha / (self.alpha + self.beta)
+        return _share(self.alpha, self.beta)
 
     def compute_optimal(self, C):
         """(N_opt, D_opt) minimising L under C = 6·N·D FLOPs; nan where α or β ≤ 0."""
@@ -114,12 +117,12 @@ class KaplanLaw:
     @property
     def n_opt_exponent(self) -> float:
         """a in N_opt ∝ C^a: α_D/(α_N+α_D), from minimising eq. 1.5 under C = 6ND."""
-        return self.alpha_D / (self.alpha_N + self.alpha_D)
+        return _share(self.alpha_D, self.alpha_N)
 
     @property
     def d_opt_exponent(self) -> float:
         """b in D_opt ∝ C^b: α_N/(α_N+α_D), from minimising eq. 1.5 under C = 6ND."""
-        return self.alpha_N / (self.alpha_N + self.alpha_D)
+        return _share(self.alpha_N, self.alpha_D)
 
     def compute_optimal(self, C):
         """(N_opt, D_opt) minimising L under C = 6·N·D FLOPs; nan where an exponent ≤ 0."""
@@ -348,7 +351,7 @@ class ScalingLawFit:
         )
 
     def to_dict(self) -> dict:
-        """A JSON-ready description that `from_dict` (and `load_fit`) read back."""
+        """A JSON-ready description that `from_dict` (and `load`) read back."""
         return {
             "format": FIT_FILE_FORMAT,
             "version": FIT_FILE_VERSION,
@@ -363,6 +366,22 @@ class ScalingLawFit:
             "n_bootstrap": self.n_bootstrap,
             "bootstrap": [[float(getattr(b, n)) for n in b.names] for b in self.bootstrap_laws],
         }
+
+    def save(self, path) -> None:
+        """Write the fit as JSON (read back with `ScalingLawFit.load`; `scaling-callback plan` reads it)."""
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f, indent=1)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path) -> "ScalingLawFit":
+        """Read a fit written by `save`."""
+        with open(path) as f:
+            try:
+                obj = json.load(f)
+            except json.JSONDecodeError as exc:
+                raise ScalingLawError(f"{path} is not JSON: {exc}") from None
+        return cls.from_dict(obj)
 
     @classmethod
     def from_dict(cls, obj: dict) -> "ScalingLawFit":
@@ -382,23 +401,6 @@ class ScalingLawFit:
                        n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
         except (KeyError, TypeError, ValueError) as exc:
             raise ScalingLawError(f"saved fit is incomplete or malformed: {exc!r}") from None
-
-
-def save_fit(fit: ScalingLawFit, path: str) -> None:
-    """Write `fit` as JSON (read back with `load_fit`; used by `scaling-callback plan`)."""
-    with open(path, "w") as f:
-        json.dump(fit.to_dict(), f, indent=1)
-        f.write("\n")
-
-
-def load_fit(path: str) -> ScalingLawFit:
-    """Read a fit written by `save_fit`."""
-    with open(path) as f:
-        try:
-            obj = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise ScalingLawError(f"{path} is not JSON: {exc}") from None
-    return ScalingLawFit.from_dict(obj)
 
 
 def _law_text(law: Law) -> str:

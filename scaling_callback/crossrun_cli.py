@@ -70,7 +70,7 @@ def _fail(command: str, message: str) -> int:
 
 
 def run_fit(args) -> int:
-    from .crossrun import ScalingLawError, fit_scaling_law, save_fit
+    from .crossrun import ScalingLawError, fit_scaling_law
     from .runpoints import read_run_points
 
     try:
@@ -78,9 +78,12 @@ def run_fit(args) -> int:
         fit = fit_scaling_law(points.N, points.D, points.loss, form=args.form,
                               n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed)
         budgets = args.compute or _default_budgets(fit.compute_range)
-        table = [fit.compute_optimal(c) for c in budgets]
+        try:
+            table = [fit.compute_optimal(c) for c in budgets]
+        except ScalingLawError as exc:  # the law fits but has no allocation: say so, keep the law
+            table = str(exc)
         if args.save:
-            save_fit(fit, args.save)
+            fit.save(args.save)
         if args.plot:
             from .crossrun_plot import plot_fit
 
@@ -92,7 +95,7 @@ def run_fit(args) -> int:
         return 0
     print(_describe_fit(fit))
     print()
-    print(_allocation_table(fit, table))
+    print(_allocation_table(fit, table) if isinstance(table, list) else f"no compute-optimal table: {table}")
     for what, path in (("saved fit", args.save), ("saved figure", args.plot)):
         if path:
             print(f"\n{what}: {path}")
@@ -100,10 +103,10 @@ def run_fit(args) -> int:
 
 
 def run_plan(args) -> int:
-    from .crossrun import ScalingLawError, load_fit
+    from .crossrun import ScalingLawError, ScalingLawFit
 
     try:
-        fit = load_fit(args.fit)
+        fit = ScalingLawFit.load(args.fit)
         plan = fit.compute_optimal(args.compute)
     except (ScalingLawError, OSError) as exc:
         return _fail("plan", str(exc))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .crossrun import ScalingLawFit
+from .crossrun import ScalingLawError, ScalingLawFit
 
 __all__ = ["plot_fit"]
 
@@ -31,7 +31,10 @@ def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
     n_grid = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 1.0, 200)
     CC, NN = np.meshgrid(c_grid, n_grid)
     surface = fit.law.loss(NN, CC / (6.0 * NN))
-    frontier = [fit.compute_optimal(c) for c in c_grid]
+    try:
+        frontier = [fit.compute_optimal(c) for c in c_grid]
+    except ScalingLawError:  # an exponent is 0: no frontier to draw
+        frontier = []
 
     def band(get):
         value = np.array([get(p).value for p in frontier])
@@ -47,18 +50,20 @@ def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
     left.clabel(contours, fmt="%.2f", fontsize=7)
     left.scatter(C, N, c=loss, cmap="viridis", norm=norm, s=14, edgecolors="k", linewidths=0.3,
                  label="runs")
-    n_opt, n_low, n_high = band(lambda p: p.N)
-    left.plot(c_grid, n_opt, "r-", label="compute-optimal N")
-    left.fill_between(c_grid, n_low, n_high, color="r", alpha=0.15, linewidth=0)
+    if frontier:
+        n_opt, n_low, n_high = band(lambda p: p.N)
+        left.plot(c_grid, n_opt, "r-", label="compute-optimal N")
+        left.fill_between(c_grid, n_low, n_high, color="r", alpha=0.15, linewidth=0)
     left.set(xscale="log", yscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="parameters N",
              title="iso-loss contours and the efficient frontier")
     left.set_ylim(n_grid[0], n_grid[-1])
     left.legend(loc="upper left", fontsize=8)
 
     right.scatter(C, loss, c=np.log10(N), cmap="plasma", s=14, label="runs (colour: log10 N)")
-    l_opt, l_low, l_high = band(lambda p: p.loss)
-    right.plot(c_grid, l_opt, "r-", label="loss at the compute-optimal (N, D)")
-    right.fill_between(c_grid, l_low, l_high, color="r", alpha=0.15, linewidth=0)
+    if frontier:
+        l_opt, l_low, l_high = band(lambda p: p.loss)
+        right.plot(c_grid, l_opt, "r-", label="loss at the compute-optimal (N, D)")
+        right.fill_between(c_grid, l_low, l_high, color="r", alpha=0.15, linewidth=0)
     right.set(xscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="loss",
               title=f"{fit.form} fit on {fit.n_points} runs")
     right.legend(fontsize=8)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.crossrun import (ChinchillaLaw, KaplanLaw, ScalingLawError, fit_scaling_law,
-                                       load_fit, save_fit)
+from scaling_callback.crossrun import (ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit,
+                                       fit_scaling_law)
 from scaling_callback.runpoints import read_run_points
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +88,17 @@ def test_compute_optimal_allocation_minimises_loss_on_the_budget(law):
     assert law.n_opt_exponent + law.d_opt_exponent == pytest.approx(1)
 
 
+def test_no_allocation_when_loss_does_not_fall_with_N(tmp_path, capsys):
+    fit = ScalingLawFit(law=ChinchillaLaw(E=1.8, A=400.0, B=2000.0, alpha=0.0, beta=0.37), n_points=9,
+                        compute_range=(1e18, 1e20))
+    assert np.isnan(fit.n_opt_exponent.value)
+    with pytest.raises(ScalingLawError, match="no compute-optimal allocation"):
+        fit.compute_optimal(1e21)
+    fit.save(tmp_path / "flat.json")
+    assert "no compute-optimal allocation" in _cli_error(
+        ["plan", "--compute", "1e21", "--fit", str(tmp_path / "flat.json")], capsys)
+
+
 def test_hoffmann_closed_form_gives_their_allocation_exponents():
     # Hoffmann et al. 2022 eq. 4 with their fit: a = β/(α+β) = 0.28/0.62, b = α/(α+β)
     law = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
@@ -113,6 +124,9 @@ def test_bootstrap_intervals_contain_the_truth_on_noisy_points():
     assert plan.D.low <= true_D <= plan.D.high
     assert plan.loss.low <= truth.loss(true_N, true_D) <= plan.loss.high
     assert plan.tokens_per_parameter.value == pytest.approx(plan.D.value / plan.N.value)
+    at = fit.expected_loss(3e8, 6e9)
+    assert at.value == pytest.approx(float(fit.law.loss(3e8, 6e9)))
+    assert at.low <= truth.loss(3e8, 6e9) <= at.high
 
 
 def test_intervals_narrow_as_noise_falls_and_repeat_with_the_seed():
@@ -136,8 +150,8 @@ def test_saved_fit_reads_back_identical(tmp_path):
     N, D, L = grid_points(TRUE_KAPLAN)
     fit = fit_scaling_law(N, D, L * np.exp(np.random.default_rng(0).normal(0, 0.01, L.size)),
                           form="kaplan", n_bootstrap=8)
-    save_fit(fit, tmp_path / "fit.json")
-    back = load_fit(tmp_path / "fit.json")
+    fit.save(tmp_path / "fit.json")
+    back = ScalingLawFit.load(tmp_path / "fit.json")
     assert back == fit
     assert back.compute_optimal(3e21) == fit.compute_optimal(3e21)
 
@@ -255,9 +269,10 @@ def test_cli_fit_reads_tensorboard_runs_of_the_callback(tmp_path, capsys):
         assert rel(value, getattr(truth, name)) < 2e-3, name
 
 
-def test_cli_runs_without_torch(tmp_path):
+def test_package_api_and_cli_run_without_torch(tmp_path):
     runs = write_csv(tmp_path / "runs.csv", *grid_points(TRUE_CHINCHILLA))
-    code = ("import sys; from scaling_callback.cli import main; "
+    code = ("import sys, scaling_callback as sc; from scaling_callback.cli import main; "
+            "assert sc.fit_scaling_law and sc.ScalingLawFit and sc.read_run_points; "
             f"assert main(['fit', {runs!r}, '--bootstrap', '0', '--json']) == 0; "
             "assert not {'torch', 'lightning', 'pytorch_lightning'} & set(sys.modules), 'framework imported'")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -292,6 +307,6 @@ def test_cli_input_errors_exit_with_a_message(tmp_path, capsys):
     assert "not a saved scaling-law fit" in _cli_error(["plan", "--compute", "1e21", "--fit",
                                                         str(tmp_path / "bad.json")], capsys)
     fit = fit_scaling_law(N, D, L, n_bootstrap=0)
-    save_fit(fit, tmp_path / "fit.json")
+    fit.save(tmp_path / "fit.json")
     assert "compute must be a positive" in _cli_error(["plan", "--compute", "-1", "--fit",
                                                        str(tmp_path / "fit.json")], capsys)
