@@ -96,9 +96,9 @@ def run_fit(args) -> int:
     print(_describe_fit(fit))
     print()
     print(_allocation_table(fit, table) if isinstance(table, list) else f"no compute-optimal table: {table}")
-    for what, path in (("saved fit", args.save), ("saved figure", args.plot)):
-        if path:
-            print(f"\n{what}: {path}")
+    saved = [f"{what}: {path}" for what, path in (("saved fit", args.save), ("saved figure", args.plot)) if path]
+    if saved:
+        print("\n" + "\n".join(saved))
     return 0
 
 
@@ -117,7 +117,7 @@ def run_plan(args) -> int:
         return 0
     level = _level(fit)
     print(f"budget {plan.compute:.4g} FLOPs ({plan.compute / PF_DAY:.4g} PF-days); "
-          f"{fit.form} law from {args.fit}, fitted on {fit.n_points} runs")
+          f"{fit.form} law from {args.fit}, fitted on {fit.n_points} points")
     rows = [("N (parameters)", plan.N), ("D (tokens)", plan.D),
             ("tokens per parameter", plan.tokens_per_parameter), ("expected loss", plan.loss)]
     for name, est in rows:
@@ -147,7 +147,7 @@ def _est(est) -> str:
 
 
 def _describe_fit(fit) -> str:
-    lines = [f"{fit.form} law fitted on {fit.n_points} runs: {fit.law.formula}",
+    lines = [f"{fit.form} law fitted on {fit.n_points} points: {fit.law.formula}",
              f"objective Σ Huber(δ={fit.delta:g}) of log-loss residuals: {fit.cost:.6g}"]
     if fit.bootstrap_laws:
         lines.append(f"{_level(fit)} bootstrap intervals from {len(fit.bootstrap_laws)} of "

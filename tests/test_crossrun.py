@@ -222,7 +222,7 @@ def test_cli_fit_prints_law_and_compute_optimal_table(tmp_path, capsys):
     runs = write_csv(tmp_path / "runs.csv", N, D, L)
     assert main(["fit", runs, "--form", "kaplan", "--bootstrap", "0", "--compute", "1e20", "1e22"]) == 0
     text = capsys.readouterr().out
-    assert "kaplan law fitted on 25 runs" in text
+    assert "kaplan law fitted on 25 points" in text
     assert "alpha_N" in text and "N_opt ∝ C^" in text
     rows = [line for line in text.splitlines() if line.startswith(("1e+20", "1e+22"))]
     assert len(rows) == 2
