@@ -31,8 +31,8 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                         "kaplan: [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D")
     p.add_argument("--tag", default="val_loss", help="loss tag in TensorBoard runs (default: val_loss)")
     p.add_argument("--loss", choices=("final", "best"), default="final",
-                   help="take each TensorBoard run's final loss (default) or its best, with the "
-                        "tokens seen at that step")
+                   help="take each TensorBoard run's final loss (default) or its best; D is the "
+                        "tokens seen at that loss's step")
     p.add_argument("--bootstrap", type=int, default=200, metavar="K",
                    help="bootstrap resamples for the intervals (default 200; 0: none)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")

@@ -33,8 +33,9 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
     """Points from each path: a TensorBoard log dir written by the callback, or a CSV file.
 
     A log dir gives one point: N from `scaling/params_non_embedding`, loss from `loss_tag`
-    ("final": its last value, D = last `scaling/tokens`; "best": its lowest value, D = tokens
-    at that step, interpolated between logged steps). A CSV gives one point per row, from
+    ("final": its last value; "best": its lowest), D from `scaling/tokens` at that loss's step
+    (interpolated between logged steps; the last value for a final loss logged with the
+    tokens, as the callback does). A CSV gives one point per row, from
     columns N, D, loss (names case-insensitive); without D, a column C gives D = C/(6N).
     Raises ScalingLawError saying what is missing or which point is not positive.
     """
@@ -74,10 +75,10 @@ def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, fl
     _, params = scalars[PARAMS_TAG]
     tok_steps, tokens = scalars[TOKENS_TAG]
     loss_steps, losses = scalars[loss_tag]
-    if which == "final":
-        return float(params[-1]), float(tokens[-1]), float(losses[-1]), logdir
-    i = int(np.argmin(losses))
-    return float(params[-1]), float(np.interp(loss_steps[i], tok_steps, tokens)), float(losses[i]), logdir
+    i = len(losses) - 1 if which == "final" else int(np.argmin(losses))
+    # tokens seen when that loss was measured (logged at the same step by the callback)
+    D = float(np.interp(loss_steps[i], tok_steps, tokens))
+    return float(params[-1]), D, float(losses[i]), logdir
 
 
 def _csv_points(path: str) -> List[Tuple[float, float, float, str]]:

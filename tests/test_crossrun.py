@@ -228,10 +228,11 @@ def test_cli_fit_prints_law_and_compute_optimal_table(tmp_path, capsys):
     assert len(rows) == 2
 
 
-def write_tensorboard_run(logdir, N, D_final, law, overfit=0.0, loss_tag="val_loss"):
+def write_tensorboard_run(logdir, N, D_final, law, overfit=0.0, loss_tag="val_loss", trained_on=False):
     """A run as the callback logs it: N, tokens and the validation loss at each validation.
 
-    The loss follows the law along the run; `overfit` lifts the last validation above it.
+    The loss follows the law along the run; `overfit` lifts the last validation above it;
+    `trained_on` logs more tokens after the last validation (training went on unvalidated).
     """
     from torch.utils.tensorboard import SummaryWriter
 
@@ -242,6 +243,8 @@ def write_tensorboard_run(logdir, N, D_final, law, overfit=0.0, loss_tag="val_lo
         writer.add_scalar("scaling/params_non_embedding", N, int(step))
         writer.add_scalar("scaling/tokens", tokens, int(step))
         writer.add_scalar(loss_tag, loss, int(step))
+    if trained_on:
+        writer.add_scalar("scaling/tokens", 2 * D_final, int(2 * steps[-1]))
     writer.close()
 
 
@@ -252,9 +255,10 @@ def test_cli_fit_reads_tensorboard_runs_of_the_callback(tmp_path, capsys):
         for j, D in enumerate((4e8, 1.6e9, 6.4e9)):
             runs.append(str(tmp_path / f"run{i}{j}"))
             lifted.append((i + j) % 2 == 1)
-            write_tensorboard_run(runs[-1], N, D, truth, overfit=0.5 if lifted[-1] else 0.0)
+            write_tensorboard_run(runs[-1], N, D, truth, overfit=0.5 if lifted[-1] else 0.0,
+                                  trained_on=(i, j) == (0, 0))
 
-    # final: the last logged loss and tokens
+    # final: the last logged loss, with the tokens seen when it was measured
     final = read_run_points(runs)
     assert final.sources == tuple(runs)
     assert np.allclose(final.loss, truth.loss(final.N, final.D) + 0.5 * np.array(lifted), rtol=1e-6)
@@ -278,6 +282,14 @@ def test_package_api_and_cli_run_without_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) == {"E", "A", "B", "alpha", "beta"}
+
+
+def test_cli_plot_without_matplotlib_says_how_to_install(tmp_path, capsys, monkeypatch):
+    runs = write_csv(tmp_path / "runs.csv", *grid_points(TRUE_CHINCHILLA))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the plot extra were not installed
+    err = _cli_error(["fit", runs, "--bootstrap", "0", "--plot", str(tmp_path / "fit.png")], capsys)
+    assert "pip install 'scaling-callback[plot]'" in err
+    assert not (tmp_path / "fit.png").exists()
 
 
 def _cli_error(argv, capsys):
