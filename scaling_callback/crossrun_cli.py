@@ -78,10 +78,11 @@ def run_fit(args) -> int:
         fit = fit_scaling_law(points.N, points.D, points.loss, form=args.form,
                               n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed)
         budgets = args.compute or _default_budgets(fit.compute_range)
+        table, no_table = [], ""
         try:
             table = [fit.compute_optimal(c) for c in budgets]
         except ScalingLawError as exc:  # the law fits but has no allocation: say so, keep the law
-            table = str(exc)
+            no_table = str(exc)
         if args.save:
             fit.save(args.save)
         if args.plot:
@@ -95,7 +96,7 @@ def run_fit(args) -> int:
         return 0
     print(_describe_fit(fit))
     print()
-    print(_allocation_table(fit, table) if isinstance(table, list) else f"no compute-optimal table: {table}")
+    print(_allocation_table(fit, table) if table else f"no compute-optimal table: {no_table}")
     saved = [f"{what}: {path}" for what, path in (("saved fit", args.save), ("saved figure", args.plot)) if path]
     if saved:
         print("\n" + "\n".join(saved))

@@ -71,7 +71,7 @@ def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, fl
         raise ScalingLawError(
             f"{logdir}: no scalar {', '.join(repr(t) for t in missing)} in its TensorBoard logs "
             f"(it has: {', '.join(sorted(scalars)) or 'none'}); the callback logs N and tokens, "
-            "--tag names the loss")
+            "and the loss tag is chosen with --tag (loss_tag=)")
     _, params = scalars[PARAMS_TAG]
     tok_steps, tokens = scalars[TOKENS_TAG]
     loss_steps, losses = scalars[loss_tag]
@@ -109,6 +109,8 @@ def _csv_points(path: str) -> List[Tuple[float, float, float, str]]:
             else:
                 D = values["c"] / (6.0 * values["n"]) if values["n"] > 0 else float("nan")
             out.append((values["n"], D, values["loss"], f"{path}:{line}"))
+    if not out:
+        raise ScalingLawError(f"{path}: no rows under the header")
     return out
 
 

@@ -310,6 +310,8 @@ def test_cli_input_errors_exit_with_a_message(tmp_path, capsys):
     (tmp_path / "nocol.csv").write_text("N,tokens,loss\n1e8,1e9,3\n")
     assert "no column D" in _cli_error(["fit", str(tmp_path / "nocol.csv")], capsys)
     assert "no such file" in _cli_error(["fit", str(tmp_path / "absent.csv")], capsys)
+    (tmp_path / "header.csv").write_text("N,D,loss\n")
+    assert "no rows under the header" in _cli_error(["fit", str(tmp_path / "header.csv")], capsys)
     write_tensorboard_run(tmp_path / "run", 1e7, 1e9, TRUE_CHINCHILLA, loss_tag="val/loss")
     err = _cli_error(["fit", str(tmp_path / "run")], capsys)
     assert "'val_loss'" in err and "val/loss" in err
