@@ -48,6 +48,12 @@ _PUBLIC = {
     "forecast_figure": "tensorboard",
     "figure_to_array": "tensorboard",
     "write_figure": "tensorboard",
+    "fit_scaling_law": "crossrun",
+    "ScalingLawFit": "crossrun",
+    "ChinchillaLaw": "crossrun",
+    "KaplanLaw": "crossrun",
+    "ScalingLawError": "crossrun",
+    "read_run_points": "runpoints",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

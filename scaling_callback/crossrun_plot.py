@@ -1,0 +1,72 @@
+"""The iso-loss / compute-optimal frontier picture of a cross-run fit (matplotlib, optional)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .crossrun import ScalingLawError, ScalingLawFit
+
+__all__ = ["plot_fit"]
+
+
+def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
+    """Save a two-panel figure of `fit` over the runs (N, D, loss) to `path`.
+
+    Left: iso-loss contours of the law over compute C = 6ND and model size N, the runs coloured
+    by loss, and the compute-optimal frontier N_opt(C) (as Hoffmann et al. 2022 Fig. 4, left).
+    Right: loss against compute for the runs and along the frontier, with the bootstrap band.
+    Raises ImportError with an install hint when matplotlib is missing.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import Normalize
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'scaling-callback[plot]'") from None
+
+    N, D, loss = (np.asarray(x, float) for x in (N, D, loss))
+    C = 6.0 * N * D
+    c_grid = np.logspace(np.log10(C.min()) - 0.5, np.log10(C.max()) + 1.5, 60)
+    n_grid = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 1.0, 200)
+    CC, NN = np.meshgrid(c_grid, n_grid)
+    surface = fit.law.loss(NN, CC / (6.0 * NN))
+    try:
+        frontier = [fit.compute_optimal(c) for c in c_grid]
+    except ScalingLawError:  # an exponent is 0: no frontier to draw
+        frontier = []
+
+    def band(get):
+        value = np.array([get(p).value for p in frontier])
+        low = np.array([np.nan if get(p).low is None else get(p).low for p in frontier])
+        high = np.array([np.nan if get(p).high is None else get(p).high for p in frontier])
+        return value, low, high
+
+    norm = Normalize(vmin=loss.min(), vmax=loss.max())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    levels = np.quantile(surface[np.isfinite(surface)], np.linspace(0.02, 0.9, 12))
+    contours = left.contour(CC, NN, surface, levels=np.unique(levels), cmap="viridis", norm=norm,
+                            linewidths=0.8)
+    left.clabel(contours, fmt="%.2f", fontsize=7)
+    left.scatter(C, N, c=loss, cmap="viridis", norm=norm, s=14, edgecolors="k", linewidths=0.3,
+                 label="runs")
+    if frontier:
+        n_opt, n_low, n_high = band(lambda p: p.N)
+        left.plot(c_grid, n_opt, "r-", label="compute-optimal N")
+        left.fill_between(c_grid, n_low, n_high, color="r", alpha=0.15, linewidth=0)
+    left.set(xscale="log", yscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="parameters N",
+             title="iso-loss contours and the efficient frontier")
+    left.set_ylim(n_grid[0], n_grid[-1])
+    left.legend(loc="upper left", fontsize=8)
+
+    right.scatter(C, loss, c=np.log10(N), cmap="plasma", s=14, label="runs (colour: log10 N)")
+    if frontier:
+        l_opt, l_low, l_high = band(lambda p: p.loss)
+        right.plot(c_grid, l_opt, "r-", label="loss at the compute-optimal (N, D)")
+        right.fill_between(c_grid, l_low, l_high, color="r", alpha=0.15, linewidth=0)
+    right.set(xscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="loss",
+              title=f"{fit.form} fit on {fit.n_points} runs")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
