@@ -13,9 +13,10 @@ import numpy as np
 
 from .crossrun import ScalingLawError
 
-__all__ = ["PARAMS_TAG", "TOKENS_TAG", "RunPoints", "read_run_points"]
+__all__ = ["PARAMS_TAG", "PARAMS_TOTAL_TAG", "TOKENS_TAG", "RunPoints", "read_run_points"]
 
-PARAMS_TAG = "scaling/params_non_embedding"  # N, logged by the callback
+PARAMS_TAG = "scaling/params_non_embedding"  # N, logged by the callback (convention="kaplan")
+PARAMS_TOTAL_TAG = "scaling/params_total"  # N, logged by the callback with convention="total"
 TOKENS_TAG = "scaling/tokens"  # tokens seen so far, logged by the callback
 
 
@@ -32,10 +33,10 @@ class RunPoints:
 def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str = "final") -> RunPoints:
     """Points from each path: a TensorBoard log dir written by the callback, or a CSV file.
 
-    A log dir gives one point: N from `scaling/params_non_embedding`, loss from `loss_tag`
-    ("final": its last value; "best": its lowest), D from `scaling/tokens` at that loss's step
-    (interpolated between logged steps; the last value for a final loss logged with the
-    tokens, as the callback does). A CSV gives one point per row, from
+    A log dir gives one point: N from `scaling/params_non_embedding` (or `scaling/params_total`
+    when the run was logged with convention="total"), loss from `loss_tag`
+    ("final": its last value; "best": its lowest), D from `scaling/tokens` logged at that loss's
+    validation (the first token count at or after the loss's step). A CSV gives one point per row, from
     columns N, D, loss (names case-insensitive); without D, a column C gives D = C/(6N).
     Raises ScalingLawError saying what is missing or which point is not positive.
     """
@@ -66,18 +67,22 @@ def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, fl
         scalars = read_scalars(logdir)
     except FileNotFoundError as exc:
         raise ScalingLawError(f"{logdir}: {exc}") from None
-    missing = [t for t in (PARAMS_TAG, TOKENS_TAG, loss_tag) if t not in scalars]
+    params_tag = PARAMS_TAG if PARAMS_TAG in scalars or PARAMS_TOTAL_TAG not in scalars else PARAMS_TOTAL_TAG
+    missing = [t for t in (params_tag, TOKENS_TAG, loss_tag) if t not in scalars]
     if missing:
         raise ScalingLawError(
             f"{logdir}: no scalar {', '.join(repr(t) for t in missing)} in its TensorBoard logs "
             f"(it has: {', '.join(sorted(scalars)) or 'none'}); the callback logs N and tokens, "
             "and the loss tag is chosen with --tag (loss_tag=)")
-    _, params = scalars[PARAMS_TAG]
+    _, params = scalars[params_tag]
     tok_steps, tokens = scalars[TOKENS_TAG]
     loss_steps, losses = scalars[loss_tag]
     i = len(losses) - 1 if which == "final" else int(np.argmin(losses))
-    # tokens seen when that loss was measured (logged at the same step by the callback)
-    D = float(np.interp(loss_steps[i], tok_steps, tokens))
+    # tokens seen when that loss was measured: the callback logs them at the validation's
+    # global step; Lightning logs a validation metric at that step or one before it
+    # (mid-epoch), so take the first token count logged at or after the loss's step
+    j = min(int(np.searchsorted(tok_steps, loss_steps[i], side="left")), len(tokens) - 1)
+    D = float(tokens[j])
     return float(params[-1]), D, float(losses[i]), logdir
 
 
