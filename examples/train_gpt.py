@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from scaling_callback import ScalingLawCallback, epochs_seen, pf_days, tokens_per_param
+from scaling_callback import ScalingLawCallback, epochs_seen, non_embedding_params, pf_days, tokens_per_param
 
 VOCAB = 256  # bytes
 
@@ -182,7 +182,8 @@ def parse_args(argv=None):
     hardware.add_argument("--accelerator", default="cpu", help="cpu, gpu, mps, auto (Lightning's names)")
     hardware.add_argument("--devices", default="1", help="devices: a number, a list like 0,1, or auto")
     hardware.add_argument("--strategy", default="auto",
-                          help="auto, ddp, ddp_spawn, fsdp, ...; several --devices use DDP under auto")
+                          help="auto, ddp, fsdp, deepspeed, ... (Lightning's names); several --devices use ddp "
+                               "under auto")
     hardware.add_argument("--precision", default="32-true", help="e.g. bf16-mixed on a recent GPU")
     hardware.add_argument("--threads", type=int, default=1,
                           help="CPU threads for torch per process (0: torch's default). 1 suits the small default "
@@ -227,7 +228,10 @@ def main(argv=None):
         raise SystemExit(f"the text has {len(text):,} bytes: too little for a 5% validation split of windows "
                          f"of {args.n_ctx + 1} bytes; give more text or a smaller --n-ctx")
 
+    module = GPTModule(args.d_model, args.n_layer, args.n_head, args.n_ctx, args.lr, args.min_lr, args.warmup,
+                       args.max_steps, args.weight_decay)
     scaling = ScalingLawCallback(
+        non_embedding_params=non_embedding_params(module),  # counted before FSDP/DeepSpeed could shard it
         n_layer=args.n_layer, n_ctx=args.n_ctx, d_attn=args.d_model,  # adds Kaplan's context term to C
         tokens_per_epoch=len(train_text),  # unique training tokens: epochs = D / corpus size
     )
@@ -243,8 +247,6 @@ def main(argv=None):
     train = DataLoader(Windows(train_text, args.n_ctx, samples, args.seed), batch_size=args.batch_size)
     val = DataLoader(Windows(val_text, args.n_ctx, args.val_batches * args.batch_size * trainer.world_size,
                              args.seed + 1), batch_size=args.batch_size)
-    module = GPTModule(args.d_model, args.n_layer, args.n_head, args.n_ctx, args.lr, args.min_lr, args.warmup,
-                       args.max_steps, args.weight_decay)
     if trainer.is_global_zero:
         print(f"corpus: {len(text) / 2**20:.2f} MiB of {source}")
     start = time.perf_counter()
