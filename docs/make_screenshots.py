@@ -90,7 +90,8 @@ def shrink_png(path: Path) -> None:
 def run_example(logdir: Path, example_args) -> None:
     command = [sys.executable, str(ROOT / "examples" / "train_gpt.py"), "--logdir", str(logdir), *example_args]
     print("running:", " ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=ROOT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    subprocess.run(command, check=True, cwd=ROOT, env=env)  # this checkout's package, installed or not
 
 
 def main(argv=None) -> int:
