@@ -6,9 +6,9 @@ it with TensorBoard on 127.0.0.1, photograph dashboards with headless Chromium, 
     python3 docs/make_screenshots.py -- --max-steps 400   # arguments after -- go to the example
 
 Needs Chromium (Debian: `apt-get install chromium`; or --chromium PATH) and TensorBoard. Writes
-docs/img/tensorboard_<name>.png, one per dashboard in SHOTS (--out DIR elsewhere), palette-
-quantised with Pillow to keep the files small. Refuses a shot whose tag filter matches no logged
-scalar, so a screenshot never shows an empty dashboard by mistake.
+docs/img/tensorboard_<name>.png, one per dashboard in SHOTS (--out DIR elsewhere; --shots NAME...
+for some), palette-quantised with Pillow to keep the files small. Refuses a dashboard that has
+nothing to show (no matching tag, no custom-scalars layout), so an empty page is never saved.
 """
 from __future__ import annotations
 
@@ -24,13 +24,27 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple, Optional, Tuple
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-# name -> (URL fragment of the TensorBoard page, regex a logged scalar tag must match, or None)
+
+
+class Shot(NamedTuple):
+    fragment: str  # URL fragment of the TensorBoard page
+    plugin: str  # the TensorBoard plugin whose data the page shows
+    must_match: Optional[str]  # regex a tag of that plugin must match (None: the plugin has any data)
+    size: Tuple[int, int]  # window width, height in CSS pixels
+
+
+# the forecast charts beside the observed loss; the Margin and Multiline charts; the figure; the scale
 SHOTS = {
-    "forecast": ("#scalars&tagFilter=%5Eforecast%2F&_smoothingWeight=0", r"^forecast/"),
-    "scaling": ("#scalars&tagFilter=%5Escaling%2F&_smoothingWeight=0", r"^scaling/"),
-    "custom_scalars": ("#custom_scalars", None),
+    "forecast": Shot("#scalars&tagFilter=" + quote(r"^(val_loss$|forecast/(final_loss|asymptotic_loss))", safe="")
+                     + "&_smoothingWeight=0", "scalars", r"^forecast/final_loss$", (1000, 1075)),
+    "custom_scalars": Shot("#custom_scalars&_smoothingWeight=0", "custom_scalars", None, (1400, 440)),
+    "figure": Shot("#images&tagFilter=" + quote("^forecast/", safe=""), "images", r"^forecast/", (1000, 550)),
+    "scaling": Shot("#scalars&tagFilter=" + quote("^scaling/", safe="") + "&_smoothingWeight=0", "scalars",
+                    r"^scaling/", (1000, 960)),
 }
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -48,26 +62,34 @@ def get_json(url: str):
         return json.load(response)
 
 
-def wait_for_tensorboard(base: str, process: subprocess.Popen, timeout: float) -> dict:
-    """Poll until TensorBoard serves scalars; returns {run: [tags]}."""
+def wait_for_tensorboard(base: str, process: subprocess.Popen, timeout: float) -> None:
+    """Poll until TensorBoard serves scalars."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"TensorBoard exited with code {process.returncode}")
         try:
-            tags = get_json(f"{base}/data/plugin/scalars/tags")
-            if tags:
-                return {run: sorted(run_tags) for run, run_tags in tags.items()}
+            if get_json(f"{base}/data/plugin/scalars/tags"):
+                return
         except OSError:
             pass
         time.sleep(0.5)
     raise SystemExit(f"TensorBoard at {base} served no scalars within {timeout:.0f} s")
 
 
-def screenshot(chromium: str, url: str, out: Path, width: int, height: int, render_ms: int) -> None:
+def shown_data(base: str, shot: Shot) -> bool:
+    """Whether the page of `shot` has something to show: a matching tag, or a custom-scalars layout."""
+    if shot.plugin == "custom_scalars":
+        return bool(get_json(f"{base}/data/plugin/custom_scalars/layout"))
+    tags = {tag for run_tags in get_json(f"{base}/data/plugin/{shot.plugin}/tags").values() for tag in run_tags}
+    return any(re.search(shot.must_match, tag) for tag in tags)
+
+
+def screenshot(chromium: str, url: str, out: Path, size: Tuple[int, int], scale: float, render_ms: int) -> None:
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
-        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
+                   f"--force-device-scale-factor={scale}",
                    f"--virtual-time-budget={render_ms}", f"--screenshot={out}", url]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0 or not out.is_file():
@@ -101,8 +123,7 @@ def main(argv=None) -> int:
     p.add_argument("--shots", nargs="+", choices=sorted(SHOTS), default=list(SHOTS), help="dashboards to photograph")
     p.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"),
                    help="the Chromium binary")
-    p.add_argument("--width", type=int, default=1400)
-    p.add_argument("--height", type=int, default=1000)
+    p.add_argument("--scale", type=float, default=1.25, help="device pixels per CSS pixel (sharper, bigger PNGs)")
     p.add_argument("--render-ms", type=int, default=20000, help="virtual time Chromium gives the page to render")
     p.add_argument("example_args", nargs="*", help="after --: arguments for examples/train_gpt.py")
     args = p.parse_args(argv)
@@ -125,16 +146,16 @@ def main(argv=None) -> int:
          "--port", str(port), "--reload_interval", "0"],
         stdout=subprocess.DEVNULL, stderr=open(scratch / "tensorboard.log", "w"))
     try:
-        tags = wait_for_tensorboard(base, tensorboard, timeout=120)
-        logged = sorted({tag for run_tags in tags.values() for tag in run_tags})
+        wait_for_tensorboard(base, tensorboard, timeout=120)
         for name in args.shots:
-            fragment, must_match = SHOTS[name]
-            if must_match and not any(re.search(must_match, tag) for tag in logged):
-                raise SystemExit(f"shot {name!r}: no logged scalar matches {must_match!r}; logged: {logged}")
+            shot = SHOTS[name]
+            if not shown_data(base, shot):
+                raise SystemExit(f"shot {name!r}: the {shot.plugin} dashboard has nothing to show "
+                                 f"(no tag matches {shot.must_match!r}, or no layout) in {logdir}")
             out = args.out / f"tensorboard_{name}.png"
-            screenshot(args.chromium, f"{base}/{fragment}", out, args.width, args.height, args.render_ms)
+            screenshot(args.chromium, f"{base}/{shot.fragment}", out, shot.size, args.scale, args.render_ms)
             shrink_png(out)
-            print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) from {base}/{fragment}")
+            print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) from {base}/{shot.fragment}")
     finally:
         tensorboard.terminate()
         try:
