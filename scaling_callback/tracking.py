@@ -197,16 +197,20 @@ def _stop_advice(fc: Forecast, grid, mid, target: int, lr, min_delta: float, met
 def _overfitting(steps, val, train, fc: Optional[Forecast]) -> adv.OverfittingAdvice:
     """Observed overfitting with the train loss (where logged) or the forecast as the witness
     that the loss should still fall."""
+    finite = np.isfinite(val)
+    if not finite.any():
+        return adv.observed_overfitting(steps, val)
+    best = int(steps[finite][np.argmin(val[finite])])
+    now = int(steps[-1])
     has_train = np.isfinite(train)
     kwargs = {}
     if has_train.sum() >= 2:
         kwargs.update(train_steps=steps[has_train], train_loss=train[has_train])
-    finite = np.isfinite(val)
-    if fc is not None and fc.ok and finite.any():
-        best = int(steps[finite][np.argmin(val[finite])])
-        now = int(steps[-1])
-        if best < now:
-            kwargs.update(forecast_steps=[best, now], forecast_loss=fc.predict([best, now])[0])
+    # the forecast is asked only where the train loss cannot answer (fewer than two train points
+    # since the best validation step): a forecast evaluation costs a few milliseconds
+    train_answers = int(np.sum(has_train & (steps >= best))) >= 2
+    if fc is not None and fc.ok and best < now and not train_answers:
+        kwargs.update(forecast_steps=[best, now], forecast_loss=fc.predict([best, now])[0])
     return adv.observed_overfitting(steps, val, **kwargs)
 
 
