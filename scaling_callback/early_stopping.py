@@ -48,7 +48,8 @@ class ForecastEarlyStoppingCore:
     (why, in words; None when it did not stop), `last_check` (the latest `gate.GateCheck`),
     `wait_count`. Logged: gate/optimistic_gain, gate/wait_count at each check, gate/stopped_step
     when it stops, and the reason as TensorBoard text "gate/reason". Kept across checkpoint
-    resume. Raises RuntimeError at setup when the Trainer has no ScalingLawCallback forecasting.
+    resume. Raises RuntimeError when fitting starts and the Trainer has no ScalingLawCallback
+    forecasting.
     """
 
     def __init__(self, min_delta: float = 0.01, patience: int = 3, min_steps: int = 0, verbose: bool = False):
@@ -81,6 +82,8 @@ class ForecastEarlyStoppingCore:
         return type(self).__qualname__
 
     def setup(self, trainer, pl_module, stage) -> None:
+        if stage != "fit":  # it only acts while fitting
+            return
         sources = [cb for cb in trainer.callbacks if isinstance(cb, ScalingLawCore)]
         forecasting = [cb for cb in sources if cb.forecasting]
         if not forecasting:
