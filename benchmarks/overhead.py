@@ -1,7 +1,10 @@
 """How much ScalingLawCallback adds to training time: the same tiny run with and without it.
 
-    python3 benchmarks/overhead.py                 # defaults: 7 repeats x 3 runs x 300 steps, 1 CPU thread
-    python3 benchmarks/overhead.py --repeats 11 --steps 500
+    python3 benchmarks/overhead.py                 # defaults: 3 repeats x 3 runs x 3000 steps, validation
+                                                   # every 1000, forecasting on, 1 CPU thread
+    python3 benchmarks/overhead.py --val-every 100 # validate (and forecast) more often
+    python3 benchmarks/overhead.py --no-forecast --steps 300 --val-every 100 --repeats 7  # accounting only
+    python3 benchmarks/overhead.py --assess-only   # only the table of forecast times by history length
 
 The runs alternate (off-on-off, then on-off-on, ...) so drifting machine load hits both alike. Batches are
 dicts with an attention_mask, the counting path that adds work on the device each step (a mask
@@ -10,7 +13,12 @@ sum and an in-place add); a plain token tensor is counted from its shape alone. 
   consecutive training-batch starts) and the fit's wall time, with/without ratios and their
   median, and the ratio of the two outer runs (same setting): the noise floor of the machine;
 - the time spent inside the callback's own hooks, as a share of the step time: a direct
-  measure that machine noise does not blur.
+  measure that machine noise does not blur; with forecasting on, the validation-end hook split
+  into the forecasting engine's call (forecast/fit_seconds, read back from the run's event file),
+  the rest of the forecast and advice, and the figure drawn every few validations; and the
+  validation interval at which the callback's share of the training time would be 1%;
+- the time of one forecast and advice (`tracking.assess`, what the callback runs at each
+  validation on global rank zero) by the number of validation points and the planned steps.
 On a machine with a CUDA GPU it also runs the callback's training-batch hooks under
 torch.cuda.set_sync_debug_mode("error") to show they never synchronise host and device; without a
 GPU it says that check did not run (tests/test_callback.py forbids tensor reads on CPU instead).
@@ -18,12 +26,14 @@ GPU it says that check did not run (tests/test_callback.py forbids tensor reads 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
 import time
 import warnings
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
@@ -32,7 +42,11 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 from train_gpt import GPT, VOCAB  # noqa: E402  (the example's model)
 
-from scaling_callback import ScalingLawCallback  # noqa: E402
+from scaling_callback import ScalingLawCallback, read_scalars  # noqa: E402
+from scaling_callback import callback as callback_module  # noqa: E402
+from scaling_callback.history import History, Observation  # noqa: E402
+from scaling_callback.planning import compress_schedule  # noqa: E402
+from scaling_callback.tracking import FIT_SECONDS, assess  # noqa: E402
 
 
 class PaddedWindows(Dataset):
@@ -102,18 +116,36 @@ def time_hooks(callback, hooks, timings, around=None):
         setattr(callback, hook, timed)
 
 
+def time_figures(timings):
+    """Time the figure the callback draws every few validations (drawing + writing), into
+    timings["figure"], by wrapping the two functions the callback module calls."""
+    for name in ("forecast_figure_of", "write_figure"):
+        def timed(*args, _original=getattr(callback_module, name), **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                timings.setdefault("figure", []).append(time.perf_counter() - start)
+        setattr(callback_module, name, timed)
+
+
 def run(args, with_callback: bool, accelerator="cpu", around=None):
     timer = StepTimer()
     callbacks = [timer]
     hook_times = {}
     if with_callback:
-        scaling = ScalingLawCallback()
+        scaling = ScalingLawCallback(forecast=not args.no_forecast)
         time_hooks(scaling, ("on_train_batch_end",), hook_times, around)  # the per-step hook
-        time_hooks(scaling, ("on_validation_end",), hook_times)  # reads the count: one sync, by design
+        # reads the count (one sync, by design), forecasts and advises on rank zero
+        time_hooks(scaling, ("on_validation_end",), hook_times)
+        if not args.no_forecast:
+            time_hooks(scaling, ("_forecast", "_write_tensorboard"), hook_times)
+            time_figures(hook_times)
         callbacks.append(scaling)
     data = PaddedWindows(args.steps * args.batch_size, args.n_ctx)
+    logger = pl.loggers.TensorBoardLogger(args.logdir)
     trainer = pl.Trainer(max_steps=args.steps, val_check_interval=args.val_every, limit_val_batches=2,
-                         accelerator=accelerator, devices=1, logger=pl.loggers.TensorBoardLogger(args.logdir),
+                         accelerator=accelerator, devices=1, logger=logger,
                          callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False,
                          enable_checkpointing=False, num_sanity_val_steps=0, log_every_n_steps=10)
     pl.seed_everything(0, verbose=False)
@@ -121,7 +153,51 @@ def run(args, with_callback: bool, accelerator="cpu", around=None):
     start = time.perf_counter()
     trainer.fit(module, DataLoader(data, batch_size=args.batch_size),
                 DataLoader(PaddedWindows(4 * args.batch_size, args.n_ctx), batch_size=args.batch_size))
-    return timer.median_step(), time.perf_counter() - start, hook_times
+    elapsed = time.perf_counter() - start
+    if with_callback and not args.no_forecast:
+        fits = read_scalars(logger.log_dir, [FIT_SECONDS]).get(FIT_SECONDS)
+        hook_times["engine"] = [] if fits is None else fits[1].tolist()
+        for name in ("forecast_figure_of", "write_figure"):  # unwrap
+            setattr(callback_module, name, getattr(callback_module, name).__kwdefaults__["_original"])
+        figure = sum(hook_times.get("figure", []))
+        # steady state: every validation forecasts (not the run's first: one point, nothing to fit),
+        # a figure at one validation in figure_every
+        rest = hook_times["on_validation_end"][1:]
+        hook_times["steady"] = [(sum(rest) - figure) / len(rest) + figure / scaling.figure_every] if rest else []
+    return timer.median_step(), elapsed, hook_times
+
+
+def _history(n_points: int, planned: int) -> History:
+    """n_points validations evenly spread over the first half of a planned run, on a power law."""
+    steps = np.linspace(planned / 2 / n_points, planned / 2, n_points).round().astype(int)
+    loss = 2.0 + 3.0 * steps ** -0.3 + 0.002 * np.sin(steps)
+    return History(Observation(int(s), int(s) * 2048, 1.0, float(v), float(v) - 0.05) for s, v in zip(steps, loss))
+
+
+def assess_table(repeats: int = 5) -> None:
+    """Best-of-`repeats` time of one `tracking.assess` (forecast + advice) by history length
+    and planned steps, constant and warm-up + cosine schedules."""
+    print(f"\none forecast and advice (tracking.assess), best of {repeats}, ms:")
+    print(f"{'points':>7} {'planned steps':>14} {'constant lr':>12} {'cosine lr':>10} {'engine only (cosine)':>21}")
+    for planned in (10_000, 100_000, 1_000_000):
+        steps = np.arange(planned + 1)
+        warm = planned // 50
+        lr = np.where(steps < warm, steps / warm, 0.5 * (1 + np.cos(np.pi * (steps - warm) / (planned - warm))))
+        knots = compress_schedule(steps, lr)
+        for n_points in (10, 100, 1000):
+            history = _history(n_points, planned)
+            times = {}
+            for name, schedule in (("constant", None), ("cosine", knots)):
+                best, engine = math.inf, math.inf
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    result = assess(history, target_step=planned, lr=schedule, n_params=1e7, unique_tokens=1e9)
+                    best = min(best, time.perf_counter() - start)
+                    engine = min(engine, result.fit_seconds)
+                    assert result.record.ok, result.record.reason
+                times[name] = (best, engine)
+            print(f"{n_points:>7} {planned:>14,} {1e3 * times['constant'][0]:>12.1f} {1e3 * times['cosine'][0]:>10.1f} "
+                  f"{1e3 * times['cosine'][1]:>21.1f}")
 
 
 class _SyncDebugError:
@@ -136,9 +212,11 @@ class _SyncDebugError:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--val-every", type=int, default=100)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--no-forecast", action="store_true", help="ScalingLawCallback(forecast=False): accounting only")
+    p.add_argument("--assess-only", action="store_true", help="only the table of forecast times")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--n-ctx", type=int, default=64)
     p.add_argument("--d-model", type=int, default=64)
@@ -148,14 +226,18 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
+    if args.assess_only:
+        assess_table()
+        return
 
     print(f"tiny GPT d_model={args.d_model} n_layer={args.n_layer} n_ctx={args.n_ctx} batch={args.batch_size}, "
-          f"{args.steps} steps, validation every {args.val_every}, {args.threads} thread(s), "
+          f"{args.steps} steps, validation every {args.val_every}, forecasting {'off' if args.no_forecast else 'on'}, "
+          f"{args.threads} thread(s), "
           f"torch {torch.__version__}, pytorch_lightning {pl.__version__}")
     run(args, True)  # warm-up: imports, allocator, first TensorBoard writer
     # Each repeat is a sandwich, off-on-off or on-off-on: the outer runs' mean cancels a load
     # that drifts linearly across the three; the outer pair's own ratio shows the noise floor.
-    rows, batch_hook, val_hook = [], [], []
+    rows, batch_hook, val_hook, parts = [], [], [], {}
     for r in range(args.repeats):
         order = (False, True, False) if r % 2 == 0 else (True, False, True)
         runs = [(flag, run(args, flag)) for flag in order]
@@ -163,6 +245,8 @@ def main():
             if flag:
                 batch_hook += hooks["on_train_batch_end"]
                 val_hook += hooks["on_validation_end"]
+                for name in ("_forecast", "_write_tensorboard", "engine", "figure", "steady"):
+                    parts.setdefault(name, []).extend(hooks.get(name, []))
         step = {flag: statistics.mean(res[0] for f, res in runs if f == flag) for flag in (False, True)}
         fit = {flag: statistics.mean(res[1] for f, res in runs if f == flag) for flag in (False, True)}
         noise = runs[2][1][0] / runs[0][1][0]  # same setting twice
@@ -178,18 +262,29 @@ def main():
     noise = [abs(row[6] - 1) for row in rows]
     median_step = statistics.median(row[2] for row in rows)
     per_batch = statistics.median(batch_hook)
-    per_val = statistics.median(val_hook)
+    per_val = statistics.mean(val_hook)  # the mean: a figure is drawn at some validations only
+    print(f"time inside the callback: on_train_batch_end median {1e6 * per_batch:.1f} us per micro-batch; "
+          f"on_validation_end per validation mean {1e3 * per_val:.1f} ms, median {1e3 * statistics.median(val_hook):.1f} "
+          f"ms, max {1e3 * max(val_hook):.1f} ms ({len(val_hook)} validations)")
+    if parts.get("_forecast"):
+        engine, figure = parts["engine"], parts["figure"]
+        print(f"  of which forecast + advice + TensorBoard on rank zero: median "
+              f"{1e3 * statistics.median(parts['_forecast']):.1f} ms; the forecasting engine's call "
+              f"(forecast/fit_seconds, {len(engine)} fits): median {1e3 * statistics.median(engine):.1f} ms, max "
+              f"{1e3 * max(engine):.1f} ms; a figure (drawn + written, {len(figure) // 2} figures): mean "
+              f"{2e3 * sum(figure) / len(figure):.1f} ms")
+        per_val = statistics.median(parts["steady"])
+        print(f"  steady state (every validation forecasts, a figure every 10th): {1e3 * per_val:.1f} ms per "
+              "validation (median over runs)")
     share = (per_batch + per_val / args.val_every) / median_step
-    print(f"\nmedian step-time ratio with/without the callback: {statistics.median(step_ratios):.4f} "
-          f"(min {min(step_ratios):.4f}, max {max(step_ratios):.4f}, {args.repeats} repeats)")
-    print(f"median fit-time ratio with/without the callback:  {statistics.median(fit_ratios):.4f} "
-          f"(min {min(fit_ratios):.4f}, max {max(fit_ratios):.4f})")
-    print(f"noise floor: the same setting run twice differs by a median {100 * statistics.median(noise):.1f}% "
-          "in step time (outer runs ratio); end-to-end ratios closer to 1 than that are not resolved")
-    print(f"time inside the callback: on_train_batch_end median {1e6 * per_batch:.1f} us per micro-batch, "
-          f"on_validation_end median {1e3 * per_val:.2f} ms per validation")
     print(f"=> callback share of the step time: {100 * share:.3f}% "
           f"(hook time per step / median step time {1e3 * median_step:.2f} ms; target < 1%)")
+    budget = 0.01 * median_step - per_batch
+    if budget > 0:
+        print(f"   validating every {math.ceil(per_val / budget)} steps or less often keeps it under 1% "
+              f"(validation-end time / (1% of a step - per-batch hook time))")
+
+    assess_table()
 
     if torch.cuda.is_available():
         _, _, hooks = run(args, True, accelerator="gpu", around=_SyncDebugError)

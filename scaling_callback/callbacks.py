@@ -15,6 +15,11 @@ except ImportError:  # the `lightning` package is optional
 
 if lightning_callbacks is None:
     ScalingLawCallback = pytorch_lightning_callbacks.ScalingLawCallback
+    ForecastEarlyStopping = pytorch_lightning_callbacks.ForecastEarlyStopping
 else:
     class ScalingLawCallback(lightning_callbacks.ScalingLawCallback, pytorch_lightning_callbacks.ScalingLawCallback):
         __doc__ = lightning_callbacks.ScalingLawCallback.__doc__
+
+    class ForecastEarlyStopping(lightning_callbacks.ForecastEarlyStopping,
+                                pytorch_lightning_callbacks.ForecastEarlyStopping):
+        __doc__ = lightning_callbacks.ForecastEarlyStopping.__doc__

@@ -147,13 +147,20 @@ def forecast_figure(
         ax.axvline(planned_end, color="grey", linestyle=":", linewidth=1, label=f"planned end ({int(planned_end)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # losses span a narrow range: plain numbers read better (and draw faster) than 2.5×10⁰ mathtext
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda y, _: f"{y:.3g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel(monitor)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     if title:
-        ax.set_title(title)
-    fig.tight_layout()
+        ax.set_title(title, fontsize="medium")
+    # fixed margins: tight_layout measures every tick label first and would double the drawing time
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.12, top=0.92 if title else 0.97)
     return fig
 
 

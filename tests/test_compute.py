@@ -58,6 +58,7 @@ def test_bad_input_raises(call):
 
 def test_numpy_side_imports_no_torch():
     code = ("import sys, scaling_callback, scaling_callback.compute, scaling_callback.history;"
-            "scaling_callback.training_flops(1, 1); scaling_callback.History;"
+            "import scaling_callback.tracking, scaling_callback.gate, scaling_callback.planning;"
+            "scaling_callback.training_flops(1, 1); scaling_callback.History; scaling_callback.assess;"
             "assert 'torch' not in sys.modules and 'lightning' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

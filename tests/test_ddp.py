@@ -1,4 +1,5 @@
-"""DDP with 2 CPU processes (gloo): every rank records, and rank 0 logs, the global token count.
+"""DDP with 2 CPU processes (gloo): every rank records, and rank 0 logs, the global token count;
+ForecastEarlyStopping stops both ranks at the same step.
 
 Runs with strategy="ddp_fork": the ranks are forked from the test process, so they start in well
 under a second (a "ddp" subprocess would import torch and Lightning twice). The callback's
@@ -12,8 +13,9 @@ import lightning.pytorch as L
 import pytest
 from torch.utils.data import DataLoader
 
-from scaling_callback import ScalingLawCallback, read_scalars
-from tiny_models import PaddedTokens, TinyGPTModule, pad_collate, trainer_kwargs
+from scaling_callback import ForecastEarlyStopping, ScalingLawCallback, read_scalars
+from tiny_models import (CurveModule, PaddedTokens, TinyGPTModule, curve_loaders, improving_curve, pad_collate,
+                         plateau_curve, trainer_kwargs)
 
 
 class WriteRankRecord(L.Callback):
@@ -54,3 +56,40 @@ def test_ddp_two_cpu_processes_count_every_rank(tmp_path):
     logged = read_scalars(str(tmp_path), ["scaling/tokens", "scaling/epochs"])
     assert logged["scaling/tokens"][1].tolist() == [total, 2 * total]
     assert logged["scaling/epochs"][1].tolist() == [1.0, 2.0]
+
+
+def _plateau_on_rank0_improving_on_rank1(step, rank):
+    return plateau_curve(step) if rank == 0 else improving_curve(step)
+
+
+class WriteGateRecord(L.Callback):
+    """Each rank writes where it stopped and the forecasts it holds to OUT/gate<r>.json."""
+
+    def __init__(self, out, callback, gate):
+        self.out, self.callback, self.gate = out, callback, gate
+
+    def on_fit_end(self, trainer, pl_module):
+        record = {"global_step": trainer.global_step, "stopped_step": self.gate.stopped_step,
+                  "reason": self.gate.reason, "forecast_steps": self.callback.forecasts.column("step").tolist(),
+                  "forecast_losses": self.callback.forecasts.column("loss").tolist()}
+        with open(os.path.join(self.out, f"gate{trainer.global_rank}.json"), "w") as f:
+            json.dump(record, f)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
+def test_ddp_both_ranks_stop_at_the_same_step(tmp_path):
+    """Rank 1's own validation loss keeps improving: were the gate to decide on each rank's own
+    curve, rank 0 would stop and rank 1 would not. Rank 0 forecasts, broadcasts, and both stop."""
+    callback, gate = ScalingLawCallback(), ForecastEarlyStopping(min_delta=0.02, patience=2)
+    settings = trainer_kwargs(tmp_path, strategy="ddp_fork", devices=2, max_steps=1000, val_check_interval=40,
+                              limit_val_batches=1)
+    trainer = L.Trainer(callbacks=[callback, gate, WriteGateRecord(str(tmp_path), callback, gate)],
+                        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"), **settings)
+    trainer.fit(CurveModule(_plateau_on_rank0_improving_on_rank1), *curve_loaders(2000))
+
+    records = [json.loads((tmp_path / f"gate{r}.json").read_text()) for r in (0, 1)]
+    assert 0 < records[0]["stopped_step"] == records[0]["global_step"] < 500
+    assert records[1] == records[0]  # same step, same reason, same forecasts (NaN-free after the first)
+    assert records[0]["reason"].startswith("Stopped")
+    logged = read_scalars(str(tmp_path), ["gate/stopped_step"])["gate/stopped_step"]
+    assert logged[1].tolist() == [records[0]["stopped_step"]]

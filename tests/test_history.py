@@ -1,10 +1,10 @@
-"""The history of observations: columns and its plain-number checkpoint form."""
+"""The history of observations and forecasts: columns and their plain-value checkpoint form."""
 import math
 
 import numpy as np
 import pytest
 
-from scaling_callback.history import History, Observation
+from scaling_callback.history import ForecastHistory, ForecastRecord, History, Observation
 
 
 def test_columns_and_round_trip_keep_nan():
@@ -26,3 +26,21 @@ def test_bad_state_and_field_raise():
         History.from_state_dict({k: v for k, v in good.items() if k != "flops"})
     with pytest.raises(ValueError, match="different lengths"):
         History.from_state_dict(dict(good, step=[1, 2]))
+
+
+def test_forecast_history_round_trip_and_nearest():
+    nan = math.nan
+    records = ForecastHistory([ForecastRecord(100, 0, nan, nan, nan, nan, nan, nan, False, "too few points"),
+                               ForecastRecord(200, 1000, 2.5, 2.4, 2.6, 2.2, 0.5, 2.9, True, None),
+                               ForecastRecord(500, 1000, 2.45, 2.4, 2.5, 2.2, 0.5, 2.6, True, None)])
+    state = records.state_dict()
+    assert state["ok"] == [False, True, True] and state["reason"] == ["too few points", None, None]
+    restored = ForecastHistory.from_state_dict(state)
+    assert list(restored)[1:] == list(records)[1:] and restored[0].reason == "too few points"
+    assert restored.column("ok").dtype == bool and restored.column("target_step").dtype == np.int64
+    assert records[1].optimistic_gain == pytest.approx(0.5)
+    assert records.nearest(250).step == 200 and records.nearest(400).step == 500
+    assert records.nearest(90).step == 200 and records.nearest(90, ok_only=False).step == 100
+    assert ForecastHistory().nearest(10) is None
+    with pytest.raises(TypeError, match="ForecastRecord"):
+        records.append(Observation(1, 2, 3.0, 4.0, 5.0))

@@ -28,12 +28,15 @@ def run(pl, module_class, callbacks, tmp_path):
     return read_scalars(str(tmp_path), ["scaling/tokens"])["scaling/tokens"][1].tolist()
 
 
-def test_default_class_is_a_callback_of_both_namespaces():
-    cb = ScalingLawCallback()
+@pytest.mark.parametrize("name", ["ScalingLawCallback", "ForecastEarlyStopping"])
+def test_default_class_is_a_callback_of_both_namespaces(name):
+    cls = getattr(scaling_callback, name)
+    cb = cls()
     assert isinstance(cb, L.Callback) and isinstance(cb, PL.Callback)
-    assert scaling_callback.ScalingLawCallback is ScalingLawCallback
-    assert issubclass(ScalingLawCallback, lightning_callbacks.ScalingLawCallback)
-    assert issubclass(ScalingLawCallback, pytorch_lightning_callbacks.ScalingLawCallback)
+    assert issubclass(cls, getattr(lightning_callbacks, name))
+    assert issubclass(cls, getattr(pytorch_lightning_callbacks, name))
+    single = [getattr(m, name)() for m in (lightning_callbacks, pytorch_lightning_callbacks)]
+    assert not isinstance(single[0], PL.Callback) and not isinstance(single[1], L.Callback)
 
 
 @pytest.mark.parametrize("namespace", sorted(NAMESPACES))

@@ -4,14 +4,20 @@ The decoder has token and position embeddings (`nn.Embedding`), `n_layer` pre-no
 (`nn.TransformerEncoderLayer` with a causal mask, d_ff = 4·d_model), a final LayerNorm and an
 LM head that is tied to the token embedding or not. Its exact parameter counts, worked out by
 hand from the layer shapes, are in `expected_params`.
+
+`CurveModule` is a real LightningModule whose logged validation loss follows a designed curve of
+the step (`plateau_curve`, `improving_curve`): quick, deterministic runs for the forecast and
+the early-stopping gate; `curve_loaders` feeds it.
 """
 from __future__ import annotations
+
+import math
 
 import lightning.pytorch as L
 import pytorch_lightning as PL
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 
 class TinyGPT(nn.Module):
@@ -150,3 +156,63 @@ def trainer_kwargs(tmp_path, **overrides):
               enable_checkpointing=False, num_sanity_val_steps=0, default_root_dir=str(tmp_path))
     kw.update(overrides)
     return kw
+
+
+class CurveTask:
+    """A real LightningModule whose logged validation loss follows a designed curve: fast,
+    deterministic runs for the forecasting tests. It trains one weight (so the optimizer and any
+    LR scheduler step as usual); `val_loss` = curve(global_step, global_rank) and, when
+    `train_curve` is given, `train_loss` = train_curve(global_step).
+
+    scheduler: None, or fn(optimizer) -> a scheduler or a Lightning lr_scheduler config dict.
+    """
+
+    def __init__(self, curve, train_curve=None, lr: float = 0.1, scheduler=None, metric: str = "val_loss"):
+        super().__init__()
+        self.curve, self.train_curve, self.lr, self.scheduler = curve, train_curve, lr, scheduler
+        self.metric = metric
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch, batch_idx):
+        if self.train_curve is not None:
+            self.log("train_loss", float(self.train_curve(self.global_step)))
+        return ((self.weight - 1.0) ** 2).sum()
+
+    def validation_step(self, batch, batch_idx):
+        self.log(self.metric, float(self.curve(self.global_step, self.global_rank)))
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=self.lr)
+        if self.scheduler is None:
+            return optimizer
+        scheduler = self.scheduler(optimizer)
+        if not isinstance(scheduler, dict):
+            scheduler = {"scheduler": scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+class CurveModule(CurveTask, L.LightningModule):
+    """CurveTask for `lightning.pytorch`."""
+
+
+class PLCurveModule(CurveTask, PL.LightningModule):
+    """CurveTask for `pytorch_lightning`."""
+
+
+def plateau_curve(step, rank=0):
+    """Falls fast and is flat (within 0.002) from about step 100 on."""
+    return 2.0 + 1.5 * (1 + step / 5) ** -2 + 0.002 * math.sin(1.7 * step)
+
+
+def improving_curve(step, rank=0):
+    """A power law still falling by over 0.03 per 50 steps at step 1000."""
+    return 2.0 + 60.0 * (step + 10) ** -0.5 + 0.002 * math.sin(1.7 * step)
+
+
+def curve_loaders(n_batches: int, batch_size: int = 2, n_ctx: int = 4):
+    """(train, val) loaders for CurveModule: one epoch of `n_batches` token batches
+    (batch_size·n_ctx tokens each), and one validation batch."""
+    from torch.utils.data import DataLoader
+
+    return (DataLoader(random_tokens(n_items=n_batches * batch_size, n_ctx=n_ctx), batch_size=batch_size),
+            DataLoader(random_tokens(n_items=1, n_ctx=n_ctx, seed=1), batch_size=1))

@@ -1,0 +1,124 @@
+"""Load validation curves: the CSV format of ../shared/curves and TensorBoard log dirs (numpy only).
+
+A curve file has one row per (run, step): `run_id,step,tokens,lr,val_loss` where only `step`
+and `val_loss` are required. Rows with an `lr` but no `val_loss` describe the planned schedule
+between validations; blank cells are missing values.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run: every row's step, tokens, lr and val_loss as float arrays (NaN where blank).
+
+    Rows are sorted by step. `lr` and `tokens` of every row describe the planned run; a forecast
+    made at step `upto` may only read `val_loss` of rows with step <= upto (see `observed`).
+    """
+
+    run_id: str
+    step: np.ndarray
+    tokens: np.ndarray
+    lr: np.ndarray
+    val_loss: np.ndarray
+
+    def observed(self, upto: Optional[float] = None):
+        """(steps, losses) of rows with a val_loss and step <= upto (all of them if None)."""
+        keep = np.isfinite(self.val_loss)
+        if upto is not None:
+            keep &= self.step <= upto
+        return self.step[keep], self.val_loss[keep]
+
+    def lr_knots(self):
+        """(steps, lr) of the rows that give a learning rate, or None when fewer than two do."""
+        keep = np.isfinite(self.lr)
+        if keep.sum() < 2:
+            return None
+        return self.step[keep], self.lr[keep]
+
+    def tokens_knots(self):
+        """(steps, tokens) of the rows that give a token count, or None when fewer than two do."""
+        keep = np.isfinite(self.tokens)
+        if keep.sum() < 2:
+            return None
+        return self.step[keep], self.tokens[keep]
+
+    @property
+    def last_step(self) -> int:
+        """The last row's step: the planned end of the run as far as the file says."""
+        return int(self.step[-1])
+
+
+def _cell(text: Optional[str]) -> float:
+    if text is None:
+        return np.nan
+    text = text.strip()
+    return float(text) if text else np.nan
+
+
+def read_curves_csv(path: str) -> Dict[str, Curve]:
+    """Every run of a curve CSV as {run_id: Curve}; a file without `run_id` is one run named ''.
+
+    Raises ValueError when the header lacks `step` or `val_loss` or a cell is not a number.
+    """
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = reader.fieldnames or []
+        missing = [c for c in ("step", "val_loss") if c not in fields]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; header is {fields}")
+        rows: Dict[str, list] = {}
+        for lineno, row in enumerate(reader, start=2):
+            try:
+                values = tuple(_cell(row.get(c)) for c in ("step", "tokens", "lr", "val_loss"))
+            except ValueError as exc:
+                raise ValueError(f"{path}:{lineno}: {exc}") from None
+            if not np.isfinite(values[0]):
+                raise ValueError(f"{path}:{lineno}: blank or non-finite step")
+            rows.setdefault(row.get("run_id") or "", []).append(values)
+    curves = {}
+    for run_id, values in rows.items():
+        table = np.array(sorted(values, key=lambda v: v[0]), dtype=float).reshape(-1, 4)
+        curves[run_id] = Curve(run_id, *table.T)
+    return curves
+
+
+def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[str] = None) -> Curve:
+    """The scalar `tag` of a TensorBoard log dir as a Curve (lr from `lr_tag` when given).
+
+    Raises FileNotFoundError when there are no event files, KeyError when `tag` is absent
+    (the message lists the tags that exist).
+    """
+    from .tbreader import read_scalars
+
+    scalars = read_scalars(logdir)
+    if tag not in scalars:
+        raise KeyError(f"tag {tag!r} not in {logdir!r}; scalar tags: {sorted(scalars)}")
+    steps, losses = scalars[tag]
+    allsteps = steps.astype(float)
+    lr = np.full(len(steps), np.nan)
+    if lr_tag is not None:
+        if lr_tag not in scalars:
+            raise KeyError(f"tag {lr_tag!r} not in {logdir!r}; scalar tags: {sorted(scalars)}")
+        lr_steps, lr_values = scalars[lr_tag]
+        allsteps = np.union1d(allsteps, lr_steps.astype(float))
+        lr = np.full(len(allsteps), np.nan)
+        lr[np.searchsorted(allsteps, lr_steps)] = lr_values
+    val = np.full(len(allsteps), np.nan)
+    val[np.searchsorted(allsteps, steps)] = losses
+    return Curve(os.path.basename(os.path.normpath(logdir)), allsteps,
+                 np.full(len(allsteps), np.nan), lr, val)
+
+
+def read_curves(path: str, tag: str = "val_loss", lr_tag: Optional[str] = None) -> Dict[str, Curve]:
+    """A curve CSV file, or a TensorBoard log dir (one run, scalar `tag`), as {run_id: Curve}."""
+    if os.path.isdir(path):
+        curve = read_curve_tensorboard(path, tag, lr_tag)
+        return {curve.run_id: curve}
+    return read_curves_csv(path)

@@ -1,0 +1,559 @@
+"""Forecast a run's validation loss at a future step from the curve so far (numpy only).
+
+The model is the multi-power law of Luo et al. 2025 in the normalised schedule η = lr/peak:
+
+    L(t) = E + A·(S1(t)/S1(t_c))^(−α) − B·LD(t)/B,        (laws.multi_power_law)
+
+S1 the learning-rate area (warm-up included), t_c the last observed step and LD/B the loss-drop
+kernel with a fixed shape (C, β, γ). With a constant schedule LD ≡ 0 and the law is the
+saturating power law in steps (Kaplan eq. 1.6 form), so that is what the forecast reduces to.
+
+For each exponent α on a grid (and each shape) the law is linear in (E, A, B): they are solved
+exactly by Huber-IRLS (δ = 1e-3 on relative, ≈ log, residuals as Hoffmann/Luo) with E, A,
+B ≥ 0, under priors learnt from complete curves (`ForecastPriors`): log α ~ N, and the drop of a
+full anneal as a fraction of the un-annealed loss, b = B/(E + A·x_T^(−α)) ~ N. Before the
+learning rate decays the data cannot tell B, so the prior carries it; once the decay is seen
+the data take over. The grid points are weighted by their Laplace evidence times the prior
+(Bayesian model averaging over α and the shape); the forecast is the median of the resulting
+mixture and the interval its quantiles widened by a factor learnt on the curves so that it
+covers the realised loss at the stated rate (see docs/forecast.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .laws import lr_area, multi_power_drop, normalized_schedule
+
+HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
+MAX_POINTS = 1000  # longer histories are averaged down to this many points (bounded time)
+MAX_STEPS = 1 << 21  # longer schedules are pooled into blocks of steps (bounded memory)
+
+
+@dataclass(frozen=True)
+class DropPrior:
+    """One shape of the multi-power loss-drop kernel, with its prior weight among the shapes.
+
+    C, beta, gamma: the kernel G(x) = 1 − (C·x + 1)^(−β), x = η_k^(−γ)·S_k(t), of
+        laws.multi_power_drop (C per step at the peak rate). A large β with C·β fixed makes the
+        relaxation exponential in steps, as in Tissue et al.'s annealing area S2.
+    weight: prior probability of this shape among the others.
+    """
+
+    C: float
+    beta: float
+    gamma: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class ForecastPriors:
+    """What a partial curve cannot tell, learnt from complete curves (benchmarks/learn_priors.py).
+
+    log_alpha: (mean, sd) of log α, the exponent of the power law in learning-rate area.
+    anneal: (a, b, sd): the loss drop the schedule's decay realises by the target, per unit
+        of decay depth (1 − η_target) and as a fraction of the loss without the decay,
+        B·LD(T)/B / ((1 − η_T)·(E + A·x_T^(−α))), is ~ N(a + b·f, sd²) where f is the fraction
+        of the run from the start of the decay to the target (longer decays realise more). A
+        partial curve cannot tell it before the decay starts; once the decay is seen the data
+        take over.
+    drops: the candidate drop-kernel shapes and their prior weights.
+    noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
+    interval_scale: factor by which the model's own predictive quantiles are widened so that
+        the interval covers the realised loss at the stated confidence on held-out curves.
+    min_fraction: points earlier than this fraction of the target step are left out of the fit
+        (the first few percent of a run are warm-up transients, not the power law).
+    window: points earlier than this fraction of the last observed step are left out too: the
+        recent curve tells its continuation best (a loss curve's local exponent drifts).
+    """
+
+    log_alpha: Tuple[float, float]
+    anneal: Tuple[float, float, float]
+    drops: Tuple[DropPrior, ...]
+    noise: float
+    interval_scale: float
+    min_fraction: float
+    window: float
+
+
+# Learnt from ../shared/curves by `python benchmarks/learn_priors.py` (all four sources).
+DEFAULT_PRIORS = ForecastPriors(
+    log_alpha=(-0.6213, 0.4155),
+    anneal=(0.0241, 0.0434, 0.005),
+    drops=(DropPrior(0.11, 0.59, 0.64, 1.0),),
+    noise=0.002,
+    interval_scale=1.489,
+    min_fraction=0.02,
+    window=0.0,
+)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of the validation loss at `target_step`, or the reason there is none.
+
+    loss, low, high: the forecast and its `confidence` interval at the target step.
+    asymptote (low, high): the loss the law approaches with unlimited further training on the
+        schedule's final learning rate (E − B·(1 − η_target)); E for a constant schedule.
+    law: "multi-power" (the schedule decays before the target), "power" (it does not, or no
+        schedule was given) or "none". params: the most probable law's parameters.
+    exponent: α of that law (in learning-rate area, = steps for a constant schedule).
+    n_points: validation points used. ok/reason: reason is None exactly when ok.
+    notes: assumptions made on the way (e.g. no schedule given), in words.
+    `predict(steps)` evaluates the fitted curve and its band at any steps.
+    """
+
+    ok: bool
+    reason: Optional[str]
+    target_step: int
+    loss: float
+    low: float
+    high: float
+    asymptote: float
+    asymptote_low: float
+    asymptote_high: float
+    law: str
+    params: Mapping[str, float]
+    exponent: float
+    n_points: int
+    confidence: float
+    notes: Tuple[str, ...] = ()
+    _posterior: Optional["_Posterior"] = field(default=None, repr=False, compare=False)
+
+    def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mid, low, high) of the forecast curve at `steps` (NaN everywhere when not ok)."""
+        steps = np.atleast_1d(np.asarray(steps, float))
+        if self._posterior is None:
+            nan = np.full(steps.shape, np.nan)
+            return nan, nan.copy(), nan.copy()
+        return self._posterior.band(steps, self.confidence)
+
+    def as_dict(self) -> dict:
+        """The JSON-friendly fields (what the CLI prints)."""
+        return {
+            "ok": self.ok, "reason": self.reason, "target_step": self.target_step,
+            "loss": self.loss, "low": self.low, "high": self.high,
+            "asymptote": self.asymptote, "asymptote_low": self.asymptote_low,
+            "asymptote_high": self.asymptote_high, "law": self.law,
+            "params": dict(self.params), "exponent": self.exponent,
+            "n_points": self.n_points, "confidence": self.confidence, "notes": list(self.notes),
+        }
+
+
+def _failed(reason: str, target_step: int, confidence: float, n_points: int, notes=()) -> Forecast:
+    nan = float("nan")
+    return Forecast(False, reason, int(target_step), nan, nan, nan, nan, nan, nan, "none", {},
+                    nan, int(n_points), float(confidence), tuple(notes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Normal distribution helpers (numpy has no erf; scipy costs 0.5 s to import).
+
+def _erf(x):
+    # Abramowitz & Stegun 7.1.26, |error| < 1.5e-7
+    x = np.asarray(x, float)
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+               + 0.254829592) * t * np.exp(-a * a)
+    return s * y
+
+
+def _norm_cdf(z):
+    return 0.5 * (1.0 + _erf(np.asarray(z, float) / math.sqrt(2.0)))
+
+
+def _mixture_quantiles(weights, means, sds, probs):
+    """Quantiles `probs` of Σ_j w_j N(means[j], sds[j]) at each column: (len(probs), m)."""
+    lo = np.min(means - 8 * sds, axis=0)
+    hi = np.max(means + 8 * sds, axis=0)
+    out = []
+    for p in probs:
+        a, b = lo.copy(), hi.copy()
+        for _ in range(60):
+            mid = 0.5 * (a + b)
+            cdf = np.sum(weights[:, None] * _norm_cdf((mid[None, :] - means) / sds), axis=0)
+            below = cdf < p
+            a = np.where(below, mid, a)
+            b = np.where(below, b, mid)
+        out.append(0.5 * (a + b))
+    return np.array(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedule handling
+
+
+def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
+    """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None."""
+    if lr is None:
+        notes.append("no learning-rate schedule given: assumed constant (plain power law in steps)")
+        return None
+    try:
+        if isinstance(lr, tuple) and len(lr) == 2:
+            ks, kv = (np.asarray(v, float).ravel() for v in lr)
+            good = np.isfinite(ks) & np.isfinite(kv)
+            ks, kv = ks[good], kv[good]
+            if len(ks) == 0:
+                raise ValueError("no finite (step, lr) knot")
+            order = np.argsort(ks, kind="stable")
+            ks, kv = ks[order], kv[order]
+            if ks[-1] < horizon:
+                notes.append(f"learning-rate schedule ends at step {int(ks[-1])}: held at its last value to {horizon}")
+            per_step = np.interp(np.arange(horizon + 1, dtype=float), ks, kv)
+        else:
+            per_step = np.asarray(lr, float).ravel()
+            if len(per_step) == 0:
+                raise ValueError("empty schedule")
+            if len(per_step) < horizon + 1:
+                notes.append(f"learning-rate schedule has {len(per_step)} steps: held at its last value to {horizon}")
+                per_step = np.concatenate([per_step, np.full(horizon + 1 - len(per_step), per_step[-1])])
+            per_step = per_step[: horizon + 1]
+            bad = ~np.isfinite(per_step)
+            if bad.all():
+                raise ValueError("no finite learning rate")
+            if bad.any():
+                idx = np.arange(len(per_step))
+                per_step = np.interp(idx, idx[~bad], per_step[~bad])
+        return normalized_schedule(per_step)
+    except (TypeError, ValueError) as exc:
+        notes.append(f"learning-rate schedule unusable ({exc}): assumed constant")
+        return None
+
+
+def _clean(steps, losses):
+    s = np.asarray(steps, float).ravel()
+    y = np.asarray(losses, float).ravel()
+    if len(s) != len(y):
+        raise ValueError(f"steps and losses differ in length ({len(s)} vs {len(y)})")
+    good = np.isfinite(s) & np.isfinite(y) & (y > 0) & (s >= 0)
+    s, y = s[good], y[good]
+    order = np.argsort(s, kind="stable")
+    s, y = np.rint(s[order]).astype(np.int64), y[order]
+    if len(s):  # one point per step: the mean of repeats
+        uniq, inv = np.unique(s, return_inverse=True)
+        y = np.bincount(inv, y) / np.bincount(inv)
+        s = uniq
+    return s, y, int(np.sum(~good))
+
+
+def _thin(s, y, max_points):
+    """Average consecutive points into at most max_points groups (keeps time bounded)."""
+    if len(s) <= max_points:
+        return s, y
+    group = (np.arange(len(s)) * max_points) // len(s)
+    counts = np.bincount(group)
+    return (np.rint(np.bincount(group, s) / counts).astype(np.int64), np.bincount(group, y) / counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# The posterior over the grid
+
+
+@dataclass(frozen=True)
+class _Posterior:
+    eta: np.ndarray  # normalised schedule at every (pooled) step 0..horizon
+    stride: int  # steps per pooled step
+    S1: np.ndarray  # lr_area(eta)
+    ref_area: float  # S1 at the last observed step: x = S1/ref_area
+    shapes: Tuple[Tuple[float, float, float], ...]
+    alpha: np.ndarray  # (J,) exponent per grid point
+    shape_idx: np.ndarray  # (J,) index into shapes
+    theta: np.ndarray  # (J, 3) E, A, B
+    cov: np.ndarray  # (J, 3, 3) posterior covariance of theta
+    log_evidence: np.ndarray  # (J,) log p(data | grid point) + log prior of its shape
+    weight: np.ndarray  # (J,) posterior probability (after with_exponent_prior)
+    noise: float  # relative noise of one observation
+    interval_scale: float
+    has_drop: bool  # the schedule decays somewhere before the target
+    depth: float  # 1 − η at the target
+    n_points: int  # points fitted
+
+    def with_exponent_prior(self, log_alpha, prune: float = 1e-6) -> Optional["_Posterior"]:
+        """The posterior under log α ~ N(log_alpha), grid points below `prune`·max dropped."""
+        mu, sd = log_alpha
+        log_post = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / sd) ** 2
+        good = np.isfinite(log_post)
+        if not np.any(good):
+            return None
+        w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
+        live = w >= prune * w.max()
+        w = w[live] / w[live].sum()
+        return _Posterior(self.eta, self.stride, self.S1, self.ref_area, self.shapes, self.alpha[live],
+                          self.shape_idx[live], self.theta[live], self.cov[live], self.log_evidence[live],
+                          w, self.noise, self.interval_scale, self.has_drop, self.depth, self.n_points)
+
+    def _design(self, steps):
+        idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
+        x = np.maximum(self.S1[idx], 1e-12) / self.ref_area
+        u = x[None, :] ** (-self.alpha[:, None])  # (J, m)
+        drops = np.zeros((len(self.shapes), len(idx)))
+        for i, (C, beta, gamma) in enumerate(self.shapes):
+            if np.any(self.shape_idx == i):
+                drops[i] = multi_power_drop(self.eta, idx, C * self.stride, beta, gamma)
+        g = drops[self.shape_idx]  # (J, m)
+        return np.stack([np.ones_like(u), u, -g], axis=-1)  # (J, m, 3)
+
+    def moments(self, steps):
+        """Per grid point mean and sd of the loss at `steps`: two (J, m) arrays."""
+        X = self._design(steps)
+        mean = np.einsum("jmk,jk->jm", X, self.theta)
+        var = np.einsum("jmk,jkl,jml->jm", X, self.cov, X)
+        sd = np.sqrt(np.maximum(var, 0.0) + (self.noise * np.abs(mean)) ** 2)
+        return mean, np.maximum(sd, 1e-12)
+
+    def band(self, steps, confidence):
+        mean, sd = self.moments(steps)
+        tail = (1.0 - confidence) / 2.0
+        lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (tail, 0.5, 1.0 - tail))
+        k = self.interval_scale
+        return mid, mid - k * (mid - lo), mid + k * (hi - mid)
+
+
+def decay_fraction(eta, target: int) -> float:
+    """The fraction of 0..target after the schedule first falls 2% below its peak (0 if never)."""
+    eta = np.asarray(eta, float)[: target + 1]
+    peak = int(np.argmax(eta))
+    below = np.nonzero(eta[peak:] < 0.98 * eta[peak])[0]
+    if len(below) == 0 or target <= 0:
+        return 0.0
+    return float((target - (peak + below[0])) / target)
+
+
+def _alpha_grid():
+    return np.exp(np.linspace(math.log(0.04), math.log(3.0), 48))
+
+
+def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
+    """Huber-IRLS MAP of (E, A, B) at every grid point; returns theta, cov, log evidence, cost.
+
+    u: (J, n) power-law column, g: (J, n) drop column, uT, gT: (J,) both at the target; depth:
+    1 − η at the target; drop_prior: (mean, sd) of the realised drop. Returns theta (J, 3), cov (J, 3, 3), log evidence
+    (J,) and the relative residuals (J, n).
+    """
+    J, n = u.shape
+    Z = np.stack([np.ones_like(u), u, -g], axis=-1) / y[None, :, None]  # (J, n, 3): r = Zθ − 1
+    # priors on θ: weak E ~ N(Lc, Lc²), A ~ N(0, Lc²); the drop realised at the target as the
+    # linear row (B·gT − μ·d·(E + A·uT))/(σ·d·Lc) ~ N(0, 1), d the decay depth; B = 0 without a drop.
+    mu, sd = drop_prior
+    P = np.zeros((J, 3, 3))
+    P[:, 0, 0] += 1.0 / Lc ** 2
+    P[:, 1, 1] += 1.0 / Lc ** 2
+    pm = np.zeros((J, 3))
+    pm[:, 0] = Lc / Lc ** 2  # P·μ0 for the E prior
+    if has_drop:
+        d = max(depth, 1e-3)
+        a = np.stack([-mu * d * np.ones(J), -mu * d * uT, gT], axis=-1) / (sd * d * Lc)
+        P += a[:, :, None] * a[:, None, :]
+    else:
+        P[:, 2, 2] += 1e12 / Lc ** 2
+    w = np.ones((J, n))
+    subsets = [np.array(sub) for sub in ([0, 1, 2], [0, 1], [0, 2], [1, 2], [0], [1], [2])]
+    theta = np.zeros((J, 3))
+    for _ in range(iters):
+        Wz = Z * (w / sigma ** 2)[:, :, None]
+        M = np.einsum("jnk,jnl->jkl", Wz, Z) + P
+        rhs = Wz.sum(axis=1) + pm
+        best_q = np.full(J, np.inf)
+        for sub in subsets:
+            Ms = M[:, sub][:, :, sub]
+            try:
+                ts = np.linalg.solve(Ms, rhs[:, sub][:, :, None])[:, :, 0]
+            except np.linalg.LinAlgError:
+                continue
+            full = np.zeros((J, 3))
+            full[:, sub] = ts
+            feasible = np.all(ts >= 0, axis=1) & np.all(np.isfinite(ts), axis=1)
+            q = 0.5 * np.einsum("jk,jkl,jl->j", full, M, full) - np.einsum("jk,jk->j", full, rhs)
+            take = feasible & (q < best_q)
+            theta[take] = full[take]
+            best_q[take] = q[take]
+        r = np.einsum("jnk,jk->jn", Z, theta) - 1.0
+        w = np.minimum(1.0, HUBER_DELTA / np.maximum(np.abs(r), 1e-300))
+    r = np.einsum("jnk,jk->jn", Z, theta) - 1.0
+    a_abs = np.abs(r)
+    huber = np.where(a_abs <= HUBER_DELTA, 0.5 * r ** 2, HUBER_DELTA * a_abs - 0.5 * HUBER_DELTA ** 2)
+    dev = theta.copy()
+    dev[:, 0] -= Lc
+    cost = huber.sum(axis=1) / sigma ** 2 + 0.5 * np.einsum("jk,jkl,jl->j", dev, P, dev)
+    Wz = Z * (w / sigma ** 2)[:, :, None]
+    M = np.einsum("jnk,jnl->jkl", Wz, Z) + P
+    sign, logdet = np.linalg.slogdet(M)
+    _, logdet_p = np.linalg.slogdet(P)
+    cov = np.linalg.inv(M)
+    log_evidence = -cost - 0.5 * logdet + 0.5 * logdet_p
+    log_evidence[~(sign > 0) | ~np.isfinite(log_evidence)] = -np.inf
+    return theta, cov, log_evidence, r
+
+
+def forecast(
+    steps: Sequence[float],
+    losses: Sequence[float],
+    *,
+    target_step: int,
+    lr=None,
+    confidence: float = 0.8,
+    priors: Optional[ForecastPriors] = None,
+) -> Forecast:
+    """Forecast the validation loss at `target_step` from (steps, losses) observed so far.
+
+    steps, losses: the validation history (any order; NaN/inf/non-positive losses are skipped).
+    target_step: the optimizer step to forecast (usually the planned end of the run).
+    lr: the planned learning rate of the whole run, either an array with the rate at every step
+        0..target_step (absolute or a multiplier: only its shape matters), or a tuple
+        (knot_steps, knot_rates) interpolated linearly between knots and held flat beyond them.
+        None means constant: the forecast is then the plain saturating power law in steps.
+    confidence: probability mass of the interval (low, high), 0.8 by default.
+    priors: what a partial curve cannot tell; DEFAULT_PRIORS were learnt from public curves.
+
+    Never raises on bad data: returns a Forecast with ok=False and a reason instead. Time is
+    bounded: at most MAX_POINTS points and a fixed grid (typically 10-30 ms).
+    """
+    priors = DEFAULT_PRIORS if priors is None else priors
+    notes: list = []
+    try:
+        target = int(target_step)
+        confidence = float(confidence)
+    except (TypeError, ValueError, OverflowError):
+        return _failed(f"target_step {target_step!r} / confidence {confidence!r} are not numbers", 0, 0.8, 0)
+    if not 0.0 < confidence < 1.0:
+        return _failed(f"confidence must be in (0, 1), got {confidence}", target, 0.8, 0)
+    try:
+        s, y, n_bad = _clean(steps, losses)
+    except (TypeError, ValueError) as exc:
+        return _failed(f"unusable input: {exc}", target, confidence, 0)
+    if n_bad:
+        notes.append(f"{n_bad} non-finite or non-positive point(s) skipped")
+    if len(s) < 2:
+        return _failed(f"too few points: {len(s)} finite validation loss(es), need at least 2",
+                       target, confidence, len(s), notes)
+    if target < 1 or target > 10 ** 9:
+        return _failed(f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
+    diverging = _diverging(y)
+    if diverging:
+        return _failed(diverging, target, confidence, len(s), notes)
+    try:
+        with np.errstate(all="ignore"):
+            return _forecast(s, y, target, lr, confidence, priors, notes)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError, OverflowError) as exc:
+        return _failed(f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
+
+
+def _diverging(y) -> Optional[str]:
+    """A reason when the latest losses sit far above the best so far (a diverging run)."""
+    best = np.min(y)
+    recent = y[-2:] if len(y) >= 3 else y[-1:]
+    if np.all(recent > 1.25 * best) and np.argmin(y) < len(y) - len(recent):
+        return (f"diverging run: latest loss {y[-1]:.4g} is {y[-1] / best - 1:.0%} above the best "
+                f"{best:.4g}; a power law cannot describe it")
+    return None
+
+
+def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
+    """Fit the law at every grid point; a _Posterior (without the exponent prior) or a reason."""
+    horizon = int(max(target, s[-1]))
+    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
+    eta = _schedule(lr, horizon, notes)
+    if eta is None:
+        eta = np.ones(horizon + 1)
+    if stride > 1:
+        pad = (-len(eta)) % stride
+        eta = np.concatenate([eta, np.full(pad, eta[-1])]).reshape(-1, stride).mean(axis=1)
+        notes.append(f"schedule pooled in blocks of {stride} steps")
+    S1 = lr_area(eta)
+    idx = np.clip(s // stride, 0, len(eta) - 1)
+    keep = S1[idx] > 0
+    early = (s < priors.min_fraction * target) | (s < priors.window * s[-1])
+    if np.sum(keep & ~early) >= 2:
+        keep &= ~early
+    s, y = s[keep], y[keep]
+    if len(s) < 2:
+        return "too few points after the first step (need 2 with a positive learning-rate area)"
+    s, y = _thin(s, y, MAX_POINTS)
+    idx = np.clip(s // stride, 0, len(eta) - 1)
+    tidx = min(target // stride, len(eta) - 1)
+    ref_area = S1[idx[-1]]
+    x = S1[idx] / ref_area
+    xT = max(S1[tidx], 1e-12) / ref_area
+    Lc = float(np.median(y[-3:]))
+
+    has_drop = bool(np.any(np.diff(eta[int(np.argmax(eta)):]) < 0))
+    drops_prior = priors.drops if has_drop else priors.drops[:1]
+    shapes = tuple((d.C, d.beta, d.gamma) for d in drops_prior)
+    log_shape_w = np.log(np.array([d.weight for d in drops_prior], float) / sum(d.weight for d in drops_prior))
+    alphas = _alpha_grid()
+    alpha = np.tile(alphas, len(shapes))
+    shape_idx = np.repeat(np.arange(len(shapes)), len(alphas))
+    u = x[None, :] ** (-alpha[:, None])
+    uT = xT ** (-alpha)
+    both = np.concatenate([idx, [tidx]])
+    if has_drop:
+        drops = np.array([multi_power_drop(eta, both, C * stride, beta, gamma) for C, beta, gamma in shapes])
+    else:
+        drops = np.zeros((1, len(both)))
+    g = drops[shape_idx, :-1]
+    gT = drops[shape_idx, -1]
+    depth = float(1.0 - eta[tidx])
+    drop_prior = (priors.anneal[0] + priors.anneal[1] * decay_fraction(eta, tidx), priors.anneal[2])
+
+    # two passes: the first (σ = the prior noise) finds the residual scale, the second uses it
+    sigma = priors.noise
+    for _ in range(2):
+        theta, cov, log_ev, resid = _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop)
+        log_ev = log_ev + log_shape_w[shape_idx]
+        if not np.any(np.isfinite(log_ev)):
+            return "no exponent on the grid gives a finite fit"
+        r = resid[int(np.argmax(np.where(np.isfinite(log_ev), log_ev, -np.inf)))]
+        n = len(r)
+        mad = 1.4826 * np.median(np.abs(r - np.median(r))) if n >= 3 else 0.0
+        nu = 4.0  # pseudo-points of the prior noise: a few points cannot claim zero noise
+        sigma = math.sqrt((n * mad ** 2 + nu * priors.noise ** 2) / (max(n - 3, 0) + nu))
+        # residuals of a smooth law on a real curve are correlated: n points carry about
+        # n·(1−ρ)/(1+ρ) independent ones (ρ the lag-1 autocorrelation), so widen σ to match
+        if n >= 4:
+            rc = r - np.mean(r)
+            rho = float(np.sum(rc[1:] * rc[:-1]) / max(np.sum(rc * rc), 1e-300))
+            rho = min(max(rho, 0.0), 0.98)
+            sigma *= math.sqrt((1 + rho) / (1 - rho))
+    return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta, cov, log_ev,
+                      np.full(len(alpha), 1.0 / len(alpha)), sigma, priors.interval_scale, has_drop,
+                      depth, len(s))
+
+
+def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
+    post = _grid_posterior(s, y, target, lr, priors, notes)
+    if isinstance(post, str):
+        return _failed(post, target, confidence, len(s), notes)
+    post = post.with_exponent_prior(priors.log_alpha)
+    if post is None:
+        return _failed("no exponent on the grid gives a finite fit", target, confidence, len(s), notes)
+    mid, low, high = post.band(np.array([target], float), confidence)
+    # asymptote: E − B·(1 − η_target)
+    a_vec = np.array([1.0, 0.0, -post.depth])
+    a_mean = post.theta @ a_vec
+    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0)) + 1e-12
+    tail = (1.0 - confidence) / 2.0
+    alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+    k = priors.interval_scale
+    top = int(np.argmax(post.weight))
+    E, A, B = post.theta[top]
+    C, beta, gamma = post.shapes[post.shape_idx[top]]
+    params = {"E": float(E), "A": float(A), "alpha": float(post.alpha[top]), "B": float(B),
+              "ref_area": float(post.ref_area * post.stride)}
+    if post.has_drop:
+        params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma)})
+    params["noise"] = float(post.noise)
+    loss = float(mid[0])
+    if not np.isfinite(loss) or loss <= 0:
+        return _failed(f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
+                       target, confidence, post.n_points, notes)
+    return Forecast(
+        ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
+        asymptote=float(amid), asymptote_low=float(max(amid - k * (amid - alo), 0.0)),
+        asymptote_high=float(amid + k * (ahi - amid)), law="multi-power" if post.has_drop else "power",
+        params=params, exponent=float(post.alpha[top]), n_points=post.n_points, confidence=confidence,
+        notes=tuple(notes), _posterior=post)
