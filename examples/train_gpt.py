@@ -1,6 +1,7 @@
 """Train a small GPT-style decoder, byte-level, on the Python standard library's source (or your
-own text) with ScalingLawCallback logging the run's scale (N, D, C, PF-days, tokens per
-parameter, epochs) to TensorBoard.
+own text) with ScalingLawCallback (the run's scale N, D, C; a forecast of the final validation
+loss with an 80% interval; advice) and ForecastEarlyStopping, all shown in TensorBoard. At the
+end it prints the forecasts made at 25% and 50% of the run next to the loss actually reached.
 
 No download: by default the text is the `.py` files of the standard library of the Python that
 runs this. The defaults (0.34M non-embedding parameters, 800 steps of 16 x 64 bytes, a
@@ -12,7 +13,7 @@ cores:
         --max-steps 5000 --batch-size 32 --accelerator gpu      # bigger, on a GPU
     python3 examples/train_gpt.py --devices 2 --strategy ddp    # DDP, 2 CPU processes
     python3 examples/train_gpt.py --text notes/*.md             # your own text files
-    tensorboard --logdir runs/train_gpt                         # then open the "scaling" charts
+    tensorboard --logdir runs/train_gpt                         # then the Custom Scalars tab
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from scaling_callback import ScalingLawCallback, epochs_seen, non_embedding_params, pf_days, tokens_per_param
+from scaling_callback import (ForecastEarlyStopping, ScalingLawCallback, epochs_seen, non_embedding_params, pf_days,
+                              tokens_per_param)
 
 VOCAB = 256  # bytes
 
@@ -174,6 +176,11 @@ def parse_args(argv=None):
     train.add_argument("--val-every", type=int, default=50, help="validate every this many steps")
     train.add_argument("--val-batches", type=int, default=16, help="batches per validation")
     train.add_argument("--seed", type=int, default=0)
+    stop = p.add_argument_group("predictive early stopping (ForecastEarlyStopping)")
+    stop.add_argument("--stop-min-delta", type=float, default=0.01,
+                      help="stop when even the forecast's optimistic end gains less than this (nats/byte) by --max-steps")
+    stop.add_argument("--stop-patience", type=int, default=3, help="... at this many validations in a row")
+    stop.add_argument("--no-early-stop", action="store_true", help="train to --max-steps whatever the forecast says")
     data = p.add_argument_group("data")
     data.add_argument("--text", nargs="+", type=Path, metavar="FILE",
                       help="train on these text files instead of the standard library's source")
@@ -190,7 +197,8 @@ def parse_args(argv=None):
                                "model: on a 2-core machine busy with other work, 2 threads made a step 5x slower")
     p.add_argument("--logdir", default="runs/train_gpt", help="TensorBoard log directory")
     args = p.parse_args(argv)
-    for name in ("d_model", "n_layer", "n_head", "n_ctx", "max_steps", "batch_size", "val_every", "val_batches"):
+    for name in ("d_model", "n_layer", "n_head", "n_ctx", "max_steps", "batch_size", "val_every", "val_batches",
+                 "stop_min_delta", "stop_patience"):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if args.d_model % args.n_head:
@@ -216,6 +224,24 @@ def load_text(args) -> Tuple[np.ndarray, str]:
     return read_files(stdlib_files(args.seed), max_bytes), f"standard-library source from {sysconfig.get_paths()['stdlib']}"
 
 
+def print_forecasts(scaling, gate, last) -> None:
+    """The forecasts of the final loss made a quarter and half way through the run, next to the loss reached."""
+    end = scaling.planned_end
+    print(f"\nforecast of the validation loss at step {end} (80% interval), made at:")
+    for fraction in (0.25, 0.5):
+        made = [r for r in scaling.forecasts if r.ok and r.step <= fraction * end]  # from the curve up to there
+        if last.step < fraction * end:
+            print(f"  {fraction:.0%} of the run: not reached")
+        elif made:
+            r = made[-1]
+            print(f"  step {r.step:>5} ({r.step / end:4.0%} of the run)  {r.loss:.4f} [{r.low:.4f}, {r.high:.4f}]")
+        else:
+            print(f"  {fraction:.0%} of the run: no forecast yet (the warnings above say why)")
+    print(f"reached at step {last.step:>5}                 {last.val_loss:.4f}")
+    if gate is not None and gate.stopped_step:
+        print(f"stopped by ForecastEarlyStopping at step {gate.stopped_step} of {end}: {gate.reason}")
+
+
 def main(argv=None):
     args = parse_args(argv)
     pl.seed_everything(args.seed, verbose=False)
@@ -235,10 +261,12 @@ def main(argv=None):
         n_layer=args.n_layer, n_ctx=args.n_ctx, d_attn=args.d_model,  # adds Kaplan's context term to C
         tokens_per_epoch=len(train_text),  # unique training tokens: epochs = D / corpus size
     )
+    gate = ForecastEarlyStopping(min_delta=args.stop_min_delta, patience=args.stop_patience)
+    callbacks = [scaling] if args.no_early_stop else [scaling, gate]
     logger = pl.loggers.TensorBoardLogger(args.logdir, name="", default_hp_metric=False)
     devices = args.devices if args.devices == "auto" or "," in args.devices else int(args.devices)
     trainer = pl.Trainer(max_steps=args.max_steps, val_check_interval=args.val_every,
-                         limit_val_batches=args.val_batches, callbacks=[scaling], logger=logger,
+                         limit_val_batches=args.val_batches, callbacks=callbacks, logger=logger,
                          accelerator=args.accelerator, devices=devices, strategy=args.strategy,
                          precision=args.precision, enable_checkpointing=False, log_every_n_steps=10,
                          enable_model_summary=False)
@@ -262,6 +290,7 @@ def main(argv=None):
     print(f"  tokens per parameter        {tokens_per_param(last.tokens, scaling.n_params):.1f}")
     print(f"  epochs of the corpus        {epochs_seen(last.tokens, len(train_text)):.2f}")
     print(f"  validation loss             {last.val_loss:.4f} nats/byte")
+    print_forecasts(scaling, None if args.no_early_stop else gate, last)
     print(f"\nTensorBoard logs: {os.path.abspath(logger.log_dir)}")
     print(f"view them with:   tensorboard --logdir {args.logdir}")
 
