@@ -110,12 +110,16 @@ def class_section(name: str, cls) -> List[str]:
                   else f"Dataclass; fields: {fields}.", ""]
     members = own_members(cls)
     hooks = sorted(key for key in members if key.startswith("on_") or key in LIGHTNING_HOOKS)
+    bare_properties = []  # properties without a docstring: named together in one line
     for key, member in members.items():
         if key in hooks or (dataclasses.is_dataclass(cls) and key in {f.name for f in dataclasses.fields(cls)}):
             continue
         if isinstance(member, property):
-            lines += [f"#### `{name}.{key}` (property)", ""]
             doc = inspect.getdoc(member)
+            if not doc:
+                bare_properties.append(key)
+                continue
+            lines += [f"#### `{name}.{key}` (property)", ""]
         else:
             function = member.__func__ if isinstance(member, (classmethod, staticmethod)) else member
             shown = signature(f"{name}.{key}", function).replace("(self, ", "(").replace("(self)", "()")
@@ -123,8 +127,10 @@ def class_section(name: str, cls) -> List[str]:
             lines += [f"#### `{name}.{key}`", "", "```python", shown, "```", ""]
             doc = inspect.getdoc(function)
         lines += documented(doc) if doc else []
+    if bare_properties:
+        lines += ["Properties: " + ", ".join(f"`{key}`" for key in bare_properties) + ".", ""]
     if hooks:
-        lines += ["Lightning hooks it implements: " + ", ".join(f"`{h}`" for h in hooks) + ".", ""]
+        lines += ["Callback hooks it implements: " + ", ".join(f"`{h}`" for h in hooks) + ".", ""]
     return lines
 
 
