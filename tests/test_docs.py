@@ -1,0 +1,52 @@
+"""docs/api.md and docs/cli.md are generated from the code; they must match it."""
+import importlib.util
+import re
+import os
+
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs")
+
+
+def test_api_and_cli_reference_are_up_to_date(capsys):
+    spec = importlib.util.spec_from_file_location("make_api", os.path.join(DOCS, "make_api.py"))
+    make_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_api)
+    assert make_api.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_api_reference_documents_every_public_name():
+    import scaling_callback
+
+    with open(os.path.join(DOCS, "api.md")) as f:
+        headings = {line[len("### `"):-1].strip("`") for line in f.read().splitlines() if line.startswith("### `")}
+    assert headings == set(scaling_callback._PUBLIC)
+
+
+def _anchors(markdown):
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    anchors = set()
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_relative_links_in_the_docs_resolve():
+    root = os.path.dirname(DOCS)
+    pages = [os.path.join(root, "README.md")] + [os.path.join(DOCS, n) for n in os.listdir(DOCS) if n.endswith(".md")]
+    broken = []
+    for page in pages:
+        with open(page) as f:
+            text = re.sub(r"```.*?```", "", f.read(), flags=re.DOTALL)  # links in code are not links
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            if not os.path.exists(resolved):
+                broken.append(f"{os.path.basename(page)}: {target} (no such file)")
+            elif anchor and resolved.endswith(".md"):
+                with open(resolved) as f:
+                    if anchor not in _anchors(f.read()):
+                        broken.append(f"{os.path.basename(page)}: {target} (no such heading)")
+    assert not broken, broken
