@@ -85,14 +85,16 @@ class ForecastPriors:
     window: float
 
 
-# Learnt from ../shared/curves by `python benchmarks/learn_priors.py` (all four sources).
+# Learnt from ../shared/curves (gemstones, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 147 runs) by `python benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
-    log_alpha=(-0.6213, 0.4155),
-    anneal=(0.0241, 0.0434, 0.005),
-    drops=(DropPrior(0.11, 0.59, 0.64, 1.0),),
-    noise=0.002,
-    interval_scale=1.0,
-    interval_growth=0.0,
+    log_alpha=(-0.7000, 0.1000),
+    anneal=(0.0270, 0.0402, 0.0061),
+    drops=(
+        DropPrior(0.11, 0.59, 0.64, 1.0000),
+    ),
+    noise=0.00173,
+    interval_scale=0.4,
+    interval_growth=0.14,
     min_fraction=0.02,
     window=1.0,
 )
