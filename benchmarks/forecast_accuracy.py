@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
 from learn_priors import learn_priors  # noqa: E402
 from scaling_callback.fitting import huber_fit  # noqa: E402
-from scaling_callback.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
+from scaling_callback.forecasting import DEFAULT_PRIORS, forecast  # noqa: E402
 from scaling_callback.laws import annealing_area, normalized_schedule  # noqa: E402
 
 

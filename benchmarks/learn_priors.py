@@ -19,7 +19,7 @@
    ΔL the improvement forecast from the last observed step to the target; (k, c) minimise the mean interval score of the same forecasts (a proper
    score for a central interval: it rewards coverage and narrowness together).
 The noise prior is the typical relative rms residual of a law fitted to a whole curve.
-The output is the DEFAULT_PRIORS literal pasted into scaling_callback/forecast.py.
+The output is the DEFAULT_PRIORS literal pasted into scaling_callback/forecasting.py.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
-from scaling_callback.forecast import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
+from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
     DEFAULT_PRIORS, DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast)
 from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
 

@@ -12,6 +12,13 @@ _PUBLIC = {
     "huber_fit": "fitting",
     "RobustFit": "fitting",
     "read_scalars": "tbreader",
+    "forecast": "forecasting",
+    "Forecast": "forecasting",
+    "ForecastPriors": "forecasting",
+    "DropPrior": "forecasting",
+    "DEFAULT_PRIORS": "forecasting",
+    "Curve": "curves",
+    "read_curves": "curves",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -24,7 +24,7 @@ def _finite_or_none(value):
 
 def _run_forecast(args) -> int:
     from .curves import read_curves
-    from .forecast import forecast
+    from .forecasting import forecast
 
     try:
         curves = read_curves(args.file, tag=args.tag, lr_tag=args.lr_tag)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scaling_callback.forecast import DEFAULT_PRIORS, Forecast, forecast
+from scaling_callback.forecasting import DEFAULT_PRIORS, Forecast, forecast
 from scaling_callback.laws import lr_area, multi_power_drop, multi_power_law, normalized_schedule
 
 # near-flat priors and no window: a noiseless curve then speaks for itself
