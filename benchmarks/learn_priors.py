@@ -16,9 +16,12 @@
    mean log predictive density (empirical Bayes; every source weighing the same). Changing it
    only reweights the forecaster's exponent grid, so every candidate is scored without refitting.
 3. The interval: each side s of the model's own 80% interval becomes sqrt((k·s)² + (c·ΔL)²),
-   ΔL the improvement forecast from the last observed step to the target; (k, c) minimise the mean interval score of the same forecasts (a proper
-   score for a central interval: it rewards coverage and narrowness together).
-The noise prior is the typical relative rms residual of a law fitted to a whole curve.
+   ΔL the improvement forecast from the last observed step to the target. (k, c) put as many
+   sources as possible at 70-90% coverage of the same forecasts and, among those, minimise the
+   mean interval score (a proper score for a central interval: coverage and narrowness together).
+The noise prior is the typical relative rms residual of a law fitted to a whole curve. Learning
+starts from START (not from the baked DEFAULT_PRIORS), so the output depends only on the runs,
+the window and the kernel shape.
 The output is the DEFAULT_PRIORS literal pasted into scaling_callback/forecasting.py.
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
 from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
-    DEFAULT_PRIORS, DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast)
+    DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast)
 from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
@@ -205,28 +208,37 @@ def source_weights(sources) -> np.ndarray:
     return np.array([1.0 / counts[src] for src in sources])
 
 
-INTERVAL_SCALES = np.round(np.arange(0.2, 4.01, 0.05), 2)
-INTERVAL_GROWTHS = np.round(np.arange(0.0, 1.001, 0.01), 2)
+INTERVAL_SCALES = np.round(np.arange(0.0, 3.01, 0.1), 2)
+INTERVAL_GROWTHS = np.round(np.arange(0.0, 0.601, 0.01), 2)
+
+
+COVERAGE_BAND = (0.7, 0.9)  # the issue's bar for the 80% interval, per source
 
 
 def interval_parameters(cases: Cases, log_alpha, confidence: float = 0.8):
-    """(k, c) minimising the mean interval score (Gneiting & Raftery 2007, eq. 43) of the
-    central `confidence` interval, relative to the realised loss, every source weighing the same:
-    IS = (high − low) + (2/a)·(low − y)₊ + (2/a)·(y − high)₊ with a = 1 − confidence."""
+    """(k, c) of the interval. Among the grid, those that put the most sources' coverage inside
+    COVERAGE_BAND; among them, the lowest mean interval score (Gneiting & Raftery 2007, eq. 43)
+    of the central `confidence` interval relative to the realised loss, every source weighing
+    the same: IS = (high − low) + (2/a)·(low − y)₊ + (2/a)·(y − high)₊ with a = 1 − confidence.
+    The score alone would trade one source's coverage for another's narrowness; sources differ
+    in how far their forecasts err, and a new run may be like any of them."""
     mid, lo, hi = cases.summary(log_alpha, confidence)
     y = cases.truth
-    w = source_weights(cases.source)
+    sources = sorted(set(cases.source))
+    masks = [cases.source == src for src in sources]
     a = 1.0 - confidence
-    extra = cases.improvement(log_alpha)[None, :] * INTERVAL_GROWTHS[:, None]  # (C, n)
+    ahead = cases.improvement(log_alpha)
     best = None
     for k in INTERVAL_SCALES:
-        low = mid[None, :] - np.sqrt((k * (mid - lo))[None, :] ** 2 + extra ** 2)
-        high = mid[None, :] + np.sqrt((k * (hi - mid))[None, :] ** 2 + extra ** 2)
-        score = (high - low) + (2 / a) * np.maximum(low - y, 0) + (2 / a) * np.maximum(y - high, 0)
-        mean = (score / y) @ w / w.sum()  # (C,)
-        i = int(np.argmin(mean))
-        if best is None or mean[i] < best[0]:
-            best = (mean[i], float(k), float(INTERVAL_GROWTHS[i]))
+        for c in INTERVAL_GROWTHS:
+            low = mid - np.sqrt((k * (mid - lo)) ** 2 + (c * ahead) ** 2)
+            high = mid + np.sqrt((k * (hi - mid)) ** 2 + (c * ahead) ** 2)
+            score = ((high - low) + (2 / a) * np.maximum(low - y, 0) + (2 / a) * np.maximum(y - high, 0)) / y
+            covered = (low <= y) & (y <= high)
+            in_band = sum(COVERAGE_BAND[0] <= covered[m].mean() <= COVERAGE_BAND[1] for m in masks)
+            key = (in_band, -float(np.mean([score[m].mean() for m in masks])))
+            if best is None or key > best[0]:
+                best = (key, float(k), float(c))
     return best[1], best[2]
 
 
@@ -240,8 +252,14 @@ def typical_noise(runs, base: ForecastPriors) -> float:
     return float(np.median([np.median(v) for v in by_source.values()]))
 
 
-def learn_priors(runs, base: ForecastPriors = DEFAULT_PRIORS, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
+# where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
+START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
+                       noise=0.002, interval_scale=1.0, interval_growth=0.0, min_fraction=0.02, window=1.0)
+
+
+def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
     """Priors from the given runs: see the module docstring."""
+    base = dataclasses.replace(base, noise=round(typical_noise(runs, base), 5))
     anneal, votes = complete_curve_fits(runs, base, shapes)
     # a shape's weight: the share of decaying curves it describes best, every source weighing the
     # same, plus half a vote spread over all shapes so that none is ruled out by a few curves
@@ -250,8 +268,7 @@ def learn_priors(runs, base: ForecastPriors = DEFAULT_PRIORS, shapes=CANDIDATE_S
     n_sources = max(len(votes[0]), 1)
     weight = (share * n_sources + 0.5 / len(shapes)) / (n_sources + 0.5)
     drops = tuple(DropPrior(C, beta, gamma, round(float(w), 4)) for (C, beta, gamma), w in zip(shapes, weight))
-    priors = dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops,
-                                 noise=round(typical_noise(runs, base), 5))
+    priors = dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
     cases = forecast_cases(runs, priors)
     log_alpha = tune_exponent_prior(cases)
     k, c = interval_parameters(cases, log_alpha)
@@ -261,14 +278,14 @@ def learn_priors(runs, base: ForecastPriors = DEFAULT_PRIORS, shapes=CANDIDATE_S
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--exclude", nargs="*", default=[], choices=SOURCES, help="sources left out")
-    ap.add_argument("--window", type=float, default=DEFAULT_PRIORS.window,
+    ap.add_argument("--window", type=float, default=START.window,
                     help="fit only points after this fraction of the last observed step")
     args = ap.parse_args(argv)
     runs = load_runs([s for s in SOURCES if s not in args.exclude])
-    priors = learn_priors(runs, dataclasses.replace(DEFAULT_PRIORS, window=args.window))
+    priors = learn_priors(runs, dataclasses.replace(START, window=args.window))
     used = ", ".join(sorted({r.source for r in runs}))
     cmd = "python benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
-    if args.window != DEFAULT_PRIORS.window:
+    if args.window != START.window:
         cmd += f" --window {args.window:g}"
     print(f"# Learnt from ../shared/curves ({used}; {len(runs)} runs) by `{cmd}`.")
     print("DEFAULT_PRIORS = ForecastPriors(")

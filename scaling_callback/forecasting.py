@@ -88,13 +88,13 @@ class ForecastPriors:
 # Learnt from ../shared/curves (gemstones, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 147 runs) by `python benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
     log_alpha=(-0.7000, 0.1000),
-    anneal=(0.0270, 0.0402, 0.0061),
+    anneal=(0.0268, 0.0411, 0.0063),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
-    noise=0.00173,
-    interval_scale=0.4,
-    interval_growth=0.14,
+    noise=0.00142,
+    interval_scale=0.1,
+    interval_growth=0.16,
     min_fraction=0.02,
     window=1.0,
 )
@@ -332,7 +332,7 @@ class _Posterior:
         mean = np.einsum("jmk,jk->jm", X, self.theta)
         var = np.einsum("jmk,jkl,jml->jm", X, self.cov, X)
         sd = np.sqrt(np.maximum(var, 0.0) + (self.noise * np.abs(mean)) ** 2)
-        return mean, np.maximum(sd, 1e-12)
+        return mean, np.maximum(sd, np.maximum(1e-9 * np.abs(mean), 1e-300))
 
     def band(self, steps, confidence):
         """(mid, low, high) at `steps`: the mixture's median and its quantiles, each side widened
@@ -470,13 +470,14 @@ def forecast(
                        target, confidence, len(s), notes)
     if target < 1 or target > 10 ** 9:
         return _failed(f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
-    diverging = _diverging(y)
+    with np.errstate(all="ignore"):
+        diverging = _diverging(y)
     if diverging:
         return _failed(diverging, target, confidence, len(s), notes)
     try:
         with np.errstate(all="ignore"):
             return _forecast(s, y, target, lr, confidence, priors, notes)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
         return _failed(f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
 
 
@@ -511,6 +512,8 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     if len(s) < 2:
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
+    scale = float(np.median(y))  # fit in units of the typical loss: any scale of input works
+    y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
     tidx = min(target // stride, len(eta) - 1)
     ref_area = S1[idx[-1]]
@@ -583,7 +586,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
         edges = np.concatenate([[la[m[0]]], 0.5 * (la[m[1:]] + la[m[:-1]]), [la[m[-1]]]])
         width[m] = np.maximum(np.diff(edges), 1e-12)
     log_ev = log_ev + np.log(width / np.max(width))
-    return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta, cov, log_ev,
+    return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
                       np.full(len(alpha), 1.0 / len(alpha)), noise, priors.interval_scale,
                       priors.interval_growth, int(s[-1]), has_drop, depth, len(s))
 
@@ -599,7 +602,8 @@ def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
     # asymptote: E − B·(1 − η_target)
     a_vec = np.array([1.0, 0.0, -post.depth])
     a_mean = post.theta @ a_vec
-    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0)) + 1e-12
+    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0))
+    a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
     tail = (1.0 - confidence) / 2.0
     alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     k = priors.interval_scale
