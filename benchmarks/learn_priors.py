@@ -284,6 +284,13 @@ def main(argv=None):
     runs = load_runs([s for s in SOURCES if s not in args.exclude])
     priors = learn_priors(runs, dataclasses.replace(START, window=args.window))
     used = ", ".join(sorted({r.source for r in runs}))
+    anneal, _ = complete_curve_fits(runs, dataclasses.replace(priors, drops=priors.drops), CANDIDATE_SHAPES)
+    points = np.concatenate([np.asarray(v) for v in anneal.values()])
+    print(f"# realised drop per unit decay depth over {len(points)} decaying runs: "
+          f"{points[:, 1].min():.3f} to {points[:, 1].max():.3f}; correlation with the decay fraction f: "
+          f"{np.corrcoef(points[:, 0], points[:, 1])[0, 1]:.2f} overall, "
+          + ", ".join(f"{src} {np.corrcoef(np.asarray(v)[:, 0], np.asarray(v)[:, 1])[0, 1]:.2f}"
+                      for src, v in sorted(anneal.items()) if len(v) > 2))
     cmd = "python benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
     if args.window != START.window:
         cmd += f" --window {args.window:g}"
