@@ -29,8 +29,8 @@ import numpy as np
 from .laws import lr_area, multi_power_drop, normalized_schedule
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
-MAX_POINTS = 1000  # longer histories are averaged down to this many points (bounded time)
-MAX_STEPS = 1 << 21  # longer schedules are pooled into blocks of steps (bounded memory)
+MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
+MAX_STEPS = 1 << 18  # longer schedules are pooled into blocks of steps (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class ForecastPriors:
 # Learnt from ../shared/curves (gemstones, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 147 runs) by `python benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
     log_alpha=(-0.7000, 0.1000),
-    anneal=(0.0268, 0.0411, 0.0063),
+    anneal=(0.0268, 0.0410, 0.0063),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
@@ -213,8 +213,9 @@ def _mixture_quantiles(weights, means, sds, probs):
 # Schedule handling
 
 
-def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
-    """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None."""
+def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray]:
+    """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None;
+    with stride > 1 the mean of each block of `stride` steps instead."""
     if lr is None:
         notes.append("no learning-rate schedule given: assumed constant (plain power law in steps)")
         return None
@@ -229,6 +230,10 @@ def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
             ks, kv = ks[order], kv[order]
             if ks[-1] < horizon:
                 notes.append(f"learning-rate schedule ends at step {int(ks[-1])}: held at its last value to {horizon}")
+            if stride > 1:  # the mean over each block of a piecewise-linear rate, from 4 points a block
+                start = np.arange(0, horizon + 1, stride, dtype=float)
+                sub = start[:, None] + (np.arange(4) + 0.5)[None, :] * (stride / 4.0) - 0.5
+                return normalized_schedule(np.interp(sub, ks, kv).mean(axis=1))
             per_step = np.interp(np.arange(horizon + 1, dtype=float), ks, kv)
         else:
             per_step = np.asarray(lr, float).ravel()
@@ -244,6 +249,9 @@ def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
             if bad.any():
                 idx = np.arange(len(per_step))
                 per_step = np.interp(idx, idx[~bad], per_step[~bad])
+            if stride > 1:
+                pad = (-len(per_step)) % stride
+                per_step = np.concatenate([per_step, np.full(pad, per_step[-1])]).reshape(-1, stride).mean(axis=1)
         return normalized_schedule(per_step)
     except (TypeError, ValueError) as exc:
         notes.append(f"learning-rate schedule unusable ({exc}): assumed constant")
@@ -495,12 +503,10 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     """Fit the law at every grid point; a _Posterior (without the exponent prior) or a reason."""
     horizon = int(max(target, s[-1]))
     stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
-    eta = _schedule(lr, horizon, notes)
+    eta = _schedule(lr, horizon, stride, notes)
     if eta is None:
-        eta = np.ones(horizon + 1)
+        eta = np.ones(-(-(horizon + 1) // stride))
     if stride > 1:
-        pad = (-len(eta)) % stride
-        eta = np.concatenate([eta, np.full(pad, eta[-1])]).reshape(-1, stride).mean(axis=1)
         notes.append(f"schedule pooled in blocks of {stride} steps")
     S1 = lr_area(eta)
     idx = np.clip(s // stride, 0, len(eta) - 1)
