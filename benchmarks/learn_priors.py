@@ -1,18 +1,28 @@
-"""Learn the forecaster's priors and interval scale from complete real curves; print them.
+"""Learn the forecaster's priors and interval scale from real curves; print them.
 
-    python benchmarks/learn_priors.py [--exclude SOURCE ...]
+    python benchmarks/learn_priors.py [--exclude SOURCE ...] [--window W]
 
-1. Every complete curve is fitted with the forecaster's own law and near-flat priors, once per
-   candidate shape of the drop kernel; the exponent α (of the best-fitting shape) and, for
-   schedules that decay, each shape's full-anneal drop fraction b = B/(E + A) are read off.
-   Priors: log α and each shape's b ~ Normal with the mean of the per-source means (every
-   source weighs the same, however many runs it has) and a variance that adds the spread
-   between sources to the mean spread within them (a new run may come from a new source).
-   A shape's prior weight is the share of decaying curves it fits best, per source, averaged.
-2. With those priors every run is forecast from 20/40/60/80% of its curve; interval_scale is
-   the factor that makes the model's own 80% quantiles cover 80% of the realised final losses
-   (again weighing every source the same).
-The output is the DEFAULT_PRIORS literal pasted into scaling_callback/forecast.py.
+1. Every complete curve whose schedule decays is fitted with the forecaster's own law and flat
+   priors, once per candidate shape of the drop kernel. The best shape gets the curve's vote (a
+   shape's prior weight is its share of votes, every source weighing the same) and gives the
+   drop the decay realised, per unit of decay depth, as a fraction of the loss without it. That
+   drop grows with the fraction f of the run spent decaying: the prior is the line a + b·f
+   fitted across curves (every source weighing the same) with the scatter about it as sd
+   (between-source and within-source scatter added: a new run may come from a new source).
+2. Every run is then forecast from 20/40/60/80% of its curve. The exponent prior log α ~
+   N(mean, sd) cannot be read off complete curves (a curve's local exponent drifts, and what a
+   forecast needs is the exponent that carries the curve seen so far to its end), so it is the
+   (mean, sd) on a grid under which the realised final losses are most probable: the highest
+   mean log predictive density (empirical Bayes; every source weighing the same). Changing it
+   only reweights the forecaster's exponent grid, so every candidate is scored without refitting.
+3. The interval: each side s of the model's own 80% interval becomes sqrt((k·s)² + (c·ΔL)²),
+   ΔL the improvement forecast from the last observed step to the target. (k, c) put as many
+   sources as possible at 70-90% coverage of the same forecasts and, among those, minimise the
+   mean interval score (a proper score for a central interval: coverage and narrowness together).
+The noise prior is the typical relative rms residual of a law fitted to a whole curve. Learning
+starts from START (not from the baked DEFAULT_PRIORS), so the output depends only on the runs,
+the window and the kernel shape.
+The output is the DEFAULT_PRIORS literal pasted into scaling_callback/forecasting.py.
 """
 from __future__ import annotations
 
@@ -27,16 +37,17 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
-from scaling_callback.forecast import DEFAULT_PRIORS, DropPrior, ForecastPriors, decay_fraction, forecast  # noqa: E402
+from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
+    DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast)
 from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
 MIN_DEPTH = 0.3  # a schedule whose rate falls by less than this tells little about b
-# Candidate drop-kernel shapes (C, β, γ): Luo et al.'s power-law relaxation (β = 0.59,
-# γ = 0.64, their fit) at four speeds, and an exponential relaxation in steps (β = 20, γ = 1;
-# Tissue et al.'s S2 has time constant 1/(1 − λ) = 1000 steps) at four time constants τ, C = 1/(βτ).
-CANDIDATE_SHAPES = tuple((C, 0.59, 0.64) for C in (0.01, 0.03, 0.11, 0.4)) + tuple(
-    (1.0 / (20.0 * tau), 20.0, 1.0) for tau in (100.0, 300.0, 1000.0, 3000.0))
+# Candidate drop-kernel shapes (C, β, γ). Luo et al.'s fit (β = 0.59, γ = 0.64, and C = 2.07 at
+# their peak rate 3e-4, i.e. 2.07·(3e-4)^(1 − 0.64) ≈ 0.11 per step with η normalised to its
+# peak). Slower, faster and exponential (Tissue-like) kernels were tried as a mixture: they fit
+# some sources' decays better and others' worse, and left-one-source-out forecasts were no better.
+CANDIDATE_SHAPES = ((0.11, 0.59, 0.64),)
 
 
 def schedule_depth(run) -> float:
@@ -58,14 +69,6 @@ def fit_complete(run, priors: ForecastPriors):
     mid, _, _ = fc.predict(steps)
     keep = steps >= priors.min_fraction * run.final_step
     return fc, float(np.sqrt(np.mean((losses[keep] / mid[keep] - 1.0) ** 2)))
-
-
-def pooled_normal(values_by_source):
-    """(mean, sd): mean of source means; sd² = variance of the means + mean within variance."""
-    groups = [np.asarray(v, float) for v in values_by_source.values() if len(v)]
-    means = np.array([g.mean() for g in groups])
-    within = np.array([g.var() for g in groups])
-    return float(means.mean()), float(np.sqrt(means.var() + within.mean()))
 
 
 def run_schedule(run) -> np.ndarray:
@@ -97,78 +100,200 @@ def pooled_line(points_by_source):
     return float(a), float(b), float(np.sqrt(means.var() + np.mean(means) ** 2 + within.mean()))
 
 
-def learn_priors(runs, base: ForecastPriors = DEFAULT_PRIORS, shapes=CANDIDATE_SHAPES,
-                 calibrate: bool = True) -> ForecastPriors:
-    """Priors from complete curves: see the module docstring."""
-    log_alpha, anneal = {}, {}
+def complete_curve_fits(runs, base: ForecastPriors, shapes):
+    """From whole curves: {source: [(decay fraction f, realised drop)]} and shape votes."""
+    anneal = {}
     votes = [dict() for _ in shapes]
     for run in runs:
-        decays = schedule_depth(run) >= MIN_DEPTH
+        if schedule_depth(run) < MIN_DEPTH:
+            continue
         fits = []
-        for i, (C, beta, gamma) in enumerate(shapes if decays else shapes[:1]):
+        for i, (C, beta, gamma) in enumerate(shapes):
             flat = dataclasses.replace(base, log_alpha=(base.log_alpha[0], FLAT), anneal=(0.05, 0.0, FLAT),
-                                       drops=(DropPrior(C, beta, gamma, 1.0),))
+                                       drops=(DropPrior(C, beta, gamma, 1.0),), window=0.0)
             fc, rms = fit_complete(run, flat)
             if fc.ok:
                 fits.append((rms, i, fc))
         if not fits:
             continue
         rms, best, fc = min(fits, key=lambda f: f[0])
-        log_alpha.setdefault(run.source, []).append(float(np.log(fc.params["alpha"])))
-        if decays:
-            anneal.setdefault(run.source, []).append((decay_fraction(run_schedule(run), run.final_step),
-                                                      realised_drop(fc, run)))
-            for i in range(len(shapes)):
-                votes[i].setdefault(run.source, []).append(float(i == best))
+        anneal.setdefault(run.source, []).append((decay_fraction(run_schedule(run), run.final_step),
+                                                  realised_drop(fc, run)))
+        for i in range(len(shapes)):
+            votes[i].setdefault(run.source, []).append(float(i == best))
+    return anneal, votes
+
+
+@dataclasses.dataclass(frozen=True)
+class Cases:
+    """Forecasts from the cutoffs of training runs, kept per grid point (rows padded to the
+    longest grid) so that the exponent prior can change without refitting: it only reweights."""
+
+    source: np.ndarray  # (n,) source of each forecast
+    cutoff: np.ndarray  # (n,)
+    truth: np.ndarray  # (n,) realised final loss
+    ahead: np.ndarray  # (n,) the loss at the last observed step by the same grid (for ΔL)
+    log_alpha: np.ndarray  # (n, J) log exponent per grid point
+    log_evidence: np.ndarray  # (n, J), −inf on padding
+    mean: np.ndarray  # (n, J) per grid point, at the target
+    sd: np.ndarray  # (n, J)
+
+    def weights(self, log_alpha):
+        mu, sd = log_alpha
+        lp = self.log_evidence - 0.5 * ((self.log_alpha - mu) / sd) ** 2
+        w = np.exp(lp - lp.max(axis=1, keepdims=True))
+        return w / w.sum(axis=1, keepdims=True)
+
+    def summary(self, log_alpha, confidence: float = 0.8):
+        """(median, low, high) of every forecast's mixture under the exponent prior (unscaled)."""
+        tail = (1 - confidence) / 2
+        return _mixture_quantiles(self.weights(log_alpha).T, self.mean.T, self.sd.T, (0.5, tail, 1 - tail))
+
+    def improvement(self, log_alpha):
+        """|median at the target − median at the last observed step| (the sd is irrelevant here)."""
+        w = self.weights(log_alpha).T
+        now = _mixture_quantiles(w, self.ahead.T, np.full_like(self.sd.T, 1e-9), (0.5,))[0]
+        return np.abs(self.summary(log_alpha)[0] - now)
+
+
+def forecast_cases(runs, priors: ForecastPriors) -> Cases:
+    """Every (run, cutoff) forecast of the training runs."""
+    rows = []
+    for run in runs:
+        for cut in CUTOFFS:
+            steps, losses = run.seen(cut)
+            if len(steps) < 3:
+                continue
+            s, y, _ = _clean(steps, losses)
+            post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
+            if isinstance(post, str):
+                continue
+            mean, sd = post.moments(np.array([run.final_step, s[-1]], float))
+            rows.append((run.source, cut, run.final_loss, np.log(post.alpha), post.log_evidence, mean[:, 0], sd[:, 0],
+                         mean[:, 1]))
+    J = max(len(r[3]) for r in rows)
+
+    def pad(i, fill):
+        return np.array([np.concatenate([r[i], np.full(J - len(r[i]), fill)]) for r in rows])
+
+    lev = pad(4, -np.inf)
+    lev[~np.isfinite(lev)] = -np.inf
+    return Cases(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
+                 pad(7, 1.0), pad(3, 0.0), lev, pad(5, 1.0), pad(6, 1.0))
+
+
+def log_score(cases: Cases, log_alpha) -> float:
+    """Mean log predictive density of the realised final losses (every source weighing the same)."""
+    w = cases.weights(log_alpha)
+    z = (cases.truth[:, None] - cases.mean) / cases.sd
+    density = np.sum(w * np.exp(-0.5 * z ** 2) / (np.sqrt(2 * np.pi) * cases.sd), axis=1)
+    score = np.log(np.maximum(density, 1e-300))
+    return float(np.mean([score[cases.source == src].mean() for src in set(cases.source)]))
+
+
+LOG_ALPHA_MEANS = np.round(np.arange(-2.0, 0.51, 0.1), 2)
+LOG_ALPHA_SDS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.8, 1.2)
+
+
+def tune_exponent_prior(cases: Cases):
+    """The (mean, sd) of log α on a grid that maximises the log score of the realised losses
+    (empirical Bayes: the prior under which what happened was most probable)."""
+    scores = {(float(m), s): log_score(cases, (m, s)) for m in LOG_ALPHA_MEANS for s in LOG_ALPHA_SDS}
+    return max(scores, key=scores.get)
+
+
+def source_weights(sources) -> np.ndarray:
+    """1/(forecasts of the source) for each forecast: every source weighs the same."""
+    counts = {src: np.sum(sources == src) for src in set(sources)}
+    return np.array([1.0 / counts[src] for src in sources])
+
+
+INTERVAL_SCALES = np.round(np.arange(0.0, 3.01, 0.1), 2)
+INTERVAL_GROWTHS = np.round(np.arange(0.0, 0.601, 0.01), 2)
+
+
+COVERAGE_BAND = (0.7, 0.9)  # the issue's bar for the 80% interval, per source
+
+
+def interval_parameters(cases: Cases, log_alpha, confidence: float = 0.8):
+    """(k, c) of the interval. Among the grid, those that put the most sources' coverage inside
+    COVERAGE_BAND; among them, the lowest mean interval score (Gneiting & Raftery 2007, eq. 43)
+    of the central `confidence` interval relative to the realised loss, every source weighing
+    the same: IS = (high − low) + (2/a)·(low − y)₊ + (2/a)·(y − high)₊ with a = 1 − confidence.
+    The score alone would trade one source's coverage for another's narrowness; sources differ
+    in how far their forecasts err, and a new run may be like any of them."""
+    mid, lo, hi = cases.summary(log_alpha, confidence)
+    y = cases.truth
+    sources = sorted(set(cases.source))
+    masks = [cases.source == src for src in sources]
+    a = 1.0 - confidence
+    ahead = cases.improvement(log_alpha)
+    best = None
+    for k in INTERVAL_SCALES:
+        for c in INTERVAL_GROWTHS:
+            low = mid - np.sqrt((k * (mid - lo)) ** 2 + (c * ahead) ** 2)
+            high = mid + np.sqrt((k * (hi - mid)) ** 2 + (c * ahead) ** 2)
+            score = ((high - low) + (2 / a) * np.maximum(low - y, 0) + (2 / a) * np.maximum(y - high, 0)) / y
+            covered = (low <= y) & (y <= high)
+            in_band = sum(COVERAGE_BAND[0] <= covered[m].mean() <= COVERAGE_BAND[1] for m in masks)
+            key = (in_band, -float(np.mean([score[m].mean() for m in masks])))
+            if best is None or key > best[0]:
+                best = (key, float(k), float(c))
+    return best[1], best[2]
+
+
+def typical_noise(runs, base: ForecastPriors) -> float:
+    """The relative rms residual of a law fitted to a whole curve: the median of the per-source medians."""
+    by_source = {}
+    for run in runs:
+        fc, rms = fit_complete(run, dataclasses.replace(base, window=0.0))
+        if np.isfinite(rms):
+            by_source.setdefault(run.source, []).append(rms)
+    return float(np.median([np.median(v) for v in by_source.values()]))
+
+
+# where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
+START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
+                       noise=0.002, interval_scale=1.0, interval_growth=0.0, min_fraction=0.02, window=1.0)
+
+
+def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
+    """Priors from the given runs: see the module docstring."""
+    base = dataclasses.replace(base, noise=round(typical_noise(runs, base), 5))
+    anneal, votes = complete_curve_fits(runs, base, shapes)
     # a shape's weight: the share of decaying curves it describes best, every source weighing the
     # same, plus half a vote spread over all shapes so that none is ruled out by a few curves
     share = np.array([np.mean([np.mean(v) for v in votes[i].values()]) if votes[i] else 0.0
                       for i in range(len(shapes))])
     n_sources = max(len(votes[0]), 1)
     weight = (share * n_sources + 0.5 / len(shapes)) / (n_sources + 0.5)
-    drops = tuple(DropPrior(C, beta, gamma, float(w)) for (C, beta, gamma), w in zip(shapes, weight))
-    priors = dataclasses.replace(base, log_alpha=pooled_normal(log_alpha),
-                                 anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
-    if calibrate:
-        priors = dataclasses.replace(priors, interval_scale=interval_scale(runs, priors))
-    return priors
-
-
-def normalised_errors(runs, priors: ForecastPriors):
-    """{source: [|truth − median| / (the model's own half-interval on that side)]}."""
-    out = {}
-    raw = dataclasses.replace(priors, interval_scale=1.0)
-    for run in runs:
-        for cut in CUTOFFS:
-            steps, losses = run.seen(cut)
-            if len(steps) < 3:
-                continue
-            fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=raw)
-            if not fc.ok:
-                continue
-            side = fc.high - fc.loss if run.final_loss >= fc.loss else fc.loss - fc.low
-            out.setdefault(run.source, []).append(abs(run.final_loss - fc.loss) / max(side, 1e-12))
-    return out
-
-
-def interval_scale(runs, priors: ForecastPriors, confidence: float = 0.8) -> float:
-    """The factor k that makes k × (model half-interval) cover `confidence` of the cases."""
-    errs = normalised_errors(runs, priors)
-    weights = np.concatenate([np.full(len(v), 1.0 / len(v)) for v in errs.values()])
-    z = np.concatenate([np.asarray(v) for v in errs.values()])
-    order = np.argsort(z)
-    cum = np.cumsum(weights[order]) / weights.sum()
-    return float(z[order][np.searchsorted(cum, confidence)])
+    drops = tuple(DropPrior(C, beta, gamma, round(float(w), 4)) for (C, beta, gamma), w in zip(shapes, weight))
+    priors = dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
+    cases = forecast_cases(runs, priors)
+    log_alpha = tune_exponent_prior(cases)
+    k, c = interval_parameters(cases, log_alpha)
+    return dataclasses.replace(priors, log_alpha=log_alpha, interval_scale=k, interval_growth=c)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--exclude", nargs="*", default=[], choices=SOURCES, help="sources left out")
+    ap.add_argument("--window", type=float, default=START.window,
+                    help="fit only points after this fraction of the last observed step")
     args = ap.parse_args(argv)
     runs = load_runs([s for s in SOURCES if s not in args.exclude])
-    priors = learn_priors(runs)
+    priors = learn_priors(runs, dataclasses.replace(START, window=args.window))
     used = ", ".join(sorted({r.source for r in runs}))
+    anneal, _ = complete_curve_fits(runs, dataclasses.replace(priors, drops=priors.drops), CANDIDATE_SHAPES)
+    points = np.concatenate([np.asarray(v) for v in anneal.values()])
+    print(f"# realised drop per unit decay depth over {len(points)} decaying runs: "
+          f"{points[:, 1].min():.3f} to {points[:, 1].max():.3f}; correlation with the decay fraction f: "
+          f"{np.corrcoef(points[:, 0], points[:, 1])[0, 1]:.2f} overall, "
+          + ", ".join(f"{src} {np.corrcoef(np.asarray(v)[:, 0], np.asarray(v)[:, 1])[0, 1]:.2f}"
+                      for src, v in sorted(anneal.items()) if len(v) > 2))
     cmd = "python benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
+    if args.window != START.window:
+        cmd += f" --window {args.window:g}"
     print(f"# Learnt from ../shared/curves ({used}; {len(runs)} runs) by `{cmd}`.")
     print("DEFAULT_PRIORS = ForecastPriors(")
     print(f"    log_alpha=({priors.log_alpha[0]:.4f}, {priors.log_alpha[1]:.4f}),")
@@ -178,8 +303,10 @@ def main(argv=None):
         print(f"        DropPrior({d.C:.6g}, {d.beta:g}, {d.gamma:g}, {d.weight:.4f}),")
     print("    ),")
     print(f"    noise={priors.noise!r},")
-    print(f"    interval_scale={priors.interval_scale:.3f},")
+    print(f"    interval_scale={priors.interval_scale!r},")
+    print(f"    interval_growth={priors.interval_growth!r},")
     print(f"    min_fraction={priors.min_fraction!r},")
+    print(f"    window={priors.window!r},")
     print(")")
 
 

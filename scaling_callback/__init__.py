@@ -63,6 +63,13 @@ _PUBLIC = {
     "KaplanLaw": "crossrun",
     "ScalingLawError": "crossrun",
     "read_run_points": "runpoints",
+    "forecast": "forecasting",
+    "Forecast": "forecasting",
+    "ForecastPriors": "forecasting",
+    "DropPrior": "forecasting",
+    "DEFAULT_PRIORS": "forecasting",
+    "Curve": "curves",
+    "read_curves": "curves",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Callable, List, Optional
 
@@ -28,17 +29,18 @@ def _finite_or_none(value):
 
 def _run_forecast(args) -> int:
     from .curves import read_curves
-    from .forecast import forecast
+    from .forecasting import forecast
 
     try:
-        curves = read_curves(args.file, tag=args.tag, lr_tag=args.lr_tag)
+        curves = read_curves(args.file, tag=args.tag, lr_tag=args.lr_tag, run_id=args.run)
     except (OSError, ValueError, KeyError) as exc:
         print(f"scaling-callback forecast: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    if args.run is not None and os.path.isdir(args.file) and args.run not in curves:
+        curves = {args.run: next(iter(curves.values()))}  # a log dir is one run, whatever its name
     if args.run is not None:
         if args.run not in curves:
-            print(f"scaling-callback forecast: no run {args.run!r} in {args.file}; runs: "
-                  f"{', '.join(sorted(curves)[:20])}{' ...' if len(curves) > 20 else ''}", file=sys.stderr)
+            print(f"scaling-callback forecast: no run {args.run!r} in {args.file}", file=sys.stderr)
             return 2
         curve = curves[args.run]
     elif len(curves) == 1:

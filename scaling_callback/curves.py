@@ -62,30 +62,37 @@ def _cell(text: Optional[str]) -> float:
     return float(text) if text else np.nan
 
 
-def read_curves_csv(path: str) -> Dict[str, Curve]:
-    """Every run of a curve CSV as {run_id: Curve}; a file without `run_id` is one run named ''.
+def read_curves_csv(path: str, run_id: Optional[str] = None) -> Dict[str, Curve]:
+    """Every run of a curve CSV as {run_id: Curve} (only `run_id`'s when given; {} if absent).
 
-    Raises ValueError when the header lacks `step` or `val_loss` or a cell is not a number.
+    A file without a `run_id` column is one run named ''. Raises ValueError when the header
+    lacks `step` or `val_loss` or a cell is not a number.
     """
     with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        missing = [c for c in ("step", "val_loss") if c not in fields]
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in ("step", "val_loss") if c not in header]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; header is {fields}")
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; header is {header}")
+        col = {name: i for i, name in enumerate(header)}
+        run_col = col.get("run_id")
+        cols = [col.get(c) for c in ("step", "tokens", "lr", "val_loss")]
         rows: Dict[str, list] = {}
         for lineno, row in enumerate(reader, start=2):
+            rid = row[run_col] if run_col is not None and run_col < len(row) else ""
+            if run_id is not None and rid != run_id:
+                continue
             try:
-                values = tuple(_cell(row.get(c)) for c in ("step", "tokens", "lr", "val_loss"))
+                values = tuple(_cell(row[i]) if i is not None and i < len(row) else np.nan for i in cols)
             except ValueError as exc:
                 raise ValueError(f"{path}:{lineno}: {exc}") from None
             if not np.isfinite(values[0]):
                 raise ValueError(f"{path}:{lineno}: blank or non-finite step")
-            rows.setdefault(row.get("run_id") or "", []).append(values)
+            rows.setdefault(rid, []).append(values)
     curves = {}
-    for run_id, values in rows.items():
+    for rid, values in rows.items():
         table = np.array(sorted(values, key=lambda v: v[0]), dtype=float).reshape(-1, 4)
-        curves[run_id] = Curve(run_id, *table.T)
+        curves[rid] = Curve(rid, *table.T)
     return curves
 
 
@@ -116,9 +123,11 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
                  np.full(len(allsteps), np.nan), lr, val)
 
 
-def read_curves(path: str, tag: str = "val_loss", lr_tag: Optional[str] = None) -> Dict[str, Curve]:
-    """A curve CSV file, or a TensorBoard log dir (one run, scalar `tag`), as {run_id: Curve}."""
+def read_curves(path: str, tag: str = "val_loss", lr_tag: Optional[str] = None,
+                run_id: Optional[str] = None) -> Dict[str, Curve]:
+    """A curve CSV file (only `run_id`'s rows when given), or a TensorBoard log dir (one run,
+    scalar `tag`, learning rate from `lr_tag`), as {run_id: Curve}."""
     if os.path.isdir(path):
         curve = read_curve_tensorboard(path, tag, lr_tag)
         return {curve.run_id: curve}
-    return read_curves_csv(path)
+    return read_curves_csv(path, run_id)

@@ -15,7 +15,7 @@ from typing import ClassVar, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from . import advice as adv
-from .forecast import Forecast, forecast
+from .forecasting import Forecast, forecast
 from .history import ForecastRecord, History
 from .tensorboard import (ASYMPTOTIC_LOSS_TAG as ASYMPTOTIC_LOSS, FINAL_LOSS_HIGH_TAG as FINAL_LOSS_HIGH,
                           FINAL_LOSS_LOW_TAG as FINAL_LOSS_LOW, FINAL_LOSS_TAG as FINAL_LOSS, forecast_figure)

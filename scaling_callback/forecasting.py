@@ -29,8 +29,8 @@ import numpy as np
 from .laws import lr_area, multi_power_drop, normalized_schedule
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
-MAX_POINTS = 1000  # longer histories are averaged down to this many points (bounded time)
-MAX_STEPS = 1 << 21  # longer schedules are pooled into blocks of steps (bounded memory)
+MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
+MAX_STEPS = 1 << 18  # longer schedules are pooled into blocks of steps (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,17 @@ class ForecastPriors:
         take over.
     drops: the candidate drop-kernel shapes and their prior weights.
     noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
-    interval_scale: factor by which the model's own predictive quantiles are widened so that
-        the interval covers the realised loss at the stated confidence on held-out curves.
+    interval_scale, interval_growth: k and c of the interval: each side s of the model's own
+        predictive interval becomes sqrt((k·s)² + (c·ΔL)²), ΔL the improvement the forecast
+        predicts from the last observed step to the target (a forecast errs by a fraction of
+        what it extrapolates); chosen on curves to minimise the interval score (Gneiting &
+        Raftery 2007), which rewards coverage and narrowness together.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
-    window: points earlier than this fraction of the last observed step are left out too: the
-        recent curve tells its continuation best (a loss curve's local exponent drifts).
+    window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
+        the target): to extrapolate by a factor T/t_c, fit the last factor (T/t_c)^κ of the curve
+        (κ = 1: as far back as ahead, in log steps). The recent curve tells its continuation
+        best: a loss curve's local exponent drifts.
     """
 
     log_alpha: Tuple[float, float]
@@ -75,19 +80,23 @@ class ForecastPriors:
     drops: Tuple[DropPrior, ...]
     noise: float
     interval_scale: float
+    interval_growth: float
     min_fraction: float
     window: float
 
 
-# Learnt from ../shared/curves by `python benchmarks/learn_priors.py` (all four sources).
+# Learnt from ../shared/curves (gemstones, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 147 runs) by `python benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
-    log_alpha=(-0.6213, 0.4155),
-    anneal=(0.0241, 0.0434, 0.005),
-    drops=(DropPrior(0.11, 0.59, 0.64, 1.0),),
-    noise=0.002,
-    interval_scale=1.489,
+    log_alpha=(-0.7000, 0.1000),
+    anneal=(0.0268, 0.0410, 0.0063),
+    drops=(
+        DropPrior(0.11, 0.59, 0.64, 1.0000),
+    ),
+    noise=0.00142,
+    interval_scale=0.1,
+    interval_growth=0.16,
     min_fraction=0.02,
-    window=0.0,
+    window=1.0,
 )
 
 
@@ -167,8 +176,24 @@ def _norm_cdf(z):
     return 0.5 * (1.0 + _erf(np.asarray(z, float) / math.sqrt(2.0)))
 
 
+def _norm_ppf(p: float) -> float:
+    """The standard normal quantile (bisection on _norm_cdf; p in (0, 1))."""
+    a, b = -10.0, 10.0
+    for _ in range(60):
+        m = 0.5 * (a + b)
+        if _norm_cdf(m) < p:
+            a = m
+        else:
+            b = m
+    return 0.5 * (a + b)
+
+
 def _mixture_quantiles(weights, means, sds, probs):
-    """Quantiles `probs` of Σ_j w_j N(means[j], sds[j]) at each column: (len(probs), m)."""
+    """Quantiles `probs` of Σ_j w_j N(means[j], sds[j]) at each column: (len(probs), m).
+
+    weights: (J,) shared by every column, or (J, m) one mixture per column.
+    """
+    weights = weights[:, None] if np.ndim(weights) == 1 else weights
     lo = np.min(means - 8 * sds, axis=0)
     hi = np.max(means + 8 * sds, axis=0)
     out = []
@@ -176,7 +201,7 @@ def _mixture_quantiles(weights, means, sds, probs):
         a, b = lo.copy(), hi.copy()
         for _ in range(60):
             mid = 0.5 * (a + b)
-            cdf = np.sum(weights[:, None] * _norm_cdf((mid[None, :] - means) / sds), axis=0)
+            cdf = np.sum(weights * _norm_cdf((mid[None, :] - means) / sds), axis=0)
             below = cdf < p
             a = np.where(below, mid, a)
             b = np.where(below, b, mid)
@@ -188,8 +213,9 @@ def _mixture_quantiles(weights, means, sds, probs):
 # Schedule handling
 
 
-def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
-    """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None."""
+def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray]:
+    """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None;
+    with stride > 1 the mean of each block of `stride` steps instead."""
     if lr is None:
         notes.append("no learning-rate schedule given: assumed constant (plain power law in steps)")
         return None
@@ -204,6 +230,10 @@ def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
             ks, kv = ks[order], kv[order]
             if ks[-1] < horizon:
                 notes.append(f"learning-rate schedule ends at step {int(ks[-1])}: held at its last value to {horizon}")
+            if stride > 1:  # the mean over each block of a piecewise-linear rate, from 4 points a block
+                start = np.arange(0, horizon + 1, stride, dtype=float)
+                sub = start[:, None] + (np.arange(4) + 0.5)[None, :] * (stride / 4.0) - 0.5
+                return normalized_schedule(np.interp(sub, ks, kv).mean(axis=1))
             per_step = np.interp(np.arange(horizon + 1, dtype=float), ks, kv)
         else:
             per_step = np.asarray(lr, float).ravel()
@@ -219,6 +249,9 @@ def _schedule(lr, horizon: int, notes: list) -> Optional[np.ndarray]:
             if bad.any():
                 idx = np.arange(len(per_step))
                 per_step = np.interp(idx, idx[~bad], per_step[~bad])
+            if stride > 1:
+                pad = (-len(per_step)) % stride
+                per_step = np.concatenate([per_step, np.full(pad, per_step[-1])]).reshape(-1, stride).mean(axis=1)
         return normalized_schedule(per_step)
     except (TypeError, ValueError) as exc:
         notes.append(f"learning-rate schedule unusable ({exc}): assumed constant")
@@ -269,6 +302,8 @@ class _Posterior:
     weight: np.ndarray  # (J,) posterior probability (after with_exponent_prior)
     noise: float  # relative noise of one observation
     interval_scale: float
+    interval_growth: float
+    last_step: int  # the last observed step
     has_drop: bool  # the schedule decays somewhere before the target
     depth: float  # 1 − η at the target
     n_points: int  # points fitted
@@ -285,7 +320,8 @@ class _Posterior:
         w = w[live] / w[live].sum()
         return _Posterior(self.eta, self.stride, self.S1, self.ref_area, self.shapes, self.alpha[live],
                           self.shape_idx[live], self.theta[live], self.cov[live], self.log_evidence[live],
-                          w, self.noise, self.interval_scale, self.has_drop, self.depth, self.n_points)
+                          w, self.noise, self.interval_scale, self.interval_growth, self.last_step,
+                          self.has_drop, self.depth, self.n_points)
 
     def _design(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
@@ -304,14 +340,23 @@ class _Posterior:
         mean = np.einsum("jmk,jk->jm", X, self.theta)
         var = np.einsum("jmk,jkl,jml->jm", X, self.cov, X)
         sd = np.sqrt(np.maximum(var, 0.0) + (self.noise * np.abs(mean)) ** 2)
-        return mean, np.maximum(sd, 1e-12)
+        return mean, np.maximum(sd, np.maximum(1e-9 * np.abs(mean), 1e-300))
 
     def band(self, steps, confidence):
-        mean, sd = self.moments(steps)
+        """(mid, low, high) at `steps`: the mixture's median and its quantiles, each side widened
+        to sqrt((k·side)² + (c·|mid − mid at the last observed step|)²), k = interval_scale,
+        c = interval_growth (scaled from 80% to `confidence` as a normal's quantile would be)."""
+        steps = np.asarray(steps, float)
+        mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
         tail = (1.0 - confidence) / 2.0
         lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (tail, 0.5, 1.0 - tail))
+        ahead = np.abs(mid[1:] - mid[0]) * (steps > self.last_step)
+        extra = self.interval_growth * _norm_ppf(1 - tail) / _norm_ppf(0.9) * ahead
         k = self.interval_scale
-        return mid, mid - k * (mid - lo), mid + k * (hi - mid)
+        lo, mid, hi = lo[1:], mid[1:], hi[1:]
+        below = np.sqrt((k * (mid - lo)) ** 2 + extra ** 2)
+        above = np.sqrt((k * (hi - mid)) ** 2 + extra ** 2)
+        return mid, mid - below, mid + above
 
 
 def decay_fraction(eta, target: int) -> float:
@@ -433,13 +478,14 @@ def forecast(
                        target, confidence, len(s), notes)
     if target < 1 or target > 10 ** 9:
         return _failed(f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
-    diverging = _diverging(y)
+    with np.errstate(all="ignore"):
+        diverging = _diverging(y)
     if diverging:
         return _failed(diverging, target, confidence, len(s), notes)
     try:
         with np.errstate(all="ignore"):
             return _forecast(s, y, target, lr, confidence, priors, notes)
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError, MemoryError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
         return _failed(f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
 
 
@@ -457,23 +503,23 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     """Fit the law at every grid point; a _Posterior (without the exponent prior) or a reason."""
     horizon = int(max(target, s[-1]))
     stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
-    eta = _schedule(lr, horizon, notes)
+    eta = _schedule(lr, horizon, stride, notes)
     if eta is None:
-        eta = np.ones(horizon + 1)
+        eta = np.ones(-(-(horizon + 1) // stride))
     if stride > 1:
-        pad = (-len(eta)) % stride
-        eta = np.concatenate([eta, np.full(pad, eta[-1])]).reshape(-1, stride).mean(axis=1)
         notes.append(f"schedule pooled in blocks of {stride} steps")
     S1 = lr_area(eta)
     idx = np.clip(s // stride, 0, len(eta) - 1)
     keep = S1[idx] > 0
-    early = (s < priors.min_fraction * target) | (s < priors.window * s[-1])
+    early = (s < priors.min_fraction * target) | (s < s[-1] * min(1.0, s[-1] / target) ** priors.window)
     if np.sum(keep & ~early) >= 2:
         keep &= ~early
     s, y = s[keep], y[keep]
     if len(s) < 2:
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
+    scale = float(np.median(y))  # fit in units of the typical loss: any scale of input works
+    y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
     tidx = min(target // stride, len(eta) - 1)
     ref_area = S1[idx[-1]]
@@ -485,43 +531,70 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     drops_prior = priors.drops if has_drop else priors.drops[:1]
     shapes = tuple((d.C, d.beta, d.gamma) for d in drops_prior)
     log_shape_w = np.log(np.array([d.weight for d in drops_prior], float) / sum(d.weight for d in drops_prior))
-    alphas = _alpha_grid()
-    alpha = np.tile(alphas, len(shapes))
-    shape_idx = np.repeat(np.arange(len(shapes)), len(alphas))
-    u = x[None, :] ** (-alpha[:, None])
-    uT = xT ** (-alpha)
     both = np.concatenate([idx, [tidx]])
     if has_drop:
         drops = np.array([multi_power_drop(eta, both, C * stride, beta, gamma) for C, beta, gamma in shapes])
     else:
         drops = np.zeros((1, len(both)))
-    g = drops[shape_idx, :-1]
-    gT = drops[shape_idx, -1]
     depth = float(1.0 - eta[tidx])
     drop_prior = (priors.anneal[0] + priors.anneal[1] * decay_fraction(eta, tidx), priors.anneal[2])
 
+    def fit_points(alpha, shape_idx, sigma):
+        u = x[None, :] ** (-alpha[:, None])
+        theta, cov, log_ev, resid = _fit_grid(u, drops[shape_idx, :-1], y, xT ** (-alpha), drops[shape_idx, -1],
+                                              depth, drop_prior, sigma, Lc, has_drop)
+        return theta, cov, log_ev + log_shape_w[shape_idx], resid
+
+    alphas = _alpha_grid()
+    alpha = np.tile(alphas, len(shapes))
+    shape_idx = np.repeat(np.arange(len(shapes)), len(alphas))
     # two passes: the first (σ = the prior noise) finds the residual scale, the second uses it
-    sigma = priors.noise
-    for _ in range(2):
-        theta, cov, log_ev, resid = _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop)
-        log_ev = log_ev + log_shape_w[shape_idx]
-        if not np.any(np.isfinite(log_ev)):
-            return "no exponent on the grid gives a finite fit"
-        r = resid[int(np.argmax(np.where(np.isfinite(log_ev), log_ev, -np.inf)))]
-        n = len(r)
-        mad = 1.4826 * np.median(np.abs(r - np.median(r))) if n >= 3 else 0.0
-        nu = 4.0  # pseudo-points of the prior noise: a few points cannot claim zero noise
-        sigma = math.sqrt((n * mad ** 2 + nu * priors.noise ** 2) / (max(n - 3, 0) + nu))
-        # residuals of a smooth law on a real curve are correlated: n points carry about
-        # n·(1−ρ)/(1+ρ) independent ones (ρ the lag-1 autocorrelation), so widen σ to match
-        if n >= 4:
-            rc = r - np.mean(r)
-            rho = float(np.sum(rc[1:] * rc[:-1]) / max(np.sum(rc * rc), 1e-300))
-            rho = min(max(rho, 0.0), 0.98)
-            sigma *= math.sqrt((1 + rho) / (1 - rho))
-    return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta, cov, log_ev,
-                      np.full(len(alpha), 1.0 / len(alpha)), sigma, priors.interval_scale, has_drop,
-                      depth, len(s))
+    theta, cov, log_ev, resid = fit_points(alpha, shape_idx, priors.noise)
+    if not np.any(np.isfinite(log_ev)):
+        return "no exponent on the grid gives a finite fit"
+    r = resid[int(np.argmax(np.where(np.isfinite(log_ev), log_ev, -np.inf)))]
+    n = len(r)
+    mad = 1.4826 * np.median(np.abs(r - np.median(r))) if n >= 3 else 0.0
+    nu = 2.0  # pseudo-points of the prior noise: a few points cannot claim zero noise
+    noise = math.sqrt((n * mad ** 2 + nu * priors.noise ** 2) / (max(n - 3, 0) + nu))
+    # residuals of a smooth law on a real curve are correlated: n points carry about
+    # n·(1−ρ)/(1+ρ) independent ones (ρ the lag-1 autocorrelation), so the fit's σ is widened
+    sigma = noise
+    if n >= 4:
+        rc = r - np.mean(r)
+        rho = min(max(float(np.sum(rc[1:] * rc[:-1]) / max(np.sum(rc * rc), 1e-300)), 0.0), 0.98)
+        sigma *= math.sqrt((1 + rho) / (1 - rho))
+    theta, cov, log_ev, resid = fit_points(alpha, shape_idx, sigma)
+    if not np.any(np.isfinite(log_ev)):
+        return "no exponent on the grid gives a finite fit"
+    # where the likelihood peaks more sharply than the grid resolves, add finer exponents
+    fine_alpha, fine_shape = [], []
+    for i in range(len(shapes)):
+        lev = log_ev[shape_idx == i]
+        j = int(np.argmax(np.where(np.isfinite(lev), lev, -np.inf)))
+        if 0 < j < len(alphas) - 1 and lev[j] - max(lev[j - 1], lev[j + 1]) > 0.5:
+            fine = np.exp(np.linspace(np.log(alphas[j - 1]), np.log(alphas[j + 1]), 17)[1:-1])
+            fine = fine[np.abs(np.log(fine / alphas[j])) > 1e-9]
+            fine_alpha.append(fine)
+            fine_shape.append(np.full(len(fine), i))
+    if fine_alpha:
+        fa, fs = np.concatenate(fine_alpha), np.concatenate(fine_shape)
+        t2, c2, l2, _ = fit_points(fa, fs, sigma)
+        alpha, shape_idx = np.concatenate([alpha, fa]), np.concatenate([shape_idx, fs])
+        theta, cov, log_ev = np.concatenate([theta, t2]), np.concatenate([cov, c2]), np.concatenate([log_ev, l2])
+    # the grid is a quadrature in log α: weigh each point by the width of its cell
+    order = np.lexsort((alpha, shape_idx))
+    alpha, shape_idx, theta, cov, log_ev = alpha[order], shape_idx[order], theta[order], cov[order], log_ev[order]
+    la = np.log(alpha)
+    width = np.empty_like(la)
+    for i in range(len(shapes)):
+        m = np.nonzero(shape_idx == i)[0]
+        edges = np.concatenate([[la[m[0]]], 0.5 * (la[m[1:]] + la[m[:-1]]), [la[m[-1]]]])
+        width[m] = np.maximum(np.diff(edges), 1e-12)
+    log_ev = log_ev + np.log(width / np.max(width))
+    return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
+                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors.interval_scale,
+                      priors.interval_growth, int(s[-1]), has_drop, depth, len(s))
 
 
 def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
@@ -535,7 +608,8 @@ def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
     # asymptote: E − B·(1 − η_target)
     a_vec = np.array([1.0, 0.0, -post.depth])
     a_mean = post.theta @ a_vec
-    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0)) + 1e-12
+    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0))
+    a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
     tail = (1.0 - confidence) / 2.0
     alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     k = priors.interval_scale

@@ -1,0 +1,88 @@
+"""`scaling-callback forecast` end to end: on a shared curve file, on a TensorBoard log dir, errors."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scaling_callback.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_TRACK2 = os.path.join(ROOT, "..", "shared", "curves", "modded_nanogpt_track2.csv")
+needs_shared = pytest.mark.skipif(not os.path.exists(SHARED_TRACK2),
+                                  reason="../shared/curves is not beside this checkout")
+
+
+def cli(*args):
+    """Run the CLI in a fresh interpreter: (exit code, stdout, stderr, imported torch?)."""
+    code = ("import sys; from scaling_callback.cli import main; rc = main(sys.argv[1:]); "
+            "print('TORCH' if 'torch' in sys.modules else '', file=sys.stderr); sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    return p.returncode, p.stdout, p.stderr, "TORCH" in p.stderr
+
+
+@needs_shared
+def test_forecast_json_on_a_shared_curve_file():
+    rc, out, err, torch_loaded = cli("forecast", SHARED_TRACK2, "--run", "mng_t2_0010", "--upto", "2300", "--json")
+    assert rc == 0, err
+    got = json.loads(out)
+    for key in ("loss", "low", "high", "asymptote", "law"):
+        assert key in got
+    assert got["ok"] and got["law"] == "multi-power" and got["at"] == 5690
+    assert got["low"] <= got["loss"] <= got["high"]
+    assert abs(got["loss"] / 2.920 - 1) < 0.03  # the run ended at 2.920
+    assert not torch_loaded
+
+
+@needs_shared
+def test_forecast_only_reads_losses_up_to_upto(tmp_path):
+    rows = [line for line in open(SHARED_TRACK2) if line.startswith("mng_t2_0010,") or line.startswith("run_id")]
+    # a copy whose losses after step 2300 are nonsense must give the same forecast
+    spoiled = []
+    for line in rows[1:]:
+        run, step, tokens, lr, loss = line.rstrip("\n").split(",")
+        if loss and float(step) > 2300:
+            loss = "99.0"
+        spoiled.append(",".join([run, step, tokens, lr, loss]))
+    path = tmp_path / "spoiled.csv"
+    path.write_text(rows[0] + "\n".join(spoiled) + "\n")
+    rc1, out1, _, _ = cli("forecast", SHARED_TRACK2, "--run", "mng_t2_0010", "--upto", "2300", "--json")
+    rc2, out2, _, _ = cli("forecast", str(path), "--upto", "2300", "--json")
+    assert rc1 == rc2 == 0
+    assert json.loads(out1)["loss"] == json.loads(out2)["loss"]
+
+
+def test_forecast_on_a_tensorboard_log_dir(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(100, 5001, 100):
+        writer.add_scalar("val_loss", 2.0 + 4.0 * (step / 100) ** -0.5, step)
+        writer.add_scalar("lr", 1e-3 if step < 4000 else 1e-3 * (5000 - step) / 1000 + 1e-5, step)
+    writer.close()
+    rc, out, err, _ = cli("forecast", str(tmp_path), "--upto", "2000", "--at", "5000", "--json", "--lr-tag", "lr")
+    assert rc == 0, err
+    got = json.loads(out)
+    assert got["ok"] and got["law"] == "multi-power" and got["n_points"] >= 2
+    rc, out, err, _ = cli("forecast", str(tmp_path), "--upto", "2000", "--at", "5000", "--tag", "nope")
+    assert rc == 2 and "val_loss" in err  # the message lists the tags that exist
+
+
+def test_forecast_human_output_and_errors(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    steps = np.arange(100, 3001, 100)
+    path.write_text("step,val_loss\n" + "".join(f"{s},{2 + 3 * (s / 100) ** -0.4:.6f}\n" for s in steps))
+    assert main(["forecast", str(path), "--upto", "1500"]) == 0
+    out = capsys.readouterr().out
+    assert "forecast at step 3000" in out and "80% interval" in out and "no learning-rate schedule" in out
+    assert main(["forecast", str(path), "--upto", "100", "--json"]) == 1  # one point: no forecast
+    got = json.loads(capsys.readouterr().out)
+    assert got["ok"] is False and got["loss"] is None and "too few points" in got["reason"]
+    two = tmp_path / "two.csv"
+    two.write_text("run_id,step,val_loss\na,1,3.0\nb,1,3.0\n")
+    assert main(["forecast", str(two), "--upto", "1"]) == 2
+    assert "--run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["forecast", str(path)])  # --upto is required

@@ -1,0 +1,185 @@
+"""forecast(): recovery of known laws, the fallbacks and reasons, and robustness to bad input."""
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scaling_callback.forecasting import DEFAULT_PRIORS, Forecast, forecast
+from scaling_callback.laws import lr_area, multi_power_drop, multi_power_law, normalized_schedule
+
+# near-flat priors and no window: a noiseless curve then speaks for itself
+FLAT = dataclasses.replace(DEFAULT_PRIORS, log_alpha=(-0.7, 10.0), anneal=(0.03, 0.0, 10.0), window=0.0,
+                           noise=1e-5)
+
+
+def power_curve(T=20_000, every=200, E=2.5, A=0.8, alpha=0.37):
+    steps = np.arange(every, T + 1, every)
+    return steps, E + A * (steps / 1000.0) ** (-alpha)
+
+
+def wsd_schedule(T=20_000, warm=500, decay_from=15_000, floor=0.1):
+    lr = np.ones(T + 1)
+    lr[: warm + 1] = np.linspace(0.0, 1.0, warm + 1)
+    lr[decay_from:] = np.linspace(1.0, floor, T + 1 - decay_from)
+    return 3e-4 * lr
+
+
+def mpl_curve(lr, every=200, L0=2.4, A=0.9, alpha=0.5, B=0.3):
+    T = len(lr) - 1
+    steps = np.arange(every, T + 1, every)
+    eta = normalized_schedule(lr)
+    drop = multi_power_drop(eta, steps, 0.11, 0.59, 0.64)
+    return steps, multi_power_law(lr_area(eta)[steps] / 1000.0, drop, L0, A, alpha, B)
+
+
+@pytest.mark.parametrize("cut", [0.2, 0.5, 0.8])
+def test_recovers_a_noiseless_power_law(cut):
+    steps, loss = power_curve()
+    seen = steps <= cut * steps[-1]
+    fc = forecast(steps[seen], loss[seen], target_step=int(steps[-1]), priors=FLAT)
+    assert fc.ok and fc.reason is None and fc.law == "power"
+    assert fc.loss == pytest.approx(loss[-1], rel=1e-4)
+    assert fc.exponent == pytest.approx(0.37, rel=0.01)
+    assert fc.asymptote == pytest.approx(2.5, rel=2e-3)
+    assert fc.low <= fc.loss <= fc.high
+
+
+def test_recovers_a_noiseless_multi_power_law_once_the_decay_is_seen():
+    lr = wsd_schedule()
+    steps, loss = mpl_curve(lr)
+    seen = steps <= 0.9 * steps[-1]
+    fc = forecast(steps[seen], loss[seen], target_step=int(steps[-1]), lr=lr, priors=FLAT)
+    assert fc.ok and fc.law == "multi-power"
+    assert fc.loss == pytest.approx(loss[-1], rel=2e-4)
+    full = forecast(steps, loss, target_step=int(steps[-1]), lr=lr, priors=FLAT)
+    assert full.params["alpha"] == pytest.approx(0.5, rel=0.01)
+    assert full.params["E"] == pytest.approx(2.4, rel=1e-3)
+    assert full.params["B"] == pytest.approx(0.3, rel=0.01)
+
+
+def test_default_priors_forecast_the_decay_before_it_starts():
+    lr = wsd_schedule()
+    steps, loss = mpl_curve(lr, B=0.1)  # a drop of 3.4% of the loss, as real runs show
+    seen = steps <= 0.6 * steps[-1]
+    with_schedule = forecast(steps[seen], loss[seen], target_step=int(steps[-1]), lr=lr)
+    without = forecast(steps[seen], loss[seen], target_step=int(steps[-1]))
+    assert with_schedule.law == "multi-power" and without.law == "power"
+    assert any("no learning-rate schedule" in note for note in without.notes)
+    # the planned decay is worth a drop the plain power law cannot see
+    assert with_schedule.loss < without.loss - 0.02
+    assert abs(with_schedule.loss / loss[-1] - 1) < 0.02
+
+
+def test_schedule_as_knots_equals_schedule_per_step():
+    lr = wsd_schedule()
+    steps, loss = mpl_curve(lr)
+    seen = steps <= 0.8 * steps[-1]
+    knots = (np.array([0, 500, 15_000, 20_000]), 3e-4 * np.array([0.0, 1.0, 1.0, 0.1]))
+    a = forecast(steps[seen], loss[seen], target_step=20_000, lr=lr)
+    b = forecast(steps[seen], loss[seen], target_step=20_000, lr=knots)
+    assert a.loss == pytest.approx(b.loss, rel=1e-5)  # linspace vs interp rounding
+
+
+def test_predict_gives_the_curve_and_its_band():
+    steps, loss = power_curve()
+    seen = steps <= 8000
+    fc = forecast(steps[seen], loss[seen], target_step=20_000)
+    mid, low, high = fc.predict([4000, 8000, 12_000, 20_000])
+    assert mid[-1] == pytest.approx(fc.loss, rel=1e-9)
+    assert np.all(low <= mid) and np.all(mid <= high)
+    assert np.all(np.diff(mid) < 0)  # a decreasing law
+    assert (high - low)[-1] > (high - low)[2]  # the band widens with the reach
+    assert mid[1] == pytest.approx(loss[39], rel=2e-3)
+
+
+def test_a_constant_schedule_is_the_plain_power_law():
+    steps, loss = power_curve()
+    seen = steps <= 8000
+    a = forecast(steps[seen], loss[seen], target_step=20_000, lr=np.full(20_001, 1e-3))
+    b = forecast(steps[seen], loss[seen], target_step=20_000)
+    assert a.law == b.law == "power"
+    assert a.loss == pytest.approx(b.loss, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "steps, losses, target, reason",
+    [
+        ([100], [3.0], 1000, "too few points"),
+        ([100, 200, 300], [np.nan, np.inf, -1.0], 1000, "too few points"),
+        ([100, 200, 300, 400], [3.0, 2.9, 4.5, 5.0], 1000, "diverging"),
+        ([100, 200, 300], [3.0, 2.9, 2.8], 0, "out of range"),
+        ([100, 200], [3.0, 2.9, 2.8], 1000, "differ in length"),
+    ],
+)
+def test_no_forecast_says_why(steps, losses, target, reason):
+    fc = forecast(steps, losses, target_step=target)
+    assert not fc.ok and reason in fc.reason
+    assert math.isnan(fc.loss) and fc.law == "none"
+    assert all(np.isnan(v).all() for v in fc.predict([10, 20]))
+
+
+def test_bad_schedule_falls_back_and_says_so():
+    steps, loss = power_curve()
+    fc = forecast(steps[:20], loss[:20], target_step=20_000, lr=[np.nan, np.nan])
+    assert fc.ok and fc.law == "power"
+    assert any("unusable" in note for note in fc.notes)
+
+
+finite = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False, allow_infinity=False)
+anything = st.one_of(finite, st.just(float("nan")), st.just(float("inf")), st.floats(1e-30, 1e-20),
+                     st.floats(1e20, 1e30))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.lists(st.tuples(st.integers(-10, 10_000), anything), min_size=0, max_size=40),
+    target=st.integers(-5, 50_000),
+    lr=st.one_of(st.none(), st.lists(anything, min_size=0, max_size=30),
+                 st.tuples(st.lists(finite, min_size=1, max_size=5), st.lists(anything, min_size=1, max_size=5))),
+    scale=st.sampled_from([1e-12, 1.0, 1e12]),
+)
+def test_never_raises_and_answers_with_a_number_or_a_reason(data, target, lr, scale):
+    steps = [s for s, _ in data]
+    losses = [v * scale for _, v in data]
+    if isinstance(lr, tuple) and len(lr[0]) != len(lr[1]):
+        n = min(len(lr[0]), len(lr[1]))
+        lr = (lr[0][:n], lr[1][:n])
+    fc = forecast(steps, losses, target_step=target, lr=lr)
+    assert isinstance(fc, Forecast)
+    if fc.ok:
+        assert fc.reason is None
+        assert all(math.isfinite(v) for v in (fc.loss, fc.low, fc.high, fc.asymptote))
+        assert fc.low <= fc.loss <= fc.high
+    else:
+        assert isinstance(fc.reason, str) and fc.reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    noise=st.floats(0.0, 0.05),
+    n=st.integers(1, 60),
+    seed=st.integers(0, 2 ** 31),
+    alpha=st.floats(0.1, 1.5),
+)
+def test_noisy_power_laws_give_finite_forecasts(noise, n, seed, alpha):
+    rng = np.random.default_rng(seed)
+    steps = np.sort(rng.choice(np.arange(10, 5000), size=n, replace=False))
+    losses = (2.0 + 3.0 * (steps / 100.0) ** (-alpha)) * np.exp(noise * rng.standard_normal(n))
+    fc = forecast(steps, losses, target_step=20_000)
+    if n < 2:
+        assert not fc.ok
+    else:
+        assert fc.ok or "diverging" in fc.reason
+        if fc.ok:
+            assert 0 < fc.low <= fc.loss <= fc.high
+
+
+def test_huge_histories_and_schedules_stay_bounded():
+    steps = np.arange(1, 4_000_001, 1000)
+    losses = 2.0 + 5.0 * steps ** -0.3
+    fc = forecast(steps, losses, target_step=8_000_000, lr=(np.array([0, 8_000_000]), np.array([1.0, 0.0])))
+    assert fc.ok and fc.n_points <= 400
+    assert any("pooled" in note for note in fc.notes)
