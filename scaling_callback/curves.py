@@ -42,13 +42,6 @@ class Curve:
             return None
         return self.step[keep], self.lr[keep]
 
-    def tokens_knots(self):
-        """(steps, tokens) of the rows that give a token count, or None when fewer than two do."""
-        keep = np.isfinite(self.tokens)
-        if keep.sum() < 2:
-            return None
-        return self.step[keep], self.tokens[keep]
-
     @property
     def last_step(self) -> int:
         """The last row's step: the planned end of the run as far as the file says."""

@@ -8,15 +8,15 @@ S1 the learning-rate area (warm-up included), t_c the last observed step and LD/
 kernel with a fixed shape (C, β, γ). With a constant schedule LD ≡ 0 and the law is the
 saturating power law in steps (Kaplan eq. 1.6 form), so that is what the forecast reduces to.
 
-For each exponent α on a grid (and each shape) the law is linear in (E, A, B): they are solved
-exactly by Huber-IRLS (δ = 1e-3 on relative, ≈ log, residuals as Hoffmann/Luo) with E, A,
-B ≥ 0, under priors learnt from complete curves (`ForecastPriors`): log α ~ N, and the drop of a
-full anneal as a fraction of the un-annealed loss, b = B/(E + A·x_T^(−α)) ~ N. Before the
+For each exponent α on a grid (and each kernel shape) the law is linear in (E, A, B): they are
+solved exactly by Huber-IRLS (δ = 1e-3 on relative, ≈ log, residuals as Hoffmann/Luo) with E,
+A, B ≥ 0, on the recent part of the curve (as far back as the forecast reaches ahead), under
+priors learnt from real curves (`ForecastPriors`, benchmarks/learn_priors.py): log α ~ N, and
+the drop the planned decay realises by the target ~ N(a + b·decay fraction). Before the
 learning rate decays the data cannot tell B, so the prior carries it; once the decay is seen
 the data take over. The grid points are weighted by their Laplace evidence times the prior
-(Bayesian model averaging over α and the shape); the forecast is the median of the resulting
-mixture and the interval its quantiles widened by a factor learnt on the curves so that it
-covers the realised loss at the stated rate (see docs/forecast.md).
+(Bayesian model averaging); the forecast is the median of the resulting mixture and the
+interval its quantiles widened for the error of extrapolating (see docs/forecast.md).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .laws import lr_area, multi_power_drop, normalized_schedule
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
 MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
-MAX_STEPS = 1 << 18  # longer schedules are pooled into blocks of steps (bounded memory)
+MAX_STEPS = 1 << 18  # longer schedules are pooled into blocks of steps (bounded time and memory)
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class ForecastPriors:
     interval_scale, interval_growth: k and c of the interval: each side s of the model's own
         predictive interval becomes sqrt((k·s)² + (c·ΔL)²), ΔL the improvement the forecast
         predicts from the last observed step to the target (a forecast errs by a fraction of
-        what it extrapolates); chosen on curves to minimise the interval score (Gneiting &
-        Raftery 2007), which rewards coverage and narrowness together.
+        what it extrapolates); chosen on curves to put their coverage at 70-90% and then to
+        minimise the interval score (Gneiting & Raftery 2007).
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -289,6 +289,8 @@ def _thin(s, y, max_points):
 
 @dataclass(frozen=True)
 class _Posterior:
+    """The fitted law at every grid point (exponent, kernel shape) and their posterior weights."""
+
     eta: np.ndarray  # normalised schedule at every (pooled) step 0..horizon
     stride: int  # steps per pooled step
     S1: np.ndarray  # lr_area(eta)
@@ -374,11 +376,11 @@ def _alpha_grid():
 
 
 def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
-    """Huber-IRLS MAP of (E, A, B) at every grid point; returns theta, cov, log evidence, cost.
+    """Huber-IRLS MAP of (E, A, B) ≥ 0 at every grid point, with its Laplace evidence.
 
     u: (J, n) power-law column, g: (J, n) drop column, uT, gT: (J,) both at the target; depth:
-    1 − η at the target; drop_prior: (mean, sd) of the realised drop. Returns theta (J, 3), cov (J, 3, 3), log evidence
-    (J,) and the relative residuals (J, n).
+    1 − η at the target; drop_prior: (mean, sd) of the realised drop; sigma: the residual scale.
+    Returns theta (J, 3), cov (J, 3, 3), log evidence (J,) and relative residuals (J, n).
     """
     J, n = u.shape
     Z = np.stack([np.ones_like(u), u, -g], axis=-1) / y[None, :, None]  # (J, n, 3): r = Zθ − 1
