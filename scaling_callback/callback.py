@@ -24,13 +24,15 @@ from .planning import check_horizons, compress_schedule, horizon_steps, planned_
 from .schedule import simulate_lr_schedule
 from .tensorboard import write_advice_text, write_figure, write_forecast_layout
 from .tracking import assess, failed_record, forecast_figure_of
+# the names `scaling-callback fit` reads back are the names written here: one definition
+from .runpoints import PARAMS_TAG, PARAMS_TOTAL_TAG, TOKENS_TAG
 
-TAG_TOKENS = "scaling/tokens"
+TAG_TOKENS = TOKENS_TAG
 TAG_FLOPS = "scaling/compute_flops"
 TAG_PF_DAYS = "scaling/compute_pf_days"
 TAG_TOKENS_PER_PARAM = "scaling/tokens_per_param"
 TAG_EPOCHS = "scaling/epochs"
-TAG_PARAMS = {"kaplan": "scaling/params_non_embedding", "total": "scaling/params_total"}
+TAG_PARAMS = {"kaplan": PARAMS_TAG, "total": PARAMS_TOTAL_TAG}
 
 
 def _positive_int(value, name: str) -> Optional[int]:
