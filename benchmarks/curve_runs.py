@@ -40,6 +40,16 @@ class BenchRun:
         return self.curve.lr_knots()
 
 
+def forecast_points(runs):
+    """(run, cutoff, steps, losses) for every run and cutoff of CUTOFFS at which the forecast
+    sees at least 3 validation points (the shared scorer's rule)."""
+    for run in runs:
+        for cut in CUTOFFS:
+            steps, losses = run.seen(cut)
+            if len(steps) >= 3:
+                yield run, cut, steps, losses
+
+
 def load_runs(sources: Sequence[str] = SOURCES, curves_dir: Optional[str] = None) -> List[BenchRun]:
     """Every usable run of the given sources, sorted by source then run id."""
     curves_dir = curves_dir or CURVES_DIR

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
+from curve_runs import CUTOFFS, SOURCES, forecast_points, load_runs  # noqa: E402
 from learn_priors import learn_priors  # noqa: E402
 from scaling_callback.fitting import huber_fit  # noqa: E402
 from scaling_callback.forecasting import DEFAULT_PRIORS, forecast  # noqa: E402
@@ -81,24 +81,20 @@ def baseline_anneal(steps, losses, run):
 def score(runs, priors_for):
     """{(method, source, cutoff): [relative errors]}, {(variant, source): [(covered, width)]}, fit times."""
     errors, cover, seconds = {}, {}, []
-    for run in runs:
-        for cut in CUTOFFS:
-            steps, losses = run.seen(cut)
-            if len(steps) < 3:
-                continue
-            truth = run.final_loss
-            errors.setdefault(("power", run.source, cut), []).append(abs(baseline_power(steps, losses, run) / truth - 1))
-            errors.setdefault(("anneal", run.source, cut), []).append(abs(baseline_anneal(steps, losses, run) / truth - 1))
-            for variant, priors in priors_for(run.source).items():
-                t0 = time.perf_counter()
-                fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
-                seconds.append(time.perf_counter() - t0)
-                guess = fc.loss if fc.ok else losses[-1]
-                errors.setdefault((variant, run.source, cut), []).append(abs(guess / truth - 1))
-                if fc.ok:
-                    cover.setdefault((variant, run.source), []).append(
-                        (fc.low <= truth <= fc.high, (fc.high - fc.low) / truth))
-                    cover.setdefault((variant, run.source, cut), []).append((fc.low <= truth <= fc.high, 0.0))
+    for run, cut, steps, losses in forecast_points(runs):
+        truth = run.final_loss
+        errors.setdefault(("power", run.source, cut), []).append(abs(baseline_power(steps, losses, run) / truth - 1))
+        errors.setdefault(("anneal", run.source, cut), []).append(abs(baseline_anneal(steps, losses, run) / truth - 1))
+        for variant, priors in priors_for(run.source).items():
+            t0 = time.perf_counter()
+            fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
+            seconds.append(time.perf_counter() - t0)
+            guess = fc.loss if fc.ok else losses[-1]
+            errors.setdefault((variant, run.source, cut), []).append(abs(guess / truth - 1))
+            if fc.ok:
+                cover.setdefault((variant, run.source), []).append(
+                    (fc.low <= truth <= fc.high, (fc.high - fc.low) / truth))
+                cover.setdefault((variant, run.source, cut), []).append((fc.low <= truth <= fc.high, 0.0))
     return errors, cover, seconds
 
 
@@ -116,7 +112,7 @@ def main(argv=None):
             loso[source] = learn_priors([r for r in everything if r.source != source])
             print(f"# priors without {source}: log_alpha={tuple(round(v, 3) for v in loso[source].log_alpha)} "
                   f"anneal={tuple(round(v, 4) for v in loso[source].anneal)} "
-                  f"interval=({loso[source].interval_scale}, {loso[source].interval_growth}) "
+                  f"interval=({loso[source].interval_scale}, {loso[source].interval_growth}, {loso[source].interval_power}, {loso[source].interval_reach}) "
                   f"[{time.perf_counter() - t0:.0f} s]", flush=True)
 
     def priors_for(source):

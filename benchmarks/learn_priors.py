@@ -15,10 +15,13 @@
    (mean, sd) on a grid under which the realised final losses are most probable: the highest
    mean log predictive density (empirical Bayes; every source weighing the same). Changing it
    only reweights the forecaster's exponent grid, so every candidate is scored without refitting.
-3. The interval: each side s of the model's own 80% interval becomes sqrt((k·s)² + (c·ΔL)²),
-   ΔL the improvement forecast from the last observed step to the target. (k, c) put as many
-   sources as possible at 70-90% coverage of the same forecasts and, among those, minimise the
-   mean interval score (a proper score for a central interval: coverage and narrowness together).
+3. The interval: each side s of the model's own 80% interval becomes
+   sqrt((k·s)² + (c·m·(ΔL/m)^p·ρ^q)²), m the forecast, ΔL the improvement it predicts from the
+   last observed step to the target, ρ ≥ 1 how far (in log steps) it reaches beyond the history
+   seen. The shape (p, q) is fixed (INTERVAL_SHAPE, chosen by benchmarks/interval_shapes.py);
+   (k, c) lift every source's coverage of the same forecasts to at least 78% and, among those,
+   minimise the mean interval score (a proper score for a central interval: coverage and
+   narrowness together). The drop prior's sd is the predictive sd for a new source.
 The noise prior is the typical relative rms residual of a law fitted to a whole curve. Learning
 starts from START (not from the baked DEFAULT_PRIORS), so the output depends only on the runs,
 the window and the kernel shape.
@@ -36,7 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
+from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
     DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast)
 from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
@@ -86,8 +89,11 @@ def realised_drop(fc, run) -> float:
 
 
 def pooled_line(points_by_source):
-    """(a, b, sd) of y ≈ a + b·f by least squares, every source weighing the same; sd² = the
-    variance of the per-source mean residuals + the mean within-source residual variance."""
+    """(a, b, sd) of y ≈ a + b·f by least squares, every source weighing the same. sd² is the
+    predictive variance for a run of a new source: the between-source variance of the
+    per-source mean residuals (unbiased, and × (1 + 1/G) for the uncertainty of the pooled
+    line itself, G sources) + the mean within-source residual variance. With the few sources
+    there are, the plain variance of G means would understate how far a new source can be."""
     groups = [np.asarray(v, float) for v in points_by_source.values() if len(v)]
     f = np.concatenate([g[:, 0] for g in groups])
     y = np.concatenate([g[:, 1] for g in groups])
@@ -97,7 +103,9 @@ def pooled_line(points_by_source):
     resid = [g[:, 1] - a - b * g[:, 0] for g in groups]
     means = np.array([r.mean() for r in resid])
     within = np.array([r.var() for r in resid])
-    return float(a), float(b), float(np.sqrt(means.var() + np.mean(means) ** 2 + within.mean()))
+    G = len(groups)
+    between = (np.sum(means ** 2) / max(G - 1, 1)) * (1.0 + 1.0 / G)  # residual means about 0
+    return float(a), float(b), float(np.sqrt(between + within.mean()))
 
 
 def complete_curve_fits(runs, base: ForecastPriors, shapes):
@@ -132,7 +140,9 @@ class Cases:
     source: np.ndarray  # (n,) source of each forecast
     cutoff: np.ndarray  # (n,)
     truth: np.ndarray  # (n,) realised final loss
-    ahead: np.ndarray  # (n,) the loss at the last observed step by the same grid (for ΔL)
+    ahead: np.ndarray  # (n, J) the loss at the last observed step by the same grid (for ΔL)
+    ahead_sd: np.ndarray  # (n, J) its sd
+    reach: np.ndarray  # (n,) ρ of ForecastPriors: how far the forecast reaches beyond the history
     log_alpha: np.ndarray  # (n, J) log exponent per grid point
     log_evidence: np.ndarray  # (n, J), −inf on padding
     mean: np.ndarray  # (n, J) per grid point, at the target
@@ -152,25 +162,23 @@ class Cases:
     def improvement(self, log_alpha):
         """|median at the target − median at the last observed step| (the sd is irrelevant here)."""
         w = self.weights(log_alpha).T
-        now = _mixture_quantiles(w, self.ahead.T, np.full_like(self.sd.T, 1e-9), (0.5,))[0]
+        now = _mixture_quantiles(w, self.ahead.T, self.ahead_sd.T, (0.5,))[0]
         return np.abs(self.summary(log_alpha)[0] - now)
 
 
 def forecast_cases(runs, priors: ForecastPriors) -> Cases:
     """Every (run, cutoff) forecast of the training runs."""
     rows = []
-    for run in runs:
-        for cut in CUTOFFS:
-            steps, losses = run.seen(cut)
-            if len(steps) < 3:
-                continue
-            s, y, _ = _clean(steps, losses)
-            post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
-            if isinstance(post, str):
-                continue
-            mean, sd = post.moments(np.array([run.final_step, s[-1]], float))
-            rows.append((run.source, cut, run.final_loss, np.log(post.alpha), post.log_evidence, mean[:, 0], sd[:, 0],
-                         mean[:, 1]))
+    for run, cut, steps, losses in forecast_points(runs):
+        s, y, _ = _clean(steps, losses)
+        post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
+        if isinstance(post, str):
+            continue
+        mean, sd = post.moments(np.array([run.final_step, s[-1]], float))
+        history = np.log(post.last_step / post.first_step)
+        reach = np.clip(np.log(run.final_step / post.last_step) / max(history, 1e-3), 1.0, 100.0)
+        rows.append((run.source, cut, run.final_loss, np.log(post.alpha), post.log_evidence, mean[:, 0], sd[:, 0],
+                     mean[:, 1], sd[:, 1], reach))
     J = max(len(r[3]) for r in rows)
 
     def pad(i, fill):
@@ -179,7 +187,7 @@ def forecast_cases(runs, priors: ForecastPriors) -> Cases:
     lev = pad(4, -np.inf)
     lev[~np.isfinite(lev)] = -np.inf
     return Cases(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
-                 pad(7, 1.0), pad(3, 0.0), lev, pad(5, 1.0), pad(6, 1.0))
+                 pad(7, 1.0), pad(8, 1.0), np.array([r[9] for r in rows]), pad(3, 0.0), lev, pad(5, 1.0), pad(6, 1.0))
 
 
 def log_score(cases: Cases, log_alpha) -> float:
@@ -208,38 +216,67 @@ def source_weights(sources) -> np.ndarray:
     return np.array([1.0 / counts[src] for src in sources])
 
 
-INTERVAL_SCALES = np.round(np.arange(0.0, 3.01, 0.1), 2)
-INTERVAL_GROWTHS = np.round(np.arange(0.0, 0.601, 0.01), 2)
+INTERVAL_SCALES = (0.25, 0.5, 1.0)  # k: the model's own spread counts, at least a quarter of it
+INTERVAL_GROWTHS = np.exp(np.linspace(np.log(0.005), np.log(1.0), 200))  # c
+# The interval's shape (p, q), chosen by `python benchmarks/interval_shapes.py`: of the shapes on
+# its grid, the one that puts the most sources' coverage inside 70-90%, each source both left out
+# of the learning and in it (p: how the error grows with the improvement forecast, q: with
+# the reach beyond the history seen).
+INTERVAL_SHAPE = (0.5, 1.0)
+COVERAGE_FLOOR = 0.78  # every source's 80% interval should cover at least this often
 
 
-COVERAGE_BAND = (0.7, 0.9)  # the issue's bar for the 80% interval, per source
+class IntervalCases:
+    """What the interval is chosen from: per forecast the median m, the model's own sides, the
+    relative improvement ΔL/m, the reach ρ and the truth (all under one exponent prior)."""
+
+    def __init__(self, cases: Cases, log_alpha, confidence: float):
+        self.mid, lo, hi = cases.summary(log_alpha, confidence)
+        self.below, self.above = self.mid - lo, hi - self.mid
+        self.ahead = cases.improvement(log_alpha) / np.abs(self.mid)
+        self.reach, self.truth, self.source = cases.reach, cases.truth, cases.source
+        self.a = 1.0 - confidence
+
+    def evaluate(self, k, p, q, mask):
+        """Per source inside `mask`: coverage and mean interval score (relative to the realised
+        loss) for every c of INTERVAL_GROWTHS: two (n_sources, len(c)) arrays."""
+        m, y = self.mid[mask], self.truth[mask]
+        extra = INTERVAL_GROWTHS[:, None] * (np.abs(m) * self.ahead[mask] ** p * self.reach[mask] ** q)[None, :]
+        low = m - np.sqrt((k * self.below[mask]) ** 2 + extra ** 2)
+        high = m + np.sqrt((k * self.above[mask]) ** 2 + extra ** 2)
+        score = ((high - low) + (2 / self.a) * np.maximum(low - y, 0) + (2 / self.a) * np.maximum(y - high, 0)) / y
+        covered = (low <= y) & (y <= high)
+        groups = [self.source[mask] == src for src in sorted(set(self.source[mask]))]
+        return (np.array([covered[:, g].mean(axis=1) for g in groups]),
+                np.array([score[:, g].mean(axis=1) for g in groups]))
+
+    def scale(self, p, q, mask):
+        """(k, c) for the shape (p, q) on the forecasts in `mask`: the least-covered source lifted
+        to COVERAGE_FLOOR (or as near as the grid gets), then the lowest mean interval score."""
+        best = None
+        for k in INTERVAL_SCALES:
+            cover, score = self.evaluate(k, p, q, mask)
+            keys = np.minimum(cover.min(axis=0), COVERAGE_FLOOR) * 1e6 - score.mean(axis=0)
+            i = int(np.argmax(keys))
+            if best is None or keys[i] > best[0]:
+                best = (keys[i], k, float(INTERVAL_GROWTHS[i]))
+        return best[1], best[2]
 
 
-def interval_parameters(cases: Cases, log_alpha, confidence: float = 0.8):
-    """(k, c) of the interval. Among the grid, those that put the most sources' coverage inside
-    COVERAGE_BAND; among them, the lowest mean interval score (Gneiting & Raftery 2007, eq. 43)
-    of the central `confidence` interval relative to the realised loss, every source weighing
-    the same: IS = (high − low) + (2/a)·(low − y)₊ + (2/a)·(y − high)₊ with a = 1 − confidence.
-    The score alone would trade one source's coverage for another's narrowness; sources differ
-    in how far their forecasts err, and a new run may be like any of them."""
-    mid, lo, hi = cases.summary(log_alpha, confidence)
-    y = cases.truth
-    sources = sorted(set(cases.source))
-    masks = [cases.source == src for src in sources]
-    a = 1.0 - confidence
-    ahead = cases.improvement(log_alpha)
-    best = None
-    for k in INTERVAL_SCALES:
-        for c in INTERVAL_GROWTHS:
-            low = mid - np.sqrt((k * (mid - lo)) ** 2 + (c * ahead) ** 2)
-            high = mid + np.sqrt((k * (hi - mid)) ** 2 + (c * ahead) ** 2)
-            score = ((high - low) + (2 / a) * np.maximum(low - y, 0) + (2 / a) * np.maximum(y - high, 0)) / y
-            covered = (low <= y) & (y <= high)
-            in_band = sum(COVERAGE_BAND[0] <= covered[m].mean() <= COVERAGE_BAND[1] for m in masks)
-            key = (in_band, -float(np.mean([score[m].mean() for m in masks])))
-            if best is None or key > best[0]:
-                best = (key, float(k), float(c))
-    return best[1], best[2]
+def interval_parameters(cases: Cases, log_alpha, confidence: float = 0.8, power: float = None, reach: float = None):
+    """(k, c, p, q) of the interval: each side s of the model's own interval becomes
+    sqrt((k·s)² + (c·m·(ΔL/m)^p·ρ^q)²) (ForecastPriors). The shape (p, q) is INTERVAL_SHAPE
+    unless given. The scale (k, c): lift the least-covered source's coverage to
+    COVERAGE_FLOOR (or as near as the grid gets), then the lowest mean interval score
+    (Gneiting & Raftery 2007, eq. 43) relative to the realised loss, every source weighing the
+    same: IS = (high − low) + (2/a)·(low − y)₊ + (2/a)·(y − high)₊ with a = 1 − confidence.
+    The score alone would trade one source's coverage for another's narrowness; the floor is
+    a little under 0.8 so that no single source's worst errors set everyone's width."""
+    p = INTERVAL_SHAPE[0] if power is None else power
+    q = INTERVAL_SHAPE[1] if reach is None else reach
+    data = IntervalCases(cases, log_alpha, confidence)
+    k, c = data.scale(p, q, np.ones(len(cases.truth), bool))
+    return float(k), round(c, 5), float(p), float(q)
 
 
 def typical_noise(runs, base: ForecastPriors) -> float:
@@ -254,7 +291,8 @@ def typical_noise(runs, base: ForecastPriors) -> float:
 
 # where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
 START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
-                       noise=0.002, interval_scale=1.0, interval_growth=0.0, min_fraction=0.02, window=1.0)
+                       noise=0.002, interval_scale=1.0, interval_growth=0.0, interval_power=1.0, interval_reach=0.0,
+                       min_fraction=0.02, window=1.0)
 
 
 def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
@@ -271,8 +309,9 @@ def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) ->
     priors = dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
     cases = forecast_cases(runs, priors)
     log_alpha = tune_exponent_prior(cases)
-    k, c = interval_parameters(cases, log_alpha)
-    return dataclasses.replace(priors, log_alpha=log_alpha, interval_scale=k, interval_growth=c)
+    k, c, p, q = interval_parameters(cases, log_alpha)
+    return dataclasses.replace(priors, log_alpha=log_alpha, interval_scale=k, interval_growth=c, interval_power=p,
+                               interval_reach=q)
 
 
 def main(argv=None):
@@ -305,6 +344,8 @@ def main(argv=None):
     print(f"    noise={priors.noise!r},")
     print(f"    interval_scale={priors.interval_scale!r},")
     print(f"    interval_growth={priors.interval_growth!r},")
+    print(f"    interval_power={priors.interval_power!r},")
+    print(f"    interval_reach={priors.interval_reach!r},")
     print(f"    min_fraction={priors.min_fraction!r},")
     print(f"    window={priors.window!r},")
     print(")")

@@ -62,11 +62,16 @@ class ForecastPriors:
         take over.
     drops: the candidate drop-kernel shapes and their prior weights.
     noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
-    interval_scale, interval_growth: k and c of the interval: each side s of the model's own
-        predictive interval becomes sqrt((k·s)² + (c·ΔL)²), ΔL the improvement the forecast
-        predicts from the last observed step to the target (a forecast errs by a fraction of
-        what it extrapolates); chosen on curves to put their coverage at 70-90% and then to
-        minimise the interval score (Gneiting & Raftery 2007).
+    interval_scale, interval_growth, interval_power, interval_reach: k, c, p and q of the
+        interval. Each side s of the model's own predictive interval becomes
+        sqrt((k·s)² + (c·m·(ΔL/m)^p·ρ^q)²): m the forecast, ΔL the improvement it predicts from
+        the last observed step t_c to the target T (a forecast errs by a fraction of what it
+        extrapolates) and ρ = max(1, log(T/t_c) / log(t_c/t_1)), t_1 the first observed step
+        > 0, how much further (in log steps) the forecast reaches than the history it has seen:
+        past ρ = 1 the curve seen is shorter than the stretch it is extrapolated over, and the
+        error grows faster (measured on the shared curves). Chosen on curves so that every
+        source's coverage is at least 78% and then the interval score (Gneiting & Raftery 2007)
+        is lowest; see benchmarks/learn_priors.py.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -81,6 +86,8 @@ class ForecastPriors:
     noise: float
     interval_scale: float
     interval_growth: float
+    interval_power: float
+    interval_reach: float
     min_fraction: float
     window: float
 
@@ -88,13 +95,15 @@ class ForecastPriors:
 # Learnt from ../shared/curves (gemstones, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 147 runs) by `python benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
     log_alpha=(-0.7000, 0.1000),
-    anneal=(0.0268, 0.0410, 0.0063),
+    anneal=(0.0268, 0.0410, 0.0069),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
     noise=0.00142,
-    interval_scale=0.1,
-    interval_growth=0.16,
+    interval_scale=0.5,
+    interval_growth=0.02898,
+    interval_power=0.5,
+    interval_reach=1.0,
     min_fraction=0.02,
     window=1.0,
 )
@@ -106,7 +115,9 @@ class Forecast:
 
     loss, low, high: the forecast and its `confidence` interval at the target step.
     asymptote (low, high): the loss the law approaches with unlimited further training on the
-        schedule's final learning rate (E − B·(1 − η_target)); E for a constant schedule.
+        schedule's final learning rate (E − B·(1 − η_target)); E for a constant schedule. Its
+        (low, high) are the posterior's own quantiles under the priors, not widened: no run
+        reaches its asymptote, so unlike (low, high) they cannot be calibrated on real curves.
     law: "multi-power" (the schedule decays before the target), "power" (it does not, or no
         schedule was given) or "none". params: the most probable law's parameters.
     exponent: α of that law (in learning-rate area, = steps for a constant schedule).
@@ -303,8 +314,8 @@ class _Posterior:
     log_evidence: np.ndarray  # (J,) log p(data | grid point) + log prior of its shape
     weight: np.ndarray  # (J,) posterior probability (after with_exponent_prior)
     noise: float  # relative noise of one observation
-    interval_scale: float
-    interval_growth: float
+    interval: Tuple[float, float, float, float]  # k, c, p, q of ForecastPriors' interval
+    first_step: int  # the first observed step > 0 (the history's start, for the reach ρ)
     last_step: int  # the last observed step
     has_drop: bool  # the schedule decays somewhere before the target
     depth: float  # 1 − η at the target
@@ -322,7 +333,7 @@ class _Posterior:
         w = w[live] / w[live].sum()
         return _Posterior(self.eta, self.stride, self.S1, self.ref_area, self.shapes, self.alpha[live],
                           self.shape_idx[live], self.theta[live], self.cov[live], self.log_evidence[live],
-                          w, self.noise, self.interval_scale, self.interval_growth, self.last_step,
+                          w, self.noise, self.interval, self.first_step, self.last_step,
                           self.has_drop, self.depth, self.n_points)
 
     def _design(self, steps):
@@ -345,17 +356,21 @@ class _Posterior:
         return mean, np.maximum(sd, np.maximum(1e-9 * np.abs(mean), 1e-300))
 
     def band(self, steps, confidence):
-        """(mid, low, high) at `steps`: the mixture's median and its quantiles, each side widened
-        to sqrt((k·side)² + (c·|mid − mid at the last observed step|)²), k = interval_scale,
-        c = interval_growth (scaled from 80% to `confidence` as a normal's quantile would be)."""
+        """(mid, low, high) at `steps`: the mixture's median m and its quantiles, each side s
+        widened to sqrt((k·s)² + (c·m·(ΔL/m)^p·ρ^q)²) (ForecastPriors.interval_*), the second
+        term scaled from 80% to `confidence` as a normal's quantile would be."""
         steps = np.asarray(steps, float)
         mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
         tail = (1.0 - confidence) / 2.0
         lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (tail, 0.5, 1.0 - tail))
-        ahead = np.abs(mid[1:] - mid[0]) * (steps > self.last_step)
-        extra = self.interval_growth * _norm_ppf(1 - tail) / _norm_ppf(0.9) * ahead
-        k = self.interval_scale
-        lo, mid, hi = lo[1:], mid[1:], hi[1:]
+        k, c, p, q = self.interval
+        now, lo, mid, hi = mid[0], lo[1:], mid[1:], hi[1:]
+        size = np.maximum(np.abs(mid), 1e-300)
+        ahead = np.abs(mid - now) / size * (steps > self.last_step)  # ΔL/m
+        history = math.log(max(self.last_step, 1) / max(self.first_step, 1))
+        reach = np.log(np.maximum(steps, self.last_step) / max(self.last_step, 1)) / max(history, 1e-3)
+        reach = np.clip(reach, 1.0, 100.0)  # ρ
+        extra = c * _norm_ppf(1 - tail) / _norm_ppf(0.9) * size * ahead ** p * reach ** q
         below = np.sqrt((k * (mid - lo)) ** 2 + extra ** 2)
         above = np.sqrt((k * (hi - mid)) ** 2 + extra ** 2)
         return mid, mid - below, mid + above
@@ -511,6 +526,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     if stride > 1:
         notes.append(f"schedule pooled in blocks of {stride} steps")
     S1 = lr_area(eta)
+    first_step = int(s[s > 0][0]) if np.any(s > 0) else 1
     idx = np.clip(s // stride, 0, len(eta) - 1)
     keep = S1[idx] > 0
     early = (s < priors.min_fraction * target) | (s < s[-1] * min(1.0, s[-1] / target) ** priors.window)
@@ -595,8 +611,9 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
         width[m] = np.maximum(np.diff(edges), 1e-12)
     log_ev = log_ev + np.log(width / np.max(width))
     return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
-                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors.interval_scale,
-                      priors.interval_growth, int(s[-1]), has_drop, depth, len(s))
+                      np.full(len(alpha), 1.0 / len(alpha)), noise,
+                      (priors.interval_scale, priors.interval_growth, priors.interval_power, priors.interval_reach),
+                      first_step, int(s[-1]), has_drop, depth, len(s))
 
 
 def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
@@ -614,7 +631,6 @@ def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
     a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
     tail = (1.0 - confidence) / 2.0
     alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
-    k = priors.interval_scale
     top = int(np.argmax(post.weight))
     E, A, B = post.theta[top]
     C, beta, gamma = post.shapes[post.shape_idx[top]]
@@ -629,7 +645,6 @@ def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
                        target, confidence, post.n_points, notes)
     return Forecast(
         ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
-        asymptote=float(amid), asymptote_low=float(max(amid - k * (amid - alo), 0.0)),
-        asymptote_high=float(amid + k * (ahi - amid)), law="multi-power" if post.has_drop else "power",
+        asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi), law="multi-power" if post.has_drop else "power",
         params=params, exponent=float(post.alpha[top]), n_points=post.n_points, confidence=confidence,
         notes=tuple(notes), _posterior=post)
