@@ -49,8 +49,7 @@ def main(argv=None):
     splits = {}
     for left_out in list(SOURCES) + [None]:
         runs = [r for r in everything if r.source != left_out]
-        priors = learn_priors.learn_priors(runs)
-        splits[left_out] = (priors, learn_priors.forecast_cases(runs, priors))
+        splits[left_out] = learn_priors.learn_priors_and_cases(runs)
     short = {s: s.replace("modded_nanogpt_", "").replace("multipower_law", "mpl") for s in SOURCES}
     print("80% coverage per source, left out of the learning (LOSO) and learnt on every source (in)")
     print("| p | q | " + " | ".join(f"{short[s]} LOSO" for s in SOURCES) + " | "

@@ -41,7 +41,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
-    DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast)
+    DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast, interval_reach,
+    widened)
 from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
@@ -160,7 +161,8 @@ class Cases:
         return _mixture_quantiles(self.weights(log_alpha).T, self.mean.T, self.sd.T, (0.5, tail, 1 - tail))
 
     def improvement(self, log_alpha):
-        """|median at the target − median at the last observed step| (the sd is irrelevant here)."""
+        """|median at the target − median at the last observed step|, both mixture medians as
+        forecast()'s band computes them."""
         w = self.weights(log_alpha).T
         now = _mixture_quantiles(w, self.ahead.T, self.ahead_sd.T, (0.5,))[0]
         return np.abs(self.summary(log_alpha)[0] - now)
@@ -175,8 +177,7 @@ def forecast_cases(runs, priors: ForecastPriors) -> Cases:
         if isinstance(post, str):
             continue
         mean, sd = post.moments(np.array([run.final_step, s[-1]], float))
-        history = np.log(post.last_step / post.first_step)
-        reach = np.clip(np.log(run.final_step / post.last_step) / max(history, 1e-3), 1.0, 100.0)
+        reach = interval_reach(post.first_step, post.last_step, [run.final_step])[0]
         rows.append((run.source, cut, run.final_loss, np.log(post.alpha), post.log_evidence, mean[:, 0], sd[:, 0],
                      mean[:, 1], sd[:, 1], reach))
     J = max(len(r[3]) for r in rows)
@@ -242,8 +243,7 @@ class IntervalCases:
         loss) for every c of INTERVAL_GROWTHS: two (n_sources, len(c)) arrays."""
         m, y = self.mid[mask], self.truth[mask]
         extra = INTERVAL_GROWTHS[:, None] * (np.abs(m) * self.ahead[mask] ** p * self.reach[mask] ** q)[None, :]
-        low = m - np.sqrt((k * self.below[mask]) ** 2 + extra ** 2)
-        high = m + np.sqrt((k * self.above[mask]) ** 2 + extra ** 2)
+        low, high = widened(m, self.below[mask], self.above[mask], k, extra)
         score = ((high - low) + (2 / self.a) * np.maximum(low - y, 0) + (2 / self.a) * np.maximum(y - high, 0)) / y
         covered = (low <= y) & (y <= high)
         groups = [self.source[mask] == src for src in sorted(set(self.source[mask]))]
@@ -297,6 +297,13 @@ START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(D
 
 def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
     """Priors from the given runs: see the module docstring."""
+    return learn_priors_and_cases(runs, base, shapes)[0]
+
+
+def learn_priors_and_cases(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES):
+    """(priors, the Cases they were tuned on): the forecasts of every cutoff, for callers that
+    tune more on them (benchmarks/interval_shapes.py). The cases depend on the priors' fitting
+    parts only, not on the exponent prior or the interval tuned from them."""
     base = dataclasses.replace(base, noise=round(typical_noise(runs, base), 5))
     anneal, votes = complete_curve_fits(runs, base, shapes)
     # a shape's weight: the share of decaying curves it describes best, every source weighing the
@@ -311,7 +318,7 @@ def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) ->
     log_alpha = tune_exponent_prior(cases)
     k, c, p, q = interval_parameters(cases, log_alpha)
     return dataclasses.replace(priors, log_alpha=log_alpha, interval_scale=k, interval_growth=c, interval_power=p,
-                               interval_reach=q)
+                               interval_reach=q), cases
 
 
 def main(argv=None):

@@ -295,6 +295,26 @@ def _thin(s, y, max_points):
 
 
 # ---------------------------------------------------------------------------------------------
+# The interval's widening (ForecastPriors.interval_*): one definition for forecast() and for
+# benchmarks/learn_priors.py, which must learn it on exactly this computation.
+
+
+def interval_reach(first_step: int, last_step: int, steps) -> np.ndarray:
+    """ρ = max(1, log(t/t_c) / log(t_c/t_1)) at each step t: how much further, in log steps, a
+    forecast reaches than the history it has seen (t_1 the first observed step > 0, t_c the
+    last); capped at 100."""
+    history = math.log(max(last_step, 1) / max(first_step, 1))
+    ahead = np.log(np.maximum(np.asarray(steps, float), last_step) / max(last_step, 1))
+    return np.clip(ahead / max(history, 1e-3), 1.0, 100.0)
+
+
+def widened(mid, below, above, k, extra):
+    """(low, high): each side of the model's own interval (below, above) around mid becomes
+    sqrt((k·side)² + extra²), extra the extrapolation term c·m·(ΔL/m)^p·ρ^q."""
+    return mid - np.sqrt((k * below) ** 2 + extra ** 2), mid + np.sqrt((k * above) ** 2 + extra ** 2)
+
+
+# ---------------------------------------------------------------------------------------------
 # The posterior over the grid
 
 
@@ -367,13 +387,10 @@ class _Posterior:
         now, lo, mid, hi = mid[0], lo[1:], mid[1:], hi[1:]
         size = np.maximum(np.abs(mid), 1e-300)
         ahead = np.abs(mid - now) / size * (steps > self.last_step)  # ΔL/m
-        history = math.log(max(self.last_step, 1) / max(self.first_step, 1))
-        reach = np.log(np.maximum(steps, self.last_step) / max(self.last_step, 1)) / max(history, 1e-3)
-        reach = np.clip(reach, 1.0, 100.0)  # ρ
+        reach = interval_reach(self.first_step, self.last_step, steps)
         extra = c * _norm_ppf(1 - tail) / _norm_ppf(0.9) * size * ahead ** p * reach ** q
-        below = np.sqrt((k * (mid - lo)) ** 2 + extra ** 2)
-        above = np.sqrt((k * (hi - mid)) ** 2 + extra ** 2)
-        return mid, mid - below, mid + above
+        low, high = widened(mid, mid - lo, hi - mid, k, extra)
+        return mid, low, high
 
 
 def decay_fraction(eta, target: int) -> float:
@@ -645,6 +662,7 @@ def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
                        target, confidence, post.n_points, notes)
     return Forecast(
         ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
-        asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi), law="multi-power" if post.has_drop else "power",
+        asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi),
+        law="multi-power" if post.has_drop else "power",
         params=params, exponent=float(post.alpha[top]), n_points=post.n_points, confidence=confidence,
         notes=tuple(notes), _posterior=post)
