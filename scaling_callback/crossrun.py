@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 
@@ -84,10 +85,13 @@ class ChinchillaLaw:
     def compute_optimal(self, C):
         """(N_opt, D_opt) minimising L under C = 6·N·D FLOPs; nan where α or β ≤ 0."""
         C = np.asarray(C, float)
+        # numpy scalars: a zero exponent or an overflow gives inf/nan (refused by the caller),
+        # where Python floats would raise ZeroDivisionError / OverflowError
+        alpha, beta, A, B = (np.float64(v) for v in (self.alpha, self.beta, self.A, self.B))
         with np.errstate(all="ignore"):
-            s = self.alpha + self.beta
+            s = alpha + beta
             # Hoffmann et al. 2022 eq. 4: G = (αA/(βB))^(1/(α+β)), N = G(C/6)^a, D = (C/6)^b/G
-            G = (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / s)
+            G = (alpha * A / (beta * B)) ** (1.0 / s)
             N = G * (C / 6.0) ** self.n_opt_exponent
             D = (C / 6.0) ** self.d_opt_exponent / G
         if not (self.alpha > 0 and self.beta > 0):
@@ -127,10 +131,11 @@ class KaplanLaw:
     def compute_optimal(self, C):
         """(N_opt, D_opt) minimising L under C = 6·N·D FLOPs; nan where an exponent ≤ 0."""
         C = np.asarray(C, float)
-        with np.errstate(all="ignore"):
-            p = self.alpha_N / self.alpha_D
+        alpha_N, alpha_D, N_c, D_c = (np.float64(v) for v in (self.alpha_N, self.alpha_D, self.N_c, self.D_c))
+        with np.errstate(all="ignore"):  # numpy scalars: inf/nan instead of ZeroDivisionError / OverflowError
+            p = alpha_N / alpha_D
             # d/dN of (N_c/N)^p + 6·D_c·N/C = 0 (eq. 1.5 with D = C/(6N), Kaplan Table 1)
-            N = (p * self.N_c**p * C / (6.0 * self.D_c)) ** (1.0 / (1.0 + p))
+            N = (p * N_c**p * C / (6.0 * D_c)) ** (1.0 / (1.0 + p))
             D = C / (6.0 * N)
         if not (self.alpha_N > 0 and self.alpha_D > 0):
             N, D = np.full_like(C, np.nan), np.full_like(C, np.nan)
@@ -164,8 +169,13 @@ class _FitSpace:
         # Kaplan et al. 2020 eq. 1.5 in logs: α_D·LSE((α_N/α_D)(log N_c − log N), log D_c − log D)
         return alpha_d * np.logaddexp(alpha_n / alpha_d * (n_c - logN), d_c - logD)
 
-    def to_law(self, p) -> Law:
+    def to_law(self, p) -> Optional[Law]:
+        """The law at fit coordinates p, or None when a parameter overflows a float (e^710 and
+        beyond: the optimiser ran off to infinity, as it does when loss barely varies)."""
         p = [float(v) for v in p]
+        logs = p[:3] if self.law is ChinchillaLaw else p[:2]
+        if not all(math.isfinite(v) for v in p) or max(logs) >= _MAX_LOG_FLOAT:
+            return None
         if self.law is ChinchillaLaw:
             a, b, e, alpha, beta = p
             return ChinchillaLaw(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=alpha, beta=beta)
@@ -178,6 +188,7 @@ def _grid(*axes) -> np.ndarray:
 
 
 _INF = math.inf
+_MAX_LOG_FLOAT = math.log(np.finfo(float).max)  # ≈ 709.78: exp of anything larger overflows
 _SPACES = {
     # Hoffmann et al. 2022 App. D.2 grid, coordinates (a, b, e, α, β):
     # a, b ∈ {0, 5, …, 25}, e ∈ {−1, −.5, …, 1}, α, β ∈ {0, .5, …, 2}: 6·6·5·5·5 = 4,500 starts
@@ -235,8 +246,8 @@ def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta):
     for x0 in starts:
         fit = huber_fit(residuals, [x0], space.lower, space.upper, delta=delta)
         for _ in range(_MAX_RESTARTS):
-            if fit is None:
-                break
+            if fit is None or space.to_law(fit.params) is None:
+                break  # failed, or ran off to infinity: restarting would only run further
             again = huber_fit(residuals, [fit.params], space.lower, space.upper, delta=delta)
             if again is None or not again.cost < fit.cost * (1.0 - 1e-9):
                 break
@@ -379,8 +390,8 @@ class ScalingLawFit:
         with open(path) as f:
             try:
                 obj = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ScalingLawError(f"{path} is not JSON: {exc}") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # UnicodeDecodeError: a binary file
+                raise ScalingLawError(f"{path} is not a JSON text file: {exc}") from None
         return cls.from_dict(obj)
 
     @classmethod
@@ -410,13 +421,35 @@ def _law_text(law: Law) -> str:
 # ---------------------------------------------------------------------------- fitting
 
 
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def _is_whole(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
 def _check_positive_scalar(name, x):
-    if not (np.isscalar(x) and np.isfinite(x) and x > 0):
+    if not (_is_real(x) and math.isfinite(x) and x > 0):
         raise ScalingLawError(f"{name} must be a positive finite number, got {x!r}")
 
 
+def _check_options(confidence, n_bootstrap, seed, delta, n_starts) -> None:
+    """Refuse option values of a wrong type or range with a ScalingLawError naming the option."""
+    if not (_is_real(confidence) and 0.0 < confidence < 1.0):
+        raise ScalingLawError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
+    if not (_is_whole(n_bootstrap) and n_bootstrap >= 0):
+        raise ScalingLawError(f"n_bootstrap must be a whole number ≥ 0, got {n_bootstrap!r}")
+    if not (seed is None or (_is_whole(seed) and seed >= 0)):
+        raise ScalingLawError(f"seed must be None or a whole number ≥ 0, got {seed!r}")
+    if not (_is_real(delta) and math.isfinite(delta) and delta > 0):
+        raise ScalingLawError(f"delta (the Huber threshold) must be a positive finite number, got {delta!r}")
+    if not (_is_whole(n_starts) and n_starts >= 1):
+        raise ScalingLawError(f"n_starts must be a whole number ≥ 1, got {n_starts!r}")
+
+
 def _check_points(N, D, loss, form) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if form not in _SPACES:
+    if not isinstance(form, str) or form not in _SPACES:
         raise ScalingLawError(f"unknown form {form!r}; choose one of {', '.join(_SPACES)}")
     arrays = {}
     for name, x in (("N", N), ("D", D), ("loss", loss)):
@@ -447,6 +480,14 @@ def _check_points(N, D, loss, form) -> Tuple[np.ndarray, np.ndarray, np.ndarray]
             raise ScalingLawError(
                 f"every point has the same {name} = {distinct[0]:.6g}: the fit needs runs of at least "
                 f"2 different {what} ({name} varied) to tell how loss depends on {name}")
+    if np.unique(arrays["loss"]).size < 2:
+        raise ScalingLawError(
+            f"every point has the same loss = {arrays['loss'][0]:.6g}: loss does not change with N or D, "
+            "so there is no scaling law to fit (its exponents and the compute-optimal allocation are undefined)")
+    with np.errstate(over="ignore"):
+        top = float(np.max(6.0 * arrays["N"] * arrays["D"]))
+    if not math.isfinite(top):
+        raise ScalingLawError("the compute 6·N·D of some point overflows a float (N·D > 1e307); check the units")
     return arrays["N"], arrays["D"], arrays["loss"]
 
 
@@ -470,16 +511,13 @@ def fit_scaling_law(
     Minimises Σ Huber_δ(log L̂ − log L) (Hoffmann et al. 2022 eq. 3, δ = 1e-3) from the
     `n_starts` best points of the form's starting grid (the objective is evaluated on the whole
     grid first). `n_bootstrap` resamples of the points (with replacement) are refitted for
-    percentile intervals at `confidence`; 0 skips them. Raises ScalingLawError on bad input
-    (too few points, non-positive values, N or D not varied) or when no start gives a fit.
+    percentile intervals at `confidence`; 0 skips them (seed: None or a whole number ≥ 0).
+    Raises ScalingLawError, and no other exception, on bad input (too few points, non-positive
+    values, N or D not varied, every loss equal, an option of the wrong type or range, e.g.
+    delta ≤ 0) or when no start gives a fit or the fit diverges (a parameter overflows).
     """
     N, D, loss = _check_points(N, D, loss, form)
-    if not (0.0 < confidence < 1.0):
-        raise ScalingLawError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
-    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 0:
-        raise ScalingLawError(f"n_bootstrap must be a whole number ≥ 0, got {n_bootstrap!r}")
-    if int(n_starts) != n_starts or n_starts < 1:
-        raise ScalingLawError(f"n_starts must be a whole number ≥ 1, got {n_starts!r}")
+    _check_options(confidence, n_bootstrap, seed, delta, n_starts)
     space = _SPACES[form]
     logN, logD, logL = np.log(N), np.log(D), np.log(loss)
 
@@ -488,6 +526,11 @@ def fit_scaling_law(
     best = _local_fit(space, ranked[:n_starts], logN, logD, logL, delta)
     if best is None:
         raise ScalingLawError(f"the {form} fit failed from every start (no finite objective)")
+    law = space.to_law(best.params)
+    if law is None:
+        raise ScalingLawError(
+            f"the {form} fit diverged (a parameter overflows a float); the losses hardly vary with N and D "
+            "for this form: try the other form or runs spread over more sizes")
 
     boot = []
     if n_bootstrap:
@@ -500,12 +543,13 @@ def fit_scaling_law(
             x = logN[idx], logD[idx], logL[idx]
             grid_best = candidates[np.argmin(_objective_on(space, candidates, *x, delta))]
             refit = _local_fit(space, [best.params, grid_best], *x, delta)
-            if refit is not None:
-                boot.append(space.to_law(refit.params))
+            refit_law = None if refit is None else space.to_law(refit.params)
+            if refit_law is not None:  # a diverged resample is left out like a failed one
+                boot.append(refit_law)
 
     C = 6.0 * N * D
     return ScalingLawFit(
-        law=space.to_law(best.params),
+        law=law,
         bootstrap_laws=tuple(boot),
         confidence=float(confidence),
         n_points=int(N.size),

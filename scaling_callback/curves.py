@@ -58,9 +58,16 @@ def _cell(text: Optional[str]) -> float:
 def read_curves_csv(path: str, run_id: Optional[str] = None) -> Dict[str, Curve]:
     """Every run of a curve CSV as {run_id: Curve} (only `run_id`'s when given; {} if absent).
 
-    A file without a `run_id` column is one run named ''. Raises ValueError when the header
-    lacks `step` or `val_loss` or a cell is not a number.
+    A file without a `run_id` column is one run named ''. Raises ValueError when the file is not
+    CSV text, the header lacks `step` or `val_loss` or a cell is not a number.
     """
+    try:
+        return _read_curves_csv(path, run_id)
+    except (UnicodeDecodeError, csv.Error) as exc:  # a binary file, or one no CSV reader can split
+        raise ValueError(f"{path}: not a CSV text file ({exc})") from None
+
+
+def _read_curves_csv(path: str, run_id: Optional[str]) -> Dict[str, Curve]:
     with open(path, newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]

@@ -87,6 +87,13 @@ def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, fl
 
 
 def _csv_points(path: str) -> List[Tuple[float, float, float, str]]:
+    try:
+        return _read_csv_points(path)
+    except (UnicodeDecodeError, csv.Error) as exc:  # a binary file, or one no CSV reader can split
+        raise ScalingLawError(f"{path}: not a CSV text file ({exc}); expected columns N, D, loss") from None
+
+
+def _read_csv_points(path: str) -> List[Tuple[float, float, float, str]]:
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
