@@ -252,7 +252,6 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
                 raise ValueError("empty schedule")
             if len(per_step) < horizon + 1:
                 notes.append(f"learning-rate schedule has {len(per_step)} steps: held at its last value to {horizon}")
-                per_step = np.concatenate([per_step, np.full(horizon + 1 - len(per_step), per_step[-1])])
             per_step = per_step[: horizon + 1]
             bad = ~np.isfinite(per_step)
             if bad.all():
@@ -260,13 +259,20 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
             if bad.any():
                 idx = np.arange(len(per_step))
                 per_step = np.interp(idx, idx[~bad], per_step[~bad])
+            # pool what was given, then hold its last value for the blocks (or steps) beyond it:
+            # a short array is never padded out to the target step (1e9 steps would be 7.5 GiB)
+            blocks, last = -(-(horizon + 1) // stride), per_step[-1]
             if stride > 1:
                 pad = (-len(per_step)) % stride
-                per_step = np.concatenate([per_step, np.full(pad, per_step[-1])]).reshape(-1, stride).mean(axis=1)
+                per_step = np.concatenate([per_step, np.full(pad, last)]).reshape(-1, stride).mean(axis=1)
+            per_step = np.concatenate([per_step, np.full(blocks - len(per_step), last)])
         return normalized_schedule(per_step)
     except (TypeError, ValueError) as exc:
         notes.append(f"learning-rate schedule unusable ({exc}): assumed constant")
         return None
+
+
+MAX_STEP = 2 ** 53  # the largest whole number a float64 holds exactly; steps beyond it cannot be told apart
 
 
 def _clean(steps, losses):
@@ -274,6 +280,10 @@ def _clean(steps, losses):
     y = np.asarray(losses, float).ravel()
     if len(s) != len(y):
         raise ValueError(f"steps and losses differ in length ({len(s)} vs {len(y)})")
+    too_far = np.isfinite(s) & (s > MAX_STEP)
+    if np.any(too_far):
+        raise ValueError(f"step {s[too_far][0]:.4g} is beyond 2^53 ≈ 9.0e15, the largest step a forecast "
+                         "handles (a float cannot hold larger step numbers exactly)")
     good = np.isfinite(s) & np.isfinite(y) & (y > 0) & (s >= 0)
     s, y = s[good], y[good]
     order = np.argsort(s, kind="stable")
@@ -546,10 +556,14 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     first_step = int(s[s > 0][0]) if np.any(s > 0) else 1
     idx = np.clip(s // stride, 0, len(eta) - 1)
     keep = S1[idx] > 0
+    s_last = int(s[-1])
     early = (s < priors.min_fraction * target) | (s < s[-1] * min(1.0, s[-1] / target) ** priors.window)
     if np.sum(keep & ~early) >= 2:
         keep &= ~early
     s, y = s[keep], y[keep]
+    if len(s) < 2 and stride > 1 and s_last < 2 * stride:
+        return (f"history too short for a target this far: it ends at step {s_last}, within the first "
+                f"blocks of {stride} steps the schedule to step {horizon} is pooled into")
     if len(s) < 2:
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)

@@ -1,0 +1,54 @@
+"""forecast() stays bounded in memory whatever the target, and says why on steps it cannot hold
+(issue 13 item 14). Timing and the full memory table are in benchmarks/forecast_memory.py."""
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from scaling_callback.forecasting import forecast
+
+STEPS = np.arange(100, 1001, 100)
+LOSSES = 3.0 + 5.0 * STEPS ** -0.3
+SHORT_LR = np.linspace(1.0, 0.1, 1000)  # a per-step schedule that stops at step 999
+
+
+def peak_mib(fn):
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1] / 2 ** 20
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("target", [10 ** 8, 10 ** 9])
+def test_a_short_per_step_schedule_is_not_padded_out_to_the_target(target):
+    # was 1.65 GB at 1e8 and a 7.45 GiB allocation at 1e9
+    fc, peak = peak_mib(lambda: forecast(STEPS, LOSSES, target_step=target, lr=SHORT_LR))
+    assert peak < 100, f"{peak:.0f} MiB"
+    assert fc.ok or "history too short" in fc.reason
+
+
+@pytest.mark.parametrize("target", [5_000, 300_000, 2_000_000])
+@pytest.mark.parametrize("lr", [SHORT_LR, np.r_[np.linspace(1.0, 0.1, 997), np.nan, np.nan]])
+def test_holding_a_short_schedule_gives_the_forecast_of_the_padded_one(target, lr):
+    # with and without pooling (blocks of 1, 2 and 8 steps): the same numbers as writing the
+    # held value out to the target step
+    padded = np.concatenate([lr, np.full(target + 1 - len(lr), lr[-1])])
+    short, full = forecast(STEPS, LOSSES, target_step=target, lr=lr), forecast(STEPS, LOSSES, target_step=target, lr=padded)
+    assert short.ok and full.ok
+    assert (short.loss, short.low, short.high) == (full.loss, full.low, full.high)
+
+
+def test_a_history_that_ends_inside_the_first_pooled_blocks_says_so():
+    fc = forecast(STEPS, LOSSES, target_step=10 ** 9, lr=SHORT_LR)
+    assert not fc.ok and "history too short for a target this far" in fc.reason
+
+
+@pytest.mark.parametrize("big", [9.3e18, 1e19, 1e300])
+def test_steps_beyond_what_a_float_holds_exactly_give_a_clear_reason(big):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # was a RuntimeWarning from the int64 cast, then a wrong reason
+        fc = forecast([10, big], [3.0, 2.9], target_step=100)
+    assert not fc.ok and "beyond 2^53" in fc.reason
