@@ -262,9 +262,11 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
             # pool what was given, then hold its last value for the blocks (or steps) beyond it:
             # a short array is never padded out to the target step (1e9 steps would be 7.5 GiB)
             blocks, last = -(-(horizon + 1) // stride), per_step[-1]
-            if stride > 1:
-                pad = (-len(per_step)) % stride
-                per_step = np.concatenate([per_step, np.full(pad, last)]).reshape(-1, stride).mean(axis=1)
+            if stride > 1:  # block means, without copying a long array: whole blocks as a view
+                whole = len(per_step) - len(per_step) % stride
+                tail = per_step[whole:]
+                per_step = np.concatenate([per_step[:whole].reshape(-1, stride).mean(axis=1),
+                                           [(tail.sum() + (stride - len(tail)) * last) / stride] if len(tail) else []])
             per_step = np.concatenate([per_step, np.full(blocks - len(per_step), last)])
         return normalized_schedule(per_step)
     except (TypeError, ValueError) as exc:
@@ -520,8 +522,8 @@ def forecast(
     if len(s) < 2:
         return _failed(f"too few points: {len(s)} finite validation loss(es), need at least 2",
                        target, confidence, len(s), notes)
-    if target < 1 or target > 10 ** 9:
-        return _failed(f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
+    if target < 1 or target > MAX_STEP:  # memory and time are bounded at any target (pooled schedule)
+        return _failed(f"target_step {target} out of range (1..2^53)", target, confidence, len(s), notes)
     with np.errstate(all="ignore"):
         diverging = _diverging(y)
     if diverging:

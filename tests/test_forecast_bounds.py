@@ -52,3 +52,12 @@ def test_steps_beyond_what_a_float_holds_exactly_give_a_clear_reason(big):
         warnings.simplefilter("error")  # was a RuntimeWarning from the int64 cast, then a wrong reason
         fc = forecast([10, big], [3.0, 2.9], target_step=100)
     assert not fc.ok and "beyond 2^53" in fc.reason
+
+
+def test_a_target_of_1e10_is_forecast_within_bounded_memory():
+    # was refused ("out of range (1..1e9)"); the pooled schedule makes any target cost the same
+    T = 10 ** 10
+    steps = np.geomspace(T / 1000, T / 10, 40).round()
+    lr = (np.array([0.0, T / 100, 0.8 * T, T]), np.array([0.0, 1.0, 1.0, 0.1]))
+    fc, peak = peak_mib(lambda: forecast(steps, 2.0 + 8.0 * steps ** -0.2, target_step=T, lr=lr))
+    assert fc.ok and fc.low < fc.loss < fc.high and peak < 100
