@@ -229,6 +229,9 @@ def _objective_on(space: _FitSpace, starts: np.ndarray, logN, logD, logL, delta)
 
 
 _MAX_RESTARTS = 20
+# Huber δ beyond this is least squares for any log-loss residual (|log L̂ − log L| < 1e3 even for
+# losses spanning float range), and scipy's cost ½δ²·Σρ overflows near δ = 1e154
+_MAX_DELTA = 1e6
 
 
 def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta):
@@ -400,18 +403,26 @@ class ScalingLawFit:
             raise ScalingLawError(f"not a saved scaling-law fit (expected \"format\": \"{FIT_FILE_FORMAT}\")")
         if obj.get("version") != FIT_FILE_VERSION:
             raise ScalingLawError(f"saved fit has version {obj.get('version')!r}; this reader knows {FIT_FILE_VERSION}")
-        law_type = _LAWS.get(obj.get("form"))
+        form = obj.get("form")
+        law_type = _LAWS.get(form) if isinstance(form, str) else None
         if law_type is None:
             raise ScalingLawError(f"saved fit has unknown form {obj.get('form')!r}")
         try:
             law = law_type(**{n: float(obj["parameters"][n]) for n in law_type.names})
             boot = tuple(law_type(*map(float, row)) for row in obj.get("bootstrap", []))
-            return cls(law=law, bootstrap_laws=boot, confidence=float(obj["confidence"]),
-                       n_points=int(obj["n_points"]), cost=float(obj["cost"]), delta=float(obj["delta"]),
-                       compute_range=tuple(map(float, obj["compute_range"])),
-                       n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
-        except (KeyError, TypeError, ValueError) as exc:
+            fit = cls(law=law, bootstrap_laws=boot, confidence=float(obj["confidence"]),
+                      n_points=int(obj["n_points"]), cost=float(obj["cost"]), delta=float(obj["delta"]),
+                      compute_range=tuple(map(float, obj["compute_range"])),
+                      n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ScalingLawError(f"saved fit is incomplete or malformed: {exc!r}") from None
+        numbers_of = [getattr(b, n) for b in (law,) + boot for n in law_type.names] + list(fit.compute_range)
+        if not all(math.isfinite(v) for v in numbers_of) or len(fit.compute_range) != 2:
+            raise ScalingLawError("saved fit is malformed: its parameters and compute_range (two numbers) "
+                                  "must be finite")
+        if not 0.0 < fit.confidence < 1.0:
+            raise ScalingLawError(f"saved fit is malformed: confidence {fit.confidence!r} is not in (0, 1)")
+        return fit
 
 
 def _law_text(law: Law) -> str:
@@ -442,8 +453,9 @@ def _check_options(confidence, n_bootstrap, seed, delta, n_starts) -> None:
         raise ScalingLawError(f"n_bootstrap must be a whole number ≥ 0, got {n_bootstrap!r}")
     if not (seed is None or (_is_whole(seed) and seed >= 0)):
         raise ScalingLawError(f"seed must be None or a whole number ≥ 0, got {seed!r}")
-    if not (_is_real(delta) and math.isfinite(delta) and delta > 0):
-        raise ScalingLawError(f"delta (the Huber threshold) must be a positive finite number, got {delta!r}")
+    if not (_is_real(delta) and 0 < delta <= _MAX_DELTA):
+        raise ScalingLawError(f"delta (the Huber threshold on log-loss residuals) must be a number in "
+                              f"(0, {_MAX_DELTA:g}], got {delta!r}")
     if not (_is_whole(n_starts) and n_starts >= 1):
         raise ScalingLawError(f"n_starts must be a whole number ≥ 1, got {n_starts!r}")
 
@@ -514,7 +526,7 @@ def fit_scaling_law(
     percentile intervals at `confidence`; 0 skips them (seed: None or a whole number ≥ 0).
     Raises ScalingLawError, and no other exception, on bad input (too few points, non-positive
     values, N or D not varied, every loss equal, an option of the wrong type or range, e.g.
-    delta ≤ 0) or when no start gives a fit or the fit diverges (a parameter overflows).
+    delta outside (0, 1e6]) or when no start gives a fit or the fit diverges (a parameter overflows).
     """
     N, D, loss = _check_points(N, D, loss, form)
     _check_options(confidence, n_bootstrap, seed, delta, n_starts)

@@ -233,6 +233,8 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
     try:
         if isinstance(lr, tuple) and len(lr) == 2:
             ks, kv = (np.asarray(v, float).ravel() for v in lr)
+            if len(ks) != len(kv):
+                raise ValueError(f"{len(ks)} knot steps but {len(kv)} rates")
             good = np.isfinite(ks) & np.isfinite(kv)
             ks, kv = ks[good], kv[good]
             if len(ks) == 0:
@@ -475,7 +477,11 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     M = np.einsum("jnk,jnl->jkl", Wz, Z) + P
     sign, logdet = np.linalg.slogdet(M)
     _, logdet_p = np.linalg.slogdet(P)
-    cov = np.linalg.inv(M)
+    # a singular M (e.g. a degenerate curve) leaves its grid point out (evidence −inf below)
+    # instead of failing the whole batched inverse
+    invertible = (sign > 0) & np.isfinite(logdet)
+    cov = np.full_like(M, np.nan)
+    cov[invertible] = np.linalg.inv(M[invertible])
     log_evidence = -cost - 0.5 * logdet + 0.5 * logdet_p
     log_evidence[~(sign > 0) | ~np.isfinite(log_evidence)] = -np.inf
     return theta, cov, log_evidence, r
@@ -569,7 +575,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     if len(s) < 2:
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
-    scale = float(np.median(y))  # fit in units of the typical loss: any scale of input works
+    scale = np.median(y)  # fit in units of the typical loss: any scale of input works (numpy: scale² may be inf, not raise)
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
     tidx = min(target // stride, len(eta) - 1)
@@ -676,6 +682,9 @@ def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
     if not np.isfinite(loss) or loss <= 0:
         return _failed(f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
                        target, confidence, post.n_points, notes)
+    if not np.all(np.isfinite([low[0], high[0], alo, amid, ahi])):  # never a non-finite number flagged ok
+        return _failed(f"the interval or asymptote is not finite (losses spanning {np.ptp(np.log10(y)):.0f} decades "
+                       "overflow the fit)", target, confidence, post.n_points, notes)
     return Forecast(
         ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
         asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi),
