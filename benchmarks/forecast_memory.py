@@ -19,7 +19,7 @@ import tracemalloc
 
 import numpy as np
 
-from scaling_callback.forecasting import forecast
+from scaling_callback.core.forecast import forecast
 
 
 def history(T):

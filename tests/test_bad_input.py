@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.crossrun import ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
+from scaling_callback.core.crossrun import ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
 
 BINARY = bytes(range(256)) * 4  # not UTF-8: 0x80 cannot start a character
 

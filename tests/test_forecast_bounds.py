@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from scaling_callback.forecasting import forecast
+from scaling_callback.core.forecast import forecast
 
 STEPS = np.arange(100, 1001, 100)
 LOSSES = 3.0 + 5.0 * STEPS ** -0.3

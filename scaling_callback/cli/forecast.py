@@ -1,0 +1,81 @@
+"""`scaling-callback forecast`: the validation loss of one run at a later step, from its curve so far."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    return value
+
+
+def run(args) -> int:
+    from ..core.forecast import forecast
+    from ..io import read_curves
+
+    try:
+        curves = read_curves(args.file, tag=args.tag, lr_tag=args.lr_tag, run_id=args.run)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"scaling-callback forecast: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if not curves:
+        print(f"scaling-callback forecast: {args.file} has no data rows (only a header)"
+              if args.run is None else f"scaling-callback forecast: no run {args.run!r} in {args.file}",
+              file=sys.stderr)
+        return 2
+    if args.run is not None and os.path.isdir(args.file) and args.run not in curves:
+        curves = {args.run: next(iter(curves.values()))}  # a log dir is one run, whatever its name
+    if args.run is not None:
+        if args.run not in curves:
+            print(f"scaling-callback forecast: no run {args.run!r} in {args.file}", file=sys.stderr)
+            return 2
+        curve = curves[args.run]
+    elif len(curves) == 1:
+        curve = next(iter(curves.values()))
+    else:
+        print(f"scaling-callback forecast: {args.file} holds {len(curves)} runs; choose one with --run "
+              f"({', '.join(sorted(curves)[:5])}, ...)", file=sys.stderr)
+        return 2
+    at = curve.last_step if args.at is None else args.at
+    steps, losses = curve.observed(args.upto)
+    fc = forecast(steps, losses, lr=curve.lr_knots(), target_step=at, confidence=args.confidence)
+    if args.json:
+        out = {"run": curve.run_id, "upto": args.upto, "at": at}
+        out.update(fc.as_dict())
+        print(json.dumps(_finite_or_none(out)))
+    elif fc.ok:
+        pct = round(100 * fc.confidence)
+        print(f"run {curve.run_id or '-'}: {fc.n_points} points up to step {args.upto}")
+        print(f"forecast at step {at}: {fc.loss:.4f}  ({pct}% interval {fc.low:.4f} .. {fc.high:.4f})")
+        print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
+        print(f"law: {fc.law}, exponent {fc.exponent:.3f}")
+        for note in fc.notes:
+            print(f"note: {note}")
+    else:
+        print(f"no forecast for run {curve.run_id or '-'}: {fc.reason}")
+    return 0 if fc.ok else 1
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "forecast", help="forecast a run's validation loss at a later step from its curve so far",
+        description="Forecast the validation loss at step --at (default: the run's last row) from the "
+                    "val_loss of rows with step <= --upto. FILE is a CSV with columns step,val_loss "
+                    "(and optionally run_id,tokens,lr: lr of every row is the planned schedule) or a "
+                    "TensorBoard log dir (scalar --tag, learning rate from --lr-tag).")
+    p.add_argument("file", metavar="FILE", help="curve CSV or TensorBoard log dir")
+    p.add_argument("--run", metavar="RUN_ID", help="run to forecast in a multi-run CSV")
+    p.add_argument("--upto", metavar="STEP", type=float, required=True,
+                   help="use only validation losses at steps <= STEP")
+    p.add_argument("--at", metavar="STEP", type=int, help="step to forecast (default: the run's last row)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--tag", default="val_loss", help="TensorBoard scalar with the loss (default val_loss)")
+    p.add_argument("--lr-tag", default=None, help="TensorBoard scalar with the learning rate, if logged")
+    p.add_argument("--confidence", type=float, default=0.8, help="interval probability (default 0.8)")
+    p.set_defaults(func=run)

@@ -1,0 +1,240 @@
+"""The Lightning adapter of `ScalingTracker`: it feeds the tracker from the Trainer's hooks and
+logs what it returns through every logger of the Trainer.
+
+It implements the Lightning hooks against a duck-typed trainer and imports no Lightning
+namespace; `namespaces.py` puts it over each namespace's `Callback` base class. Per training
+micro-batch it counts (no host-device sync); at each validation end (outside the sanity check)
+every rank observes (the token count is summed over ranks), global rank zero forecasts and
+advises, and the forecast's record is broadcast to the other ranks so that a
+`ForecastEarlyStopping` decides the same everywhere.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, List, Optional
+
+from ..core import tags
+from ..core.history import ForecastHistory, History
+from ..core.planning import planned_end_step
+from ..tracking.tracker import ScalingTracker
+
+
+def tensorboard_writers(trainer) -> list:
+    """The SummaryWriters of the trainer's TensorBoardLoggers (either Lightning namespace)."""
+    return [logger.experiment for logger in trainer.loggers
+            if any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__)]
+
+
+class ScalingLawCore:
+    """Logs a language-model run's scale (N, D, C = 6·N·D) at every validation end.
+
+    Tags, logged through every logger of the Trainer at `trainer.global_step`:
+    scaling/params_non_embedding (scaling/params_total with convention="total"), scaling/tokens,
+    scaling/compute_flops, scaling/compute_pf_days, scaling/tokens_per_param, scaling/epochs.
+
+    Args:
+        monitor: validation metric recorded in the history (one warning when it is missing).
+        train_monitor: training-loss metric recorded beside it when logged (None: not recorded).
+        tokens_in_batch: fn(batch) -> int or integer tensor, the tokens of one training batch;
+            default `scaling_callback.tokens_in_batch` (token tensor numel; attention_mask.sum()
+            for dicts with input_ids; first element of tuples/lists).
+        non_embedding_params: N given explicitly (positive int) instead of counted from the model.
+        convention: "kaplan" (N without token/position embeddings, Kaplan et al. 2020) or "total"
+            (every parameter, Hoffmann et al. 2022).
+        n_layer, n_ctx, d_attn: all three add the context term to the compute,
+            C = (6N + 6·n_layer·n_ctx·d_attn)·D (Kaplan et al. 2020 eq. 2.2, Table 1).
+        tokens_per_epoch: unique training tokens in one epoch; epochs = D / tokens_per_epoch. When
+            None, epochs are passes over the training dataloader (micro-batches seen /
+            trainer.num_training_batches); not logged (one warning) when that length is unknown.
+            The data-limit and repeated-data advice use it, else D / epochs.
+        forecast: fit the validation curve and advise at every validation end (False: scale only).
+        horizons: steps (or tokens, with horizon_unit="tokens") to forecast at when the run has
+            no finite end (max_steps and max_epochs unlimited, or an epoch limit with a
+            dataloader of unknown length); the furthest one still ahead is the target. Ignored,
+            with a note, when the run has an end.
+        horizon_unit: "steps" or "tokens" (converted at the run's tokens per step so far).
+        lr_schedule: callable(step) -> lr, the planned learning rate of every optimizer step;
+            when None it is simulated from the configured optimizer and schedulers.
+        confidence: probability mass of the forecast interval (0.8: the 80% interval).
+        min_delta: loss improvement still worth training for, for advice/recommended_stop_step.
+        figure_every: draw the forecast figure into TensorBoard at the first forecast and every
+            this many validations after (needs matplotlib; 0: never).
+
+    Every training micro-batch is counted (gradient accumulation included), on every rank; the
+    count stays on the device and is summed over ranks only when read (validation end, checkpoint).
+
+    Forecast tags (logged by global rank zero; see docs/callback.md): forecast/final_loss,
+    forecast/final_loss_low, forecast/final_loss_high, forecast/asymptotic_loss,
+    forecast/exponent, forecast/final_step, forecast/fitted_loss, forecast/ok,
+    forecast/points_used, forecast/points_skipped, forecast/fit_seconds, advice/recommended_stop_step,
+    advice/overfitting, advice/tokens_to_data_limit, advice/repeated_data,
+    advice/effective_data_fraction (and, when they apply, advice/recommended_decay_start_step,
+    advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>).
+    With a TensorBoardLogger: a custom-scalars layout, the advice text and the figure.
+    Attributes: `forecasts` (ForecastHistory of every validation's ForecastRecord, on every
+    rank, kept in checkpoints), `assessment` (the latest `Assessment`, rank zero only),
+    `planned_end` (the target step of the run, None when it has no end).
+    A fit that fails is a warning with the reason, never an exception in the training loop.
+    The work is done by a `ScalingTracker` (`tracker`); this class feeds it from the Trainer.
+    """
+
+    def __init__(self, monitor: str = "val_loss", train_monitor: Optional[str] = "train_loss",
+                 tokens_in_batch: Optional[Callable] = None, non_embedding_params: Optional[int] = None,
+                 convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
+                 d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
+                 horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
+                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"monitor must be a metric name, got {monitor!r}")
+        if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
+            raise ValueError(f"train_monitor must be a metric name or None, got {train_monitor!r}")
+        self.tracker = ScalingTracker(
+            non_embedding_params=non_embedding_params, convention=convention, tokens_in_batch=tokens_in_batch,
+            n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn, tokens_per_epoch=tokens_per_epoch, forecast=forecast,
+            horizons=horizons, horizon_unit=horizon_unit, lr_schedule=lr_schedule, confidence=confidence,
+            min_delta=min_delta, figure_every=figure_every, monitor=monitor)
+        self.tracker.name = type(self).__qualname__
+        self.monitor = monitor
+        self.train_monitor = train_monitor
+        self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
+
+    # the settings and results users read, kept by the tracker
+    forecasting = property(lambda self: self.tracker.forecasting)
+    convention = property(lambda self: self.tracker.convention)
+    non_embedding_params = property(lambda self: self.tracker.non_embedding_params)
+    n_params = property(lambda self: self.tracker.n_params)
+    tokens_per_epoch = property(lambda self: self.tracker.tokens_per_epoch)
+    horizons = property(lambda self: self.tracker.horizons)
+    lr_schedule = property(lambda self: self.tracker.lr_schedule)
+    confidence = property(lambda self: self.tracker.confidence)
+    min_delta = property(lambda self: self.tracker.min_delta)
+    planned_end = property(lambda self: self.tracker.planned_steps)
+
+    @property
+    def history(self) -> History:
+        return self.tracker.history
+
+    @property
+    def forecasts(self) -> ForecastHistory:
+        return self.tracker.forecasts
+
+    @property
+    def assessment(self):
+        return self.tracker.assessment
+
+    # ---- Lightning hooks -----------------------------------------------------------------
+    @property
+    def state_key(self) -> str:
+        """Distinct for instances with different settings, stable across processes and resumes."""
+        t = self.tracker
+        settings = dict(monitor=self.monitor, convention=t.convention, non_embedding_params=t.non_embedding_params,
+                        n_layer=t.n_layer, n_ctx=t.n_ctx, d_attn=t.d_attn)
+        return f"{type(self).__qualname__}{settings!r}"
+
+    def setup(self, trainer, pl_module, stage) -> None:
+        self.tracker.is_rank_zero = bool(trainer.is_global_zero)  # before a checkpoint's state is loaded
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        strategy = trainer.strategy
+        self.tracker.sum_over_ranks = lambda t: strategy.reduce(t, reduce_op="sum")
+        self.tracker.reduce_device = strategy.root_device
+        self.tracker.set_model(pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.tracker.count(batch)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        """The planned end and its learning-rate schedule: the dataloaders are set up and a
+        resumed run's loops, optimizers and schedulers restored by now."""
+        if not self.forecasting:
+            return
+        per_epoch = trainer.num_training_batches
+        steps_per_epoch = (-(-int(per_epoch) // int(trainer.accumulate_grad_batches))
+                           if math.isfinite(per_epoch) and per_epoch > 0 else None)
+        self.tracker.set_schedule_source(list(getattr(trainer, "optimizers", None) or []),
+                                         trainer.lr_scheduler_configs, steps_per_epoch)
+        end = planned_end_step(trainer.max_steps, trainer.max_epochs, per_epoch, trainer.accumulate_grad_batches)
+        self.tracker.planned_steps = end
+        if end is not None:
+            if self.horizons is not None:
+                self.tracker.warn_once("horizons", f"horizons={list(self.horizons)} are ignored: the run has a "
+                                       f"planned end at step {end}")
+            if trainer.is_global_zero:
+                self.tracker.simulate_schedule(end, current_step=int(trainer.global_step))
+        elif self.horizons is None:
+            self.tracker.warn_once("no-end", f"the run has no planned end (max_steps={trainer.max_steps}, "
+                                   f"max_epochs={trainer.max_epochs}, {per_epoch} batches per epoch), so there is "
+                                   "nothing to forecast; pass horizons=[steps, ...] (or horizon_unit='tokens') to "
+                                   "forecast at given points")
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        reason = self.tracker.no_forecast_reason() if self.forecasting else None
+        if reason and not self.tracker.warned("no-end"):  # a run without an end was told at its start
+            self.tracker.warn_once("no-forecast", reason)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or getattr(trainer.state, "fn", None) != "fit":
+            return
+        val_loss = self._metric(trainer, self.monitor, warn=True)
+        train_loss = self._metric(trainer, self.train_monitor, warn=False) if self.train_monitor else None
+        report = self.tracker.observe(int(trainer.global_step), val_loss,
+                                      math.nan if train_loss is None else train_loss,
+                                      epochs=self._epochs(trainer), forecast=bool(trainer.is_global_zero))
+        for logger in trainer.loggers:  # self.log is refused in on_validation_end
+            logger.log_metrics(report.metrics, step=trainer.global_step)
+        if report.assessment is not None and trainer.is_global_zero:
+            self.tracker.write_tensorboard(tensorboard_writers(trainer), report.assessment)
+        if not self.forecasting:
+            return
+        record = report.record
+        if trainer.world_size > 1:  # every rank takes part: the gate decides on the same record everywhere
+            record = trainer.strategy.broadcast(record, src=0)
+            if not trainer.is_global_zero:
+                self.tracker.forecasts.append(record)
+        for listener in self._listeners:
+            listener.on_forecast(trainer, record)
+
+    def state_dict(self) -> Dict[str, object]:
+        """Plain numbers. Under DDP every rank must call it together (it sums the token count)."""
+        return self.tracker.state_dict()
+
+    def load_state_dict(self, state_dict: Dict[str, object]) -> None:
+        self.tracker.load_state_dict(state_dict)
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        states = checkpoint.get("callbacks") or {}
+        if self.state_key in states:
+            return
+        prefix = type(self).__qualname__
+        others = [key for key in states if isinstance(key, str) and key.startswith(prefix)]
+        why = (f"it holds {others}, saved with other settings" if others
+               else "it holds no state of this callback")
+        self.tracker.warn_once("resume", f"the checkpoint has no state under {self.state_key!r} ({why}); the "
+                               "token count and history restart from zero. Resume with the settings the run was "
+                               "started with to continue its counts.")
+
+    # ---- reading the Trainer -------------------------------------------------------------
+    def _epochs(self, trainer) -> Optional[float]:
+        """Passes over the training dataloader (the tracker uses tokens_per_epoch when given)."""
+        if self.tokens_per_epoch is not None:
+            return None
+        per_epoch = trainer.num_training_batches
+        if math.isfinite(per_epoch) and per_epoch > 0:
+            return self.tracker.train_batches / per_epoch
+        self.tracker.warn_once("epochs", f"the training dataloader has no length, so {tags.EPOCHS} is not logged; "
+                               "pass tokens_per_epoch= (unique tokens per epoch)")
+        return None
+
+    def _metric(self, trainer, key: str, warn: bool) -> Optional[float]:
+        """The metric's value; None when it is not logged (or not one number)."""
+        value = trainer.callback_metrics.get(key)
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+        if warn:
+            found = "is not logged" if value is None else f"is not one number ({value!r})"
+            self.tracker.warn_once(f"metric:{key}", f"the monitored metric {key!r} {found}; available: "
+                                   f"{sorted(trainer.callback_metrics)}. Its history records NaN. "
+                                   f"Log it with self.log({key!r}, ...) in validation_step or pass monitor=.")
+        return None
