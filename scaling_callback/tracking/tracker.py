@@ -230,9 +230,9 @@ class ScalingTracker:
                                 horizons=self._horizons_ahead(observation) if self.planned_steps is None else ())
         except Exception as exc:  # noqa: BLE001 - the training loop must never see it
             reason = f"{type(exc).__name__}: {exc}"
-            if self.is_rank_zero:
-                warnings.warn(f"{self.name}: forecast at step {step} failed ({reason}); training continues",
-                              UserWarning, stacklevel=3)
+            metrics[tags.FORECAST_OK] = 0.0  # forecast/ok is logged at every validation, failed or not
+            self.warn_once(f"forecast:{Status.ERROR.value}", f"forecast at step {step} failed ({reason}); training "
+                           "continues (warned once; forecast/ok is 0 at every validation it fails)")
             return failed_record(step, reason), None
         self.assessment = assessment
         metrics.update(assessment.metrics)
