@@ -40,3 +40,45 @@ def test_a_forecast_that_raises_logs_ok_0_at_every_validation_and_warns_once(tmp
     assert len(per_validation) == 1, failed  # was one per validation (the message carried the step)
     assert len(failed) <= 2  # and at most the run-end summary "no forecast could be made in this run"
     assert all(not r.ok and "injected fault" in r.reason for r in callback.forecasts)
+
+
+# ------------------------------------------------- items 3-4: a checkpoint state that is wrong
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory):
+    """A real checkpoint of a 40-step run with the callback's state in it: (path, state key)."""
+    tmp_path = tmp_path_factory.mktemp("ckpt")
+    callback = ScalingLawCallback(forecast=False)
+    fit(tmp_path, [callback, L.callbacks.ModelCheckpoint(dirpath=str(tmp_path), filename="last")],
+        max_steps=40, enable_checkpointing=True)
+    return str(tmp_path / "last.ckpt"), callback.state_key
+
+
+ONE_FORECAST = {"step": [20], "target_step": [40], "loss": [2.0], "low": [1.9], "high": [2.1], "asymptote": [1.5],
+                "exponent": [0.3], "fitted_loss": [2.1], "ok": [True], "reason": [None]}
+
+
+@pytest.mark.parametrize("change, key", [
+    (lambda s: s.pop("tokens"), "tokens"),  # was KeyError: 'tokens'
+    (lambda s: s.pop("train_batches"), "train_batches"),
+    (lambda s: s.pop("history"), "history"),
+    (lambda s: s["schedule"].pop("end") if s.get("schedule") else s.update(schedule={"steps": [0]}), "schedule"),
+    (lambda s: s.update(tokens=-5), "tokens"),  # was accepted
+    (lambda s: s.update(tokens=1500.7), "tokens"),  # was read as 1500
+    (lambda s: s.update(train_batches=-3), "train_batches"),
+    (lambda s: s["history"]["tokens"].__setitem__(0, -40), "history"),
+    (lambda s: s.update(forecasts=dict(ONE_FORECAST, ok=["False"])), "forecasts"),  # was read as True
+])
+def test_a_wrong_checkpoint_state_is_one_error_naming_the_checkpoint_and_the_key(tmp_path, saved_checkpoint, change, key):
+    import torch
+
+    path, state_key = saved_checkpoint
+    checkpoint = torch.load(path, weights_only=False)
+    change(checkpoint["callbacks"][state_key])
+    bad = str(tmp_path / "bad.ckpt")
+    torch.save(checkpoint, bad)
+    with pytest.raises(ValueError) as info:
+        fit(tmp_path, [ScalingLawCallback(forecast=False)], max_steps=60, ckpt_path=bad)
+    message = str(info.value)
+    assert "bad.ckpt" in message and f"key {key!r}" in message and "restart its counts from zero" in message

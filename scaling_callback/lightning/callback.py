@@ -97,6 +97,7 @@ class ScalingLawCore:
         self.monitor = monitor
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
+        self._ckpt_path: Optional[str] = None  # the checkpoint being resumed from, for error messages
 
     # the settings and results users read, kept by the tracker
     forecasting = property(lambda self: self.tracker.forecasting)
@@ -199,9 +200,16 @@ class ScalingLawCore:
         return self.tracker.state_dict()
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
-        self.tracker.load_state_dict(state_dict)
+        """Restore the tracker; a state with a key missing or wrong raises ValueError naming the
+        checkpoint (when Lightning said which) and the key."""
+        try:
+            self.tracker.load_state_dict(state_dict)
+        except ValueError as exc:
+            where = f"checkpoint {self._ckpt_path}" if self._ckpt_path else "the checkpoint"
+            raise ValueError(f"{where}, state {self.state_key!r}: {exc}") from None
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        self._ckpt_path = getattr(trainer, "ckpt_path", None)  # Lightning calls this before load_state_dict
         states = checkpoint.get("callbacks") or {}
         if self.state_key in states:
             return

@@ -30,6 +30,7 @@ from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
 from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
 from .schedule import simulate_lr_schedule
+from .state import read_state
 
 
 @dataclass(frozen=True)
@@ -362,15 +363,21 @@ class ScalingTracker:
                 "schedule": schedule}
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
-        self._tokens_restored = int(state_dict["tokens"])
-        self.train_batches = int(state_dict["train_batches"])
+        """Restore what `state_dict` saved. Raises ValueError naming the key when the state has a
+        key missing or a value of a wrong type or range (tracking/state.py); nothing is loaded
+        then, so a resumed run never continues from silently wrong counts."""
+        try:
+            state = read_state(state_dict)
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: the saved state is unusable: {exc}. Resume from another checkpoint, "
+                             "or delete this callback's entry from the checkpoint's 'callbacks' to restart its "
+                             "counts from zero") from None
+        self._tokens_restored = state["tokens"]
+        self.train_batches = state["train_batches"]
         self._counter.reset()
-        self.history = History.from_state_dict(state_dict["history"])
-        forecasts = state_dict.get("forecasts")  # absent in checkpoints of accounting-only versions
-        self.forecasts = ForecastHistory() if forecasts is None else ForecastHistory.from_state_dict(forecasts)
-        schedule = state_dict.get("schedule")
-        self._schedule = None if schedule is None else dict(
-            schedule, steps=np.asarray(schedule["steps"], dtype=np.int64), lr=np.asarray(schedule["lr"], dtype=float))
+        self.history = state["history"]
+        self.forecasts = state["forecasts"]  # absent in checkpoints of accounting-only versions: empty
+        self._schedule = state["schedule"]
 
     # ---- warnings ------------------------------------------------------------------------
     def warn_once(self, key: str, message: str) -> None:
