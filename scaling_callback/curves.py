@@ -92,11 +92,22 @@ def read_curves_csv(path: str, run_id: Optional[str] = None) -> Dict[str, Curve]
 def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[str] = None) -> Curve:
     """The scalar `tag` of a TensorBoard log dir as a Curve (lr from `lr_tag` when given).
 
-    Raises FileNotFoundError when there are no event files, KeyError when `tag` is absent
-    (the message lists the tags that exist).
+    Without `lr_tag`, the planned schedule the callback saved beside the events
+    (`schedule_file`) gives the learning rate and the planned end (the curve's last row), so a
+    forecast from the command line is the callback's. Raises FileNotFoundError when there are
+    no event files, KeyError when `tag` is absent (the message lists the tags that exist),
+    ValueError when a log dir holds several runs (each version folder is one).
     """
+    from .runpoints import run_dirs
+    from .schedule_file import read_schedule_file
     from .tbreader import read_scalars
 
+    runs = run_dirs(logdir)
+    if len(runs) > 1:
+        raise ValueError(f"{logdir} holds {len(runs)} runs ({', '.join(runs[:4])}{', ...' if len(runs) > 4 else ''}); "
+                         "give one run's folder")
+    if runs:
+        logdir = runs[0]
     scalars = read_scalars(logdir)
     if tag not in scalars:
         raise KeyError(f"tag {tag!r} not in {logdir!r}; scalar tags: {sorted(scalars)}")
@@ -110,6 +121,13 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
         allsteps = np.union1d(allsteps, lr_steps.astype(float))
         lr = np.full(len(allsteps), np.nan)
         lr[np.searchsorted(allsteps, lr_steps)] = lr_values
+    else:
+        schedule = read_schedule_file(logdir)
+        if schedule is not None and schedule["steps"]:
+            knots = np.asarray(schedule["steps"], dtype=float)
+            rates = np.asarray(schedule["lr"], dtype=float)
+            allsteps = np.union1d(np.union1d(allsteps, knots), [float(schedule["planned_end"])])
+            lr = np.interp(allsteps, knots, rates)  # the knots are linear in between, as forecast() reads them
     val = np.full(len(allsteps), np.nan)
     val[np.searchsorted(allsteps, steps)] = losses
     return Curve(os.path.basename(os.path.normpath(logdir)), allsteps,

@@ -13,7 +13,7 @@ import numpy as np
 
 from .crossrun import ScalingLawError
 
-__all__ = ["PARAMS_TAG", "PARAMS_TOTAL_TAG", "TOKENS_TAG", "RunPoints", "read_run_points"]
+__all__ = ["PARAMS_TAG", "PARAMS_TOTAL_TAG", "TOKENS_TAG", "RunPoints", "read_run_points", "run_dirs"]
 
 PARAMS_TAG = "scaling/params_non_embedding"  # N, logged by the callback (convention="kaplan")
 PARAMS_TOTAL_TAG = "scaling/params_total"  # N, logged by the callback with convention="total"
@@ -33,7 +33,9 @@ class RunPoints:
 def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str = "final") -> RunPoints:
     """Points from each path: a TensorBoard log dir written by the callback, or a CSV file.
 
-    A log dir gives one point: N from `scaling/params_non_embedding` (or `scaling/params_total`
+    A directory holding event files directly is one run; a folder of runs (Lightning's
+    `version_N` folders, one per run) gives one point per run folder, never a merge of them
+    (`run_dirs`). A run gives one point: N from `scaling/params_non_embedding` (or `scaling/params_total`
     when the run was logged with convention="total"), loss from `loss_tag`
     ("final": its last value; "best": its lowest), D from `scaling/tokens` logged at that loss's
     validation (the first token count at or after the loss's step). A CSV gives one point per row, from
@@ -45,7 +47,10 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
     rows: List[Tuple[float, float, float, str]] = []
     for path in paths:
         if os.path.isdir(path):
-            rows.append(_run_point(path, loss_tag, loss))
+            runs = run_dirs(path)
+            if not runs:
+                raise ScalingLawError(f"{path}: no TensorBoard event file under it")
+            rows.extend(_run_point(run, loss_tag, loss) for run in runs)
         elif os.path.isfile(path):
             rows.extend(_csv_points(path))
         else:
@@ -58,6 +63,13 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
                 raise ScalingLawError(f"{row[3]}: {name} = {value!r}; N, D and loss must be positive numbers")
     N, D, L, src = zip(*rows)
     return RunPoints(np.array(N), np.array(D), np.array(L), tuple(src))
+
+
+def run_dirs(path: str) -> List[str]:
+    """The run folders under `path` (itself included): those that hold event files directly,
+    sorted. A resumed run writes its new event files into the same folder, so it stays one run."""
+    found = [root for root, _, names in os.walk(path) if any("tfevents" in n for n in names)]
+    return sorted(found)
 
 
 def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, float, str]:
