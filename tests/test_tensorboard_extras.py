@@ -67,17 +67,19 @@ def test_layout_written_once_and_read_by_the_custom_scalars_plugin(tmp_path):
     layout = layout_pb2.Layout()
     layout.ParseFromString(events[0].tensor_proto.string_val[0])
     (category,) = layout.category
-    margin = next(c for c in category.chart if c.HasField("margin"))
-    (series,) = margin.margin.series
+    margin = next(c for c in category.chart if c.HasField("margin") and "band" in c.title)
+    observed, series = margin.margin.series  # the curve and the forecast band in one chart
+    assert (observed.value, observed.lower, observed.upper) == ("val_loss",) * 3
     assert (series.value, series.lower, series.upper) == (
         "forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high")
+    assert category.chart[-1].title == margin.title  # drawn first: the plugin lays charts out last first
 
     # what the dashboard does: list the plugin, fetch the layout, then each chart's data
     ctx = tb_context.RequestContext()
     provider, plugin = _plugins(tmp_path)
     assert "custom_scalars" in provider.list_plugins(ctx, experiment_id="")
     served = json.loads(plugin.layout_impl(ctx, ""))
-    assert served["category"][0]["title"] == "scaling-callback"
+    assert served["category"][0]["title"] == "scaling-callback: where the run ends"
     for tag in (series.value, series.lower, series.upper):  # Margin series are exact tag names
         body, _ = plugin.download_data_impl(ctx, ".", tag, "", "json")
         assert [point[1] for point in body] == [100, 200, 300]  # [wall_time, step, value] rows
@@ -96,7 +98,8 @@ def test_layout_written_once_and_read_by_the_custom_scalars_plugin(tmp_path):
 
 def test_layout_merges_a_user_layout_and_escapes_the_monitor(tmp_path):
     layout = forecast_layout("val/loss(ppl)")
-    assert layout["scaling-callback"]["observed vs forecast loss"][1][0] == r"^val/loss\(ppl\)$"
+    multiline = next(c for c in layout.category[0].chart if c.HasField("multiline"))
+    assert multiline.multiline.tag[0] == r"^val/loss\(ppl\)$"
     writer = SummaryWriter(str(tmp_path))
     mine = {"mine": {"grad norm": ["Multiline", ["^grad_norm$"]]}}
     assert write_forecast_layout(writer, "val/loss(ppl)", extra_layout=mine)
@@ -104,7 +107,7 @@ def test_layout_merges_a_user_layout_and_escapes_the_monitor(tmp_path):
     acc = _accumulator(tmp_path)
     parsed = layout_pb2.Layout()
     parsed.ParseFromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
-    assert [c.title for c in parsed.category] == ["scaling-callback", "mine"]
+    assert [c.title for c in parsed.category] == ["scaling-callback: where the run ends", "mine"]
 
 
 def test_a_second_writer_gets_its_own_layout(tmp_path):
@@ -167,7 +170,7 @@ def test_figure_leaves_out_what_log_axes_cannot_show():
 def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an absent package looks like to import
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"scaling-callback\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib"):
         forecast_figure([1, 2], [3.0, 2.0])
 
 
