@@ -10,7 +10,6 @@ broadcast to the other ranks so that a `ForecastEarlyStopping` decides the same 
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
 from typing import Callable, Dict, List, Optional
@@ -22,8 +21,9 @@ from .compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_p
 from .history import ForecastHistory, ForecastRecord, History, Observation
 from .planning import check_horizons, compress_schedule, horizon_steps, planned_end_step, schedule_before
 from .schedule import simulate_lr_schedule
-from .tensorboard import write_advice_text, write_figure, write_forecast_layout
-from .tracking import assess, failed_record, forecast_figure_of
+from .run_report import RunReport, tensorboard_writers
+from .schedule_file import write_schedule_file
+from .tracking import assess, failed_record
 # the names `scaling-callback fit` reads back are the names written here: one definition
 from .runpoints import PARAMS_TAG, PARAMS_TOTAL_TAG, TOKENS_TAG
 
@@ -43,12 +43,6 @@ def _positive_int(value, name: str) -> Optional[int]:
     if isinstance(value, bool) or not (whole or hasattr(value, "__index__")) or int(value) <= 0:
         raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
     return int(value)
-
-
-def tensorboard_writers(trainer) -> list:
-    """The SummaryWriters of the trainer's TensorBoardLoggers (either Lightning namespace)."""
-    return [logger.experiment for logger in trainer.loggers
-            if any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__)]
 
 
 class ScalingLawCore:
@@ -83,8 +77,10 @@ class ScalingLawCore:
             when None it is simulated from the configured optimizer and schedulers.
         confidence: probability mass of the forecast interval (0.8: the 80% interval).
         min_delta: loss improvement still worth training for, for advice/recommended_stop_step.
-        figure_every: draw the forecast figure into TensorBoard at the first forecast and every
-            this many validations after (needs matplotlib; 0: never).
+        figure_every: draw the forecast figure into TensorBoard at the first forecast, every this
+            many forecasts after, at the planned end and at train end (0: never).
+        progress_bar: show the latest forecast, "forecast=2.43 [2.40, 2.46]", in the Trainer's
+            progress bar (without a bar: one line per validation in the terminal).
 
     Every training micro-batch is counted (gradient accumulation included), on every rank; the
     count stays on the device and is summed over ranks only when read (validation end, checkpoint).
@@ -108,7 +104,8 @@ class ScalingLawCore:
                  convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
-                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
+                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10,
+                 progress_bar: bool = True):
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be a metric name, got {monitor!r}")
         if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
@@ -151,6 +148,8 @@ class ScalingLawCore:
         self.planned_end: Optional[int] = None
         self._schedule = None  # planned lr as knots: {"steps", "lr", "end", "source", "note"}
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
+        self.report = RunReport(monitor=monitor, min_delta=self.min_delta, figure_every=self.figure_every,
+                                progress_bar=progress_bar)
 
     # ---- Lightning hooks -----------------------------------------------------------------
     @property
@@ -173,6 +172,9 @@ class ScalingLawCore:
     def on_train_start(self, trainer, pl_module) -> None:
         """The planned end and its learning-rate schedule: the dataloaders are set up and a
         resumed run's loops, optimizers and schedulers restored by now."""
+        tokens = self._tokens_restored + self._counter.read()  # the counter is empty here: no device sync
+        self.report.train_started(trainer, int(trainer.global_step), tokens,
+                                  training_flops(self.n_params, tokens, self.n_layer, self.n_ctx, self.d_attn))
         if not self.forecasting:
             return
         self.planned_end = planned_end_step(trainer.max_steps, trainer.max_epochs, trainer.num_training_batches,
@@ -183,13 +185,20 @@ class ScalingLawCore:
                            f"end at step {self.planned_end}")
             if trainer.is_global_zero:
                 self._ensure_schedule(trainer, self.planned_end)
+                self._save_schedule(trainer)
         elif self.horizons is None:
             self._warn_once(trainer, "no-end", f"{type(self).__qualname__}: the run has no planned end (max_steps="
                             f"{trainer.max_steps}, max_epochs={trainer.max_epochs}, "
                             f"{trainer.num_training_batches} batches per epoch), so there is nothing to forecast; "
                             "pass horizons=[steps, ...] (or horizon_unit='tokens') to forecast at given points")
 
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.report.validation_started()
+
     def on_train_end(self, trainer, pl_module) -> None:
+        self.report.train_ended(trainer, history=self.history, forecasts=self.forecasts, n_params=self.n_params,
+                                planned_end=self.planned_end, warn=lambda key, msg: self._note(trainer, key, msg))
         if (self.forecasting and len(self.forecasts) and not any(r.ok for r in self.forecasts)
                 and "no-end" not in self._warned):  # a run without an end was told at its start
             self._warn_once(trainer, "no-forecast", f"{type(self).__qualname__}: no forecast could be made in this "
@@ -201,6 +210,7 @@ class ScalingLawCore:
         observation = self._observe(trainer)
         self.history.append(observation)
         metrics = self._scale_metrics(trainer, observation)
+        metrics.update(self.report.rates(observation.step, observation.tokens, observation.flops, self.planned_end))
         if not self.forecasting:
             self._log_metrics(trainer, metrics)
             return
@@ -220,7 +230,7 @@ class ScalingLawCore:
             key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in self._schedule.items()}
         return {"tokens": self._read_tokens(), "train_batches": self._train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
-                "schedule": schedule}
+                "schedule": schedule, "report": self.report.state_dict()}
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
         self._tokens_restored = int(state_dict["tokens"])
@@ -229,6 +239,7 @@ class ScalingLawCore:
         self.history = History.from_state_dict(state_dict["history"])
         forecasts = state_dict.get("forecasts")  # absent in checkpoints of accounting-only versions
         self.forecasts = ForecastHistory() if forecasts is None else ForecastHistory.from_state_dict(forecasts)
+        self.report.load_state_dict(state_dict.get("report"))  # absent in older checkpoints
         schedule = state_dict.get("schedule")
         self._schedule = None if schedule is None else dict(
             schedule, steps=np.asarray(schedule["steps"], dtype=np.int64), lr=np.asarray(schedule["lr"], dtype=float))
@@ -280,7 +291,8 @@ class ScalingLawCore:
             kind = record.reason.split(":")[0]
             self._warn_once(trainer, f"forecast:{kind}", f"{type(self).__qualname__}: no forecast at step {step}: "
                             f"{record.reason} (warned once for this kind of reason)")
-        self._write_tensorboard(trainer, assessment)
+        self.report.assessed(trainer, self.history, assessment, planned_tokens=planned_tokens,
+                             planned_end=self.planned_end, warn=lambda key, msg: self._note(trainer, key, msg))
         return record
 
     def _horizons_ahead(self, observation: Observation):
@@ -356,26 +368,19 @@ class ScalingLawCore:
         if sim.note or len(optimizers) > 1:
             self._warn_once(trainer, "schedule", f"{type(self).__qualname__}: {note}")
 
-    def _write_tensorboard(self, trainer, assessment) -> None:
-        """Rank zero, every TensorBoardLogger: the layout (once per writer), the advice text and,
-        every `figure_every` forecasts, the figure. A failure here is a warning."""
-        writers = tensorboard_writers(trainer)
-        if not writers:
-            return
-        step = assessment.record.step
-        n_ok = sum(1 for r in self.forecasts if r.ok) + int(assessment.record.ok)  # this one not appended yet
-        draw = (assessment.record.ok and self.figure_every > 0 and (n_ok - 1) % self.figure_every == 0
-                and importlib.util.find_spec("matplotlib") is not None)
-        try:
-            figure = forecast_figure_of(self.history, assessment, monitor=self.monitor) if draw else None
-            for writer in writers:
-                write_forecast_layout(writer, self.monitor)
-                write_advice_text(writer, assessment.markdown, step)
-                if figure is not None:
-                    write_figure(writer, figure, step)
-        except Exception as exc:  # noqa: BLE001
-            self._warn_once(trainer, "tensorboard", f"{type(self).__qualname__}: writing the forecast to TensorBoard "
-                            f"failed at step {step} ({type(exc).__name__}: {exc}); the scalars are still logged")
+    def _save_schedule(self, trainer) -> None:
+        """The planned schedule beside the events of every TensorBoardLogger, for
+        `scaling-callback forecast LOGDIR` (see `schedule_file`)."""
+        schedule = self._schedule
+        for logger in trainer.loggers:
+            if not any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__):
+                continue
+            try:
+                write_schedule_file(logger.log_dir, steps=schedule["steps"].tolist(), lr=schedule["lr"].tolist(),
+                                    planned_end=self.planned_end, source=schedule["source"], monitor=self.monitor)
+            except OSError as exc:
+                self._note(trainer, "schedule-file", f"the planned schedule could not be saved beside the "
+                           f"TensorBoard events ({exc}); `scaling-callback forecast` will assume a constant rate")
 
     def _note(self, trainer, key: str, message: str) -> None:
         self._warn_once(trainer, key, f"{type(self).__qualname__}: {message}")

@@ -26,7 +26,7 @@ def forecast_text(record) -> Optional[str]:
     """'2.43 [2.40, 2.46]' for a successful `ForecastRecord`, None otherwise."""
     if record is None or not record.ok or not math.isfinite(record.loss):
         return None
-    return f"{record.loss:.3g} [{record.low:.3g}, {record.high:.3g}]"
+    return f"{record.loss:#.3g} [{record.low:#.3g}, {record.high:#.3g}]"  # '#': 2.40, not 2.4
 
 
 def forecast_line(record, observed: float) -> str:
@@ -66,6 +66,10 @@ class BarForecast:
         bar.get_metrics = get_metrics
         self._bar = bar
         return True
+
+    @property
+    def attached(self) -> bool:
+        return self._bar is not None
 
     def detach(self) -> None:
         if self._bar is not None:
