@@ -98,7 +98,7 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
     no event files, KeyError when `tag` is absent (the message lists the tags that exist),
     ValueError when a log dir holds several runs (each version folder is one).
     """
-    from .runpoints import run_dirs
+    from .runpoints import TOKENS_TAG, run_dirs
     from .schedule_file import read_schedule_file
     from .tbreader import read_scalars
 
@@ -112,6 +112,9 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
     if tag not in scalars:
         raise KeyError(f"tag {tag!r} not in {logdir!r}; scalar tags: {sorted(scalars)}")
     steps, losses = scalars[tag]
+    schedule = read_schedule_file(logdir) if lr_tag is None else None
+    if schedule is not None and TOKENS_TAG in scalars:
+        steps = _validation_steps(steps, scalars[TOKENS_TAG][0])
     allsteps = steps.astype(float)
     lr = np.full(len(steps), np.nan)
     if lr_tag is not None:
@@ -121,17 +124,25 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
         allsteps = np.union1d(allsteps, lr_steps.astype(float))
         lr = np.full(len(allsteps), np.nan)
         lr[np.searchsorted(allsteps, lr_steps)] = lr_values
-    else:
-        schedule = read_schedule_file(logdir)
-        if schedule is not None and schedule["steps"]:
-            knots = np.asarray(schedule["steps"], dtype=float)
-            rates = np.asarray(schedule["lr"], dtype=float)
-            allsteps = np.union1d(np.union1d(allsteps, knots), [float(schedule["planned_end"])])
-            lr = np.interp(allsteps, knots, rates)  # the knots are linear in between, as forecast() reads them
+    elif schedule is not None and schedule["steps"]:
+        knots = np.asarray(schedule["steps"], dtype=float)
+        rates = np.asarray(schedule["lr"], dtype=float)
+        allsteps = np.union1d(np.union1d(allsteps, knots), [float(schedule["planned_end"])])
+        lr = np.interp(allsteps, knots, rates)  # the knots are linear in between, as forecast() reads them
     val = np.full(len(allsteps), np.nan)
     val[np.searchsorted(allsteps, steps)] = losses
     return Curve(os.path.basename(os.path.normpath(logdir)), allsteps,
                  np.full(len(allsteps), np.nan), lr, val)
+
+
+def _validation_steps(loss_steps: np.ndarray, scale_steps: np.ndarray) -> np.ndarray:
+    """The callback's step of each validation loss: Lightning logs a validation metric at the
+    validation's global step or one before it (mid-epoch), the callback logs the run's scale at
+    the global step itself, and forecasts from that step; a loss one step before a scale point
+    moves onto it."""
+    j = np.minimum(np.searchsorted(scale_steps, loss_steps, side="left"), len(scale_steps) - 1)
+    after = scale_steps[j]
+    return np.where((after >= loss_steps) & (after - loss_steps <= 1), after, loss_steps)
 
 
 def read_curves(path: str, tag: str = "val_loss", lr_tag: Optional[str] = None,
