@@ -1,30 +1,17 @@
-"""TensorBoard extras for the forecast: a custom-scalars layout, the advice as text, a figure.
+"""TensorBoard extras for the forecast: a custom-scalars layout, the advice as text, the figure.
 
 Works on any `torch.utils.tensorboard.SummaryWriter` (Lightning's `TensorBoardLogger.experiment`
-is one); no Lightning import. matplotlib (the `plot` extra) is imported only when a figure is
-drawn.
+is one); no Lightning import. The figure itself is drawn by `plots.forecast_figure`.
 """
 from __future__ import annotations
 
 import re
 import weakref
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import numpy as np
 
-# scalar tags the forecast is logged under; the charts name them exactly
-FINAL_LOSS_TAG = "forecast/final_loss"
-FINAL_LOSS_LOW_TAG = "forecast/final_loss_low"
-FINAL_LOSS_HIGH_TAG = "forecast/final_loss_high"
-ASYMPTOTIC_LOSS_TAG = "forecast/asymptotic_loss"
-FINAL_STEP_TAG = "forecast/final_step"
-RECOMMENDED_STOP_TAG = "advice/recommended_stop_step"
-# the advice text panel (TensorBoard stores it as f"{ADVICE_TEXT_TAG}/text_summary")
-ADVICE_TEXT_TAG = "advice/summary"
-FORECAST_FIGURE_TAG = "forecast/figure"
-LAYOUT_CATEGORY = "scaling-callback: where the run ends"
-# the custom-scalars plugin's own name for the layout record (custom_scalar/metadata.py)
-LAYOUT_SUMMARY_TAG = "custom_scalars__config__"
+from .core import tags
 
 _writers_with_layout: "weakref.WeakSet" = weakref.WeakSet()
 
@@ -54,18 +41,18 @@ def _layout_of_dict(layout: Dict[str, Dict[str, list]]):
     categories = []
     for title, charts in layout.items():
         made = []
-        for name, (kind, tags) in charts.items():
+        for name, (kind, names) in charts.items():
             if kind == "Margin":
-                if len(tags) != 3:
-                    raise ValueError(f"chart {name!r}: a Margin chart takes [value, lower, upper] tags, got {tags!r}")
-                made.append(_margin_chart(name, tuple(tags)))
+                if len(names) != 3:
+                    raise ValueError(f"chart {name!r}: a Margin chart takes [value, lower, upper] tags, got {names!r}")
+                made.append(_margin_chart(name, tuple(names)))
             else:
-                made.append(_multiline_chart(name, tags))
+                made.append(_multiline_chart(name, names))
         categories.append(layout_pb2.Category(title=title, chart=made))
     return layout_pb2.Layout(category=categories)
 
 
-def forecast_layout(monitor: str = "val_loss", *, category: str = LAYOUT_CATEGORY, extra_charts=()):
+def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CATEGORY, extra_charts=()):
     """The custom-scalars layout (a `layout_pb2.Layout`): one category, shown first, with
 
     - "<monitor> ■ and the forecast of its final value ◆, 80% band": a Margin chart with two
@@ -87,10 +74,10 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = LAYOUT_CATEGOR
 
     charts = [
         _margin_chart(f"{monitor} ■ and the forecast of its final value ◆, 80% band",
-                      monitor, (FINAL_LOSS_TAG, FINAL_LOSS_LOW_TAG, FINAL_LOSS_HIGH_TAG)),
-        _margin_chart("recommended stop ■ and planned end ◆ (steps, unsmoothed)", RECOMMENDED_STOP_TAG, FINAL_STEP_TAG),
+                      monitor, (tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH)),
+        _margin_chart("recommended stop ■ and planned end ◆ (steps, unsmoothed)", tags.RECOMMENDED_STOP, tags.FINAL_STEP),
         _multiline_chart(f"{monitor} ■, forecast ◆ and asymptote ▲",
-                         [f"^{re.escape(tag)}$" for tag in (monitor, FINAL_LOSS_TAG, ASYMPTOTIC_LOSS_TAG)]),
+                         [f"^{re.escape(tag)}$" for tag in (monitor, tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS)]),
         *extra_charts,
     ]
     # the plugin (TensorBoard 2.21, seen in Chromium) lays a category's charts out last first
@@ -106,7 +93,7 @@ def layout_summary(layout):
 
     metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="custom_scalars"))
     tensor = TensorProto(dtype="DT_STRING", string_val=[layout.SerializeToString()], tensor_shape=TensorShapeProto())
-    return Summary(value=[Summary.Value(tag=LAYOUT_SUMMARY_TAG, tensor=tensor, metadata=metadata)])
+    return Summary(value=[Summary.Value(tag=tags.LAYOUT_SUMMARY, tensor=tensor, metadata=metadata)])
 
 
 def write_forecast_layout(
@@ -115,7 +102,7 @@ def write_forecast_layout(
     *,
     extra_layout: Optional[Dict[str, Dict[str, list]]] = None,
     extra_charts=(),
-    category: str = LAYOUT_CATEGORY,
+    category: str = tags.LAYOUT_CATEGORY,
 ) -> bool:
     """Write the forecast layout to `writer` once: True when written now, False when this writer
     already has it (later calls are free and write nothing).
@@ -139,106 +126,11 @@ def write_forecast_layout(
     return True
 
 
-def write_advice_text(writer, markdown: str, step: int, *, tag: str = ADVICE_TEXT_TAG) -> None:
+def write_advice_text(writer, markdown: str, step: int, *, tag: str = tags.ADVICE_TEXT) -> None:
     """Write the advice Markdown (see `advice.advice_markdown`) to the Text tab at `step`."""
     if not isinstance(markdown, str):
         raise TypeError(f"markdown must be a str, got {type(markdown).__name__}")
     writer.add_text(tag, markdown, global_step=int(step))
-
-
-def _matplotlib_figure_class():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("the forecast figure needs matplotlib (a dependency of scaling-callback that is "
-                          "missing here): pip install matplotlib") from exc
-    return Figure
-
-
-def _positive_points(name: str, steps, values):
-    s = np.asarray(steps, dtype=float).ravel()
-    v = np.asarray(values, dtype=float).ravel()
-    if s.shape != v.shape:
-        raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
-    keep = np.isfinite(s) & np.isfinite(v) & (s > 0) & (v > 0)  # log axes show positive points only
-    return s[keep], v[keep]
-
-
-def forecast_figure(
-    observed_steps,
-    observed_loss,
-    *,
-    fit_steps=None,
-    fit_loss=None,
-    band_steps=None,
-    band_low=None,
-    band_high=None,
-    stop_step: Optional[int] = None,
-    planned_end: Optional[int] = None,
-    monitor: str = "val_loss",
-    title: Optional[str] = None,
-):
-    """A matplotlib Figure of the forecast on log-log axes: observed points, the fitted curve
-    (`fit_steps`, `fit_loss`: over the observed range and beyond), the extrapolation band
-    (`band_steps`, `band_low`, `band_high`: e.g. the 80% interval), the recommended stop and
-    the planned end as vertical lines. Plain arrays in, so it needs no forecast object.
-
-    Only positive, finite points can sit on log axes; others are left out. Built without pyplot
-    (no GUI backend, no global figure registry). Raises ImportError with the install hint when
-    matplotlib is missing, ValueError when no observed point can be drawn.
-    """
-    Figure = _matplotlib_figure_class()
-    s, v = _positive_points("observed", observed_steps, observed_loss)
-    if s.size == 0:
-        raise ValueError("no positive, finite observed point to draw on log axes")
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
-    ax = fig.add_subplot()
-    if band_steps is not None:
-        bs, lo = _positive_points("band_low", band_steps, band_low)
-        bs2, hi = _positive_points("band_high", band_steps, band_high)
-        if bs.size and np.array_equal(bs, bs2):
-            ax.fill_between(bs, lo, hi, color="tab:orange", alpha=0.25, linewidth=0,
-                            label="forecast interval")
-    if fit_steps is not None:
-        fs, fv = _positive_points("fit", fit_steps, fit_loss)
-        if fs.size:
-            ax.plot(fs, fv, color="tab:orange", linewidth=1.5, label="fitted curve")
-    ax.plot(s, v, "o", color="tab:blue", markersize=3, label=f"observed {monitor}")
-    if stop_step is not None and stop_step > 0:
-        ax.axvline(stop_step, color="tab:green", linestyle="--", linewidth=1,
-                   label=f"recommended stop ({int(stop_step)})")
-    if planned_end is not None and planned_end > 0:
-        ax.axvline(planned_end, color="grey", linestyle=":", linewidth=1, label=f"planned end ({int(planned_end)})")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _readable_ticks(ax)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel(monitor)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title, fontsize="medium")
-    # fixed margins: tight_layout measures every tick label first and would double the drawing time
-    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.12, top=0.92 if title else 0.97)
-    return fig
-
-
-def _readable_ticks(ax) -> None:
-    """Plain numbers on both log axes: steps at 1, 2, 5 times powers of ten (a run of 50 to 800
-    steps gets 50, 100, 200, 500 rather than one "10²"), losses at about six round values of
-    their narrow range (rather than 2×10⁰ or none at all). Plain text also draws faster than
-    mathtext."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
-
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    low, high = ax.get_ylim()
-    ticks = [t for t in MaxNLocator(6).tick_values(low, high) if low <= t <= high and t > 0]
-    ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def figure_to_array(figure) -> np.ndarray:
@@ -250,7 +142,7 @@ def figure_to_array(figure) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def write_figure(writer, figure, step: int, *, tag: str = FORECAST_FIGURE_TAG) -> None:
+def write_figure(writer, figure, step: int, *, tag: str = tags.FORECAST_FIGURE) -> None:
     """Write a matplotlib Figure (e.g. `forecast_figure(...)`) to the Images tab at `step`."""
     writer.add_image(tag, figure_to_array(figure), global_step=int(step), dataformats="HWC")
 

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from scaling_callback.advice import data_limit
-from scaling_callback.advice_board import AT_END, STOP_NOW, AdviceBoard, data_limit_for_plan
-from scaling_callback.history import History, Observation
-from scaling_callback.tracking import assess
+from scaling_callback.core.advice import data_limit
+from scaling_callback.core.advice_board import AT_END, STOP_NOW, AdviceBoard, data_limit_for_plan
+from scaling_callback.core.assess import assess
+from scaling_callback.core.history import History, Observation
 
 
 def flipping_curve(step):

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from .advice_board import AdviceBoard, BoardView
+from ..core.advice_board import STOP_TOPIC, AdviceBoard, BoardView
+from ..tracking.throughput import Throughput
 from .terminal import BarForecast, forecast_line, forecast_text, log, train_end_summary
-from .throughput import Throughput
+
+
+def tensorboard_loggers(trainer) -> list:
+    """The trainer's TensorBoardLoggers (either Lightning namespace)."""
+    return [logger for logger in trainer.loggers
+            if any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__)]
 
 
 def tensorboard_writers(trainer) -> list:
-    """The SummaryWriters of the trainer's TensorBoardLoggers (either Lightning namespace)."""
-    return [logger.experiment for logger in trainer.loggers
-            if any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__)]
+    """The SummaryWriters of the trainer's TensorBoardLoggers."""
+    return [logger.experiment for logger in tensorboard_loggers(trainer)]
 
 
 class RunReport:
@@ -79,7 +84,7 @@ class RunReport:
         writers = tensorboard_writers(trainer)
         if not writers:
             return
-        from .tensorboard import write_advice_text, write_forecast_layout
+        from ..tensorboard import write_advice_text, write_forecast_layout
 
         draw = record.ok and self.figure_every > 0 and (
             (self._n_ok - 1) % self.figure_every == 0 or (planned_end is not None and record.step >= planned_end))
@@ -117,12 +122,12 @@ class RunReport:
             return []
         lines = [self.view.stop.do]
         lines += [f"{topic} (since step {since})" for topic, since in self.view.active.items()
-                  if topic != "Recommended stop"]
+                  if topic != STOP_TOPIC]
         return lines
 
     def _draw(self, writers, history, assessment, step: int) -> None:
-        from .tensorboard import write_figure
-        from .tracking import forecast_figure_of
+        from ..plots import forecast_figure_of
+        from ..tensorboard import write_figure
 
         if not writers:
             return

@@ -14,9 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
-TOKENS_PER_SECOND_TAG = "throughput/tokens_per_second"
-FLOPS_PER_SECOND_TAG = "throughput/flops_per_second"
-SECONDS_TO_END_TAG = "throughput/seconds_to_planned_end"
+from ..core import tags
 
 
 @dataclass(frozen=True)
@@ -26,9 +24,9 @@ class Rates:
     seconds_to_end: Optional[float]  # None without a planned end
 
     def metrics(self) -> Dict[str, float]:
-        out = {TOKENS_PER_SECOND_TAG: self.tokens_per_second, FLOPS_PER_SECOND_TAG: self.flops_per_second}
+        out = {tags.TOKENS_PER_SECOND: self.tokens_per_second, tags.FLOPS_PER_SECOND: self.flops_per_second}
         if self.seconds_to_end is not None:
-            out[SECONDS_TO_END_TAG] = self.seconds_to_end
+            out[tags.SECONDS_TO_PLANNED_END] = self.seconds_to_end
         return out
 
 
