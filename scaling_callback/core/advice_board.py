@@ -125,8 +125,8 @@ class AdviceBoard:
         data = data_limit_for_plan(a.data_limit, planned_tokens)
         items = [a.overfitting, data, a.repetition]
         warnings_now = {item.topic: item for item in items if item is not None and item.warning}
-        if stop.warning:
-            warnings_now[STOP_TOPIC] = stop
+        if stop.warning or (stop.decision == AT_END and STOP_TOPIC in self.active):
+            warnings_now[STOP_TOPIC] = stop  # at the planned end a recommendation is held, not cleared
         changes: List[Change] = []
         for topic, item in warnings_now.items():
             if topic not in self.active:

@@ -120,7 +120,8 @@ class RunReport:
         """The advice that held at the latest validation, one line each."""
         if self.view is None:
             return []
-        lines = [self.view.stop.do]
+        stop = self.view.stop
+        lines = [stop.do + (f" {stop.why}" if stop.since_step is not None else "")]
         lines += [f"{topic} (since step {since})" for topic, since in self.view.active.items()
                   if topic != STOP_TOPIC]
         return lines
