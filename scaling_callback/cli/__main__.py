@@ -1,0 +1,6 @@
+"""`python3 -m scaling_callback.cli ...`: the same as the `scaling-callback` command."""
+import sys
+
+from . import main
+
+sys.exit(main())
