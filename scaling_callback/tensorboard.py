@@ -53,35 +53,35 @@ def _layout_of_dict(layout: Dict[str, Dict[str, list]]):
 
 
 def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CATEGORY, extra_charts=()):
-    """The custom-scalars layout (a `layout_pb2.Layout`): one category, shown first, with
+    """The custom-scalars layout (a `layout_pb2.Layout`): one category, shown first, of three
+    Margin charts, in this order on screen:
 
-    - "<monitor> ■ and the forecast of its final value ◆, 80% band": a Margin chart with two
-      series, the monitored metric (drawn as a line) and forecast/final_loss between
-      forecast/final_loss_low and forecast/final_loss_high (the band), so the forecast reads
-      against the curve it comes from;
-    - "recommended stop ■ and planned end ◆ (steps, unsmoothed)": a Margin chart of
-      advice/recommended_stop_step and forecast/final_step (Margin charts are not smoothed:
-      800 reads 800);
-    - "<monitor> ■, forecast ◆ and asymptote ▲": a Multiline chart of the monitored metric,
-      forecast/final_loss and forecast/asymptotic_loss (regexes, each tag escaped and
-      anchored ^...$).
+    - "<monitor> ■ and the forecast of its final value ◆, 80% band": the monitored metric
+      (drawn as a line) and forecast/final_loss between forecast/final_loss_low and
+      forecast/final_loss_high (the band), so the forecast reads against the curve it comes
+      from;
+    - "recommended stop ■ and planned end ◆ (steps)": advice/recommended_stop_step and
+      forecast/final_step;
+    - "forecast of the final loss ■ and asymptote ◆": forecast/final_loss and
+      forecast/asymptotic_loss.
 
-    The custom-scalars plugin draws every series of a run in that run's colour and tells the
-    series apart by marker (■, ◆, ▲ in the order given) and in the tooltip, so the titles
-    name the markers. `extra_charts`: more Chart protos for the same category, shown after.
+    Margin charts because TensorBoard never smooths them (800 reads 800, whatever the smoothing
+    slider says) and because it keeps their order; the custom-scalars dashboard (TensorBoard
+    2.21, seen in Chromium) puts Multiline charts before Margin charts and lays Margin charts
+    out last first, so they are listed reversed. The plugin draws every series of a run in that
+    run's colour and tells the series apart by marker (■, ◆ in the order given) and in the
+    tooltip, so the titles name the markers. `extra_charts`: more Chart protos for the same
+    category (a Margin chart is shown after ours).
     """
     from tensorboard.plugins.custom_scalar import layout_pb2
 
     charts = [
         _margin_chart(f"{monitor} ■ and the forecast of its final value ◆, 80% band",
                       monitor, (tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH)),
-        _margin_chart("recommended stop ■ and planned end ◆ (steps, unsmoothed)", tags.RECOMMENDED_STOP, tags.FINAL_STEP),
-        _multiline_chart(f"{monitor} ■, forecast ◆ and asymptote ▲",
-                         [f"^{re.escape(tag)}$" for tag in (monitor, tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS)]),
-        *extra_charts,
+        _margin_chart("recommended stop ■ and planned end ◆ (steps)", tags.RECOMMENDED_STOP, tags.FINAL_STEP),
+        _margin_chart("forecast of the final loss ■ and asymptote ◆", tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS),
     ]
-    # the plugin (TensorBoard 2.21, seen in Chromium) lays a category's charts out last first
-    return layout_pb2.Layout(category=[layout_pb2.Category(title=category, chart=charts[::-1])])
+    return layout_pb2.Layout(category=[layout_pb2.Category(title=category, chart=list(extra_charts) + charts[::-1])])
 
 
 def layout_summary(layout):

@@ -87,23 +87,24 @@ def test_layout_written_once_and_read_by_the_custom_scalars_plugin(tmp_path):
     for tag in (series.value, series.lower, series.upper):  # Margin series are exact tag names
         body, _ = plugin.download_data_impl(ctx, ".", tag, "", "json")
         assert [point[1] for point in body] == [100, 200, 300]  # [wall_time, step, value] rows
-    multiline = next(c for c in category.chart if c.HasField("multiline"))
-    matched = set()
-    for regex in multiline.multiline.tag:
-        payload = plugin.scalars_impl(ctx, ".", regex, "")
-        assert payload["regex_valid"]
-        matched |= set(payload["tag_to_events"])
-    assert matched == {"val_loss", "forecast/final_loss", "forecast/asymptotic_loss"}
+    # every chart is a Margin chart (never smoothed) and every tag it names exists exactly
+    assert all(c.HasField("margin") for c in category.chart)
+    named = {tag for c in category.chart for s in c.margin.series for tag in (s.value, s.lower, s.upper)}
+    assert named == {"val_loss", "forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high",
+                     "forecast/asymptotic_loss", "advice/recommended_stop_step", "forecast/final_step"}
+    for tag in named - {"advice/recommended_stop_step", "forecast/final_step"}:  # not logged by this test
+        body, _ = plugin.download_data_impl(ctx, ".", tag, "", "json")
+        assert len(body) == 3
 
     # and the scalars themselves, through the project's one reader
     scalars = read_scalars(str(tmp_path))
     np.testing.assert_allclose(scalars[FINAL_LOSS_LOW_TAG][1], [2.5, 2.45, 2.42], rtol=1e-6)
 
 
-def test_layout_merges_a_user_layout_and_escapes_the_monitor(tmp_path):
+def test_layout_merges_a_user_layout_and_names_the_monitor(tmp_path):
     layout = forecast_layout("val/loss(ppl)")
-    multiline = next(c for c in layout.category[0].chart if c.HasField("multiline"))
-    assert multiline.multiline.tag[0] == r"^val/loss\(ppl\)$"
+    band = layout.category[0].chart[-1]  # listed last, shown first
+    assert band.title.startswith("val/loss(ppl) ■") and band.margin.series[0].value == "val/loss(ppl)"
     writer = SummaryWriter(str(tmp_path))
     mine = {"mine": {"grad norm": ["Multiline", ["^grad_norm$"]]}}
     assert write_forecast_layout(writer, "val/loss(ppl)", extra_layout=mine)
