@@ -126,3 +126,31 @@ def test_the_cli_reproduces_the_callbacks_forecast_from_its_log_dir(tmp_path, ca
     out = capsys.readouterr().out
     assert out.startswith("run version_0: 10 points") and "forecast at step 400: " in out
     assert "constant" not in out  # the schedule came from the file, not the constant-rate assumption
+
+
+def test_plain_loop_tracker_gives_advice_as_state_throughput_and_the_last_figure(tmp_path):
+    import torch
+    from torch import nn
+    from torch.utils.tensorboard import SummaryWriter
+
+    from scaling_callback import ScalingTracker
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(64, 16), nn.Linear(16, 64))
+    writer = SummaryWriter(str(tmp_path))
+    tracker = ScalingTracker(model, planned_steps=400, writer=writer, figure_every=100)
+    tracker.training_started(0)
+    reports = []
+    for step in range(1, 381):
+        tracker.count(torch.zeros(4, 8, dtype=torch.long))
+        if step % 40 == 0:
+            tracker.evaluation_started()
+            reports.append(tracker.observe(step, flipping_curve(step)))
+    tracker.finish()
+    writer.close()
+    assert reports[-1].advice is tracker.advice and "**Do:** " in tracker.advice.markdown
+    assert reports[0].metrics["throughput/tokens_per_second"] > 0
+    images = _events(tmp_path).Images("forecast/figure")
+    assert [i.step for i in images] == [80, 360]  # the first forecast, and the last one at finish()
+    texts = _texts(tmp_path)
+    assert texts[-1] == tracker.advice.markdown and texts[-1].startswith("### Step 360 of 400")
