@@ -1,5 +1,5 @@
 """Advice as state, not noise: which warnings hold now and since when, the stop decision with
-hysteresis, and the text a person reads first (plain Python, no numpy, no torch).
+hysteresis, and the text a person reads first (core: no torch, no framework).
 
 `assess` (tracking) judges one validation on its own; an `AdviceBoard` remembers the previous
 ones. A warning is *raised* at the validation where its condition starts (a `Change` the caller
@@ -16,6 +16,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
+
+from .checks import positive_number
 
 # the decisions, in words (the "Do:" line)
 KEEP = "keep"
@@ -104,9 +106,7 @@ class AdviceBoard:
     """
 
     def __init__(self, min_delta: float):
-        if not (math.isfinite(float(min_delta)) and float(min_delta) > 0):
-            raise ValueError(f"min_delta must be a positive loss difference, got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = positive_number(min_delta, "min_delta", what="a positive loss difference")
         self.active: Dict[str, int] = {}
         self.stop_since: Optional[int] = None  # step "stop now" was entered; None when not in that state
 
