@@ -15,7 +15,7 @@ import numpy as np
 from ..core.checks import whole_number
 from ..core.history import ForecastHistory, History
 
-REQUIRED = ("tokens", "train_batches", "history")  # "forecasts" and "schedule" are optional (older versions)
+REQUIRED = ("tokens", "train_batches", "history")  # "forecasts", "schedule", "advice": optional (older versions)
 SCHEDULE_KEYS = ("steps", "lr", "end", "source", "note")
 
 
@@ -44,17 +44,29 @@ def _schedule(value):
                 end=_count(value["end"]))
 
 
+def _advice(value):
+    """None, or the advice board's state: {"active": {topic: step raised}, "stop_since": step or None}."""
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and isinstance(value.get("active"), dict) and "stop_since" in value):
+        raise ValueError("it must be a dict with 'active' (a dict) and 'stop_since'")
+    if not all(isinstance(topic, str) for topic in value["active"]):
+        raise ValueError("its 'active' topics must be strings")
+    return {"active": {topic: _count(step) for topic, step in value["active"].items()},
+            "stop_since": None if value["stop_since"] is None else _count(value["stop_since"])}
+
+
 def _optional_forecasts(value):
     return ForecastHistory() if value is None else ForecastHistory.from_state_dict(value)
 
 
 _READERS: Dict[str, Callable] = {"tokens": _count, "train_batches": _count, "history": History.from_state_dict,
-                                 "forecasts": _optional_forecasts, "schedule": _schedule}
+                                 "forecasts": _optional_forecasts, "schedule": _schedule, "advice": _advice}
 
 
 def read_state(state) -> dict:
     """The checked values of a tracker state: {"tokens", "train_batches", "history", "forecasts",
-    "schedule"}. Raises ValueError naming the first key that is missing or wrong."""
+    "schedule", "advice"}. Raises ValueError naming the first key that is missing or wrong."""
     if not isinstance(state, dict):
         raise ValueError(f"the state is a {type(state).__name__}, not a dict")
     missing = [key for key in REQUIRED if key not in state]
