@@ -17,7 +17,10 @@ from ..core import tags
 from ..core.history import ForecastHistory, History
 from ..core.planning import planned_end_step
 from ..tracking.tracker import ScalingTracker
+from .resume import run_missed_validation, validation_due
 from .report import TerminalReport, tensorboard_loggers, tensorboard_writers
+
+VALIDATION_DUE_KEY = "validation_due_at"  # in the saved state: the step of a validation still to run
 
 
 class ScalingLawCore:
@@ -100,6 +103,7 @@ class ScalingLawCore:
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
         self._ckpt_path: Optional[str] = None  # the checkpoint being resumed from, for error messages
+        self._missed_validation: Optional[int] = None  # the step of a validation the resume must run
         self.terminal = TerminalReport(progress_bar)
 
     # the settings and results users read, kept by the tracker
@@ -152,6 +156,20 @@ class ScalingLawCore:
         resumed run's loops, optimizers and schedulers restored by now."""
         self.tracker.training_started(int(trainer.global_step))
         self.terminal.train_started(trainer)
+        self._plan_forecast(trainer)
+        self._catch_up_validation(trainer)
+
+    def _catch_up_validation(self, trainer) -> None:
+        """Resumed from a checkpoint written just before a validation: run it now (resume.py)."""
+        due, self._missed_validation = self._missed_validation, None
+        history = self.tracker.history
+        if due is None or due != trainer.global_step or (len(history) and history[-1].step >= due):
+            return
+        if not run_missed_validation(trainer):
+            self.tracker.warn_once("resume-validation", f"the checkpoint was written before the validation at step "
+                                   f"{due}, which Lightning does not run on resume; its history lacks it")
+
+    def _plan_forecast(self, trainer) -> None:
         if not self.forecasting:
             return
         per_epoch = trainer.num_training_batches
@@ -222,6 +240,15 @@ class ScalingLawCore:
         except ValueError as exc:
             where = f"checkpoint {self._ckpt_path}" if self._ckpt_path else "the checkpoint"
             raise ValueError(f"{where}, state {self.state_key!r}: {exc}") from None
+        due = state_dict.get(VALIDATION_DUE_KEY)
+        self._missed_validation = due if isinstance(due, int) and not isinstance(due, bool) else None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        # written in on_train_batch_end before a due validation (ModelCheckpoint every_n_train_steps):
+        # note it, so that a resume runs that validation (lightning/resume.py)
+        state = (checkpoint.get("callbacks") or {}).get(self.state_key)
+        if isinstance(state, dict):
+            state[VALIDATION_DUE_KEY] = int(trainer.global_step) if validation_due(trainer) else None
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         self._ckpt_path = getattr(trainer, "ckpt_path", None)  # Lightning calls this before load_state_dict
