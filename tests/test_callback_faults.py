@@ -103,3 +103,30 @@ def test_a_resume_from_a_checkpoint_written_on_a_validation_step_forecasts_as_th
     assert [o.step for o in resumed.history] == [o.step for o in whole.history] == [20, 40, 60, 80, 100, 120]
     assert [o.tokens for o in resumed.history] == [o.tokens for o in whole.history]
     assert resumed.forecasts[-1] == whole.forecasts[-1]  # was 0.5–1.2% apart
+
+
+# ------------------------------------------------ item 12: two callbacks with different monitors
+
+
+class TwoLosses(CurveModule):
+    """Logs a second validation metric, 1.5x the first, beside val_loss."""
+
+    def validation_step(self, batch, batch_idx):
+        super().validation_step(batch, batch_idx)
+        self.log("val_loss_b", 1.5 * float(self.curve(self.global_step, self.global_rank)))
+
+
+def test_two_callbacks_with_different_monitors_write_their_own_tags(tmp_path):
+    a, b = ScalingLawCallback(monitor="val_loss"), ScalingLawCallback(monitor="val_loss_b")
+    trainer = L.Trainer(callbacks=[a, b], logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"),
+                        **trainer_kwargs(tmp_path, max_steps=120, val_check_interval=20, limit_val_batches=1))
+    trainer.fit(TwoLosses(improving_curve), *curve_loaders(400))
+    logged = read_scalars(str(tmp_path))
+    assert tags.FINAL_LOSS not in logged  # was written by both, one overwriting the other
+    for callback, monitor in ((a, "val_loss"), (b, "val_loss_b")):
+        steps, values = logged[f"{tags.FINAL_LOSS}/{monitor}"]
+        ok = [r for r in callback.forecasts if r.ok]
+        assert steps.tolist() == [r.step for r in ok] and values.tolist() == pytest.approx([r.loss for r in ok], rel=1e-6)
+        assert f"{tags.FORECAST_OK}/{monitor}" in logged
+    assert b.forecasts[-1].loss == pytest.approx(1.5 * a.forecasts[-1].loss, rel=0.05)
+    assert tags.TOKENS in logged  # the run's scale keeps its one name (scaling-callback fit reads it)

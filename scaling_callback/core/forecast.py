@@ -583,7 +583,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     ref_area = S1[idx[-1]]
     x = S1[idx] / ref_area
     xT = max(S1[tidx], 1e-12) / ref_area
-    Lc = float(np.median(y[-3:]))
+    Lc = np.median(y[-3:])  # numpy: Lc² may underflow to 0 and 1/Lc² be inf (then no fit), not raise
 
     has_drop = bool(np.any(np.diff(eta[int(np.argmax(eta)):]) < 0))
     drops_prior = priors.drops if has_drop else priors.drops[:1]

@@ -141,6 +141,19 @@ class ScalingLawCore:
 
     def setup(self, trainer, pl_module, stage) -> None:
         self.tracker.is_rank_zero = bool(trainer.is_global_zero)  # before a checkpoint's state is loaded
+        self.tracker.tag_suffix = self._tag_suffix(trainer)
+
+    def _tag_suffix(self, trainer) -> Optional[str]:
+        """None when this is the Trainer's only ScalingLawCallback; else its monitor (with its
+        position among them when monitors repeat), so that each writes its own forecast/ and
+        advice/ tags (`tags.for_instance`)."""
+        mine = [cb for cb in trainer.callbacks if isinstance(cb, ScalingLawCore)]
+        if len(mine) < 2:
+            return None
+        monitors = [cb.monitor for cb in mine]
+        if monitors.count(self.monitor) == 1:
+            return self.monitor
+        return f"{self.monitor}_{next(i for i, cb in enumerate(mine) if cb is self)}"
 
     def on_fit_start(self, trainer, pl_module) -> None:
         strategy = trainer.strategy
@@ -214,7 +227,8 @@ class ScalingLawCore:
                                       math.nan if train_loss is None else train_loss,
                                       epochs=self._epochs(trainer), forecast=bool(trainer.is_global_zero))
         for logger in trainer.loggers:  # self.log is refused in on_validation_end
-            logger.log_metrics(report.metrics, step=trainer.global_step)
+            logger.log_metrics({tags.for_instance(tag, self.tracker.tag_suffix): value
+                                for tag, value in report.metrics.items()}, step=trainer.global_step)
         if report.assessment is not None and trainer.is_global_zero:
             self.tracker.write_tensorboard(tensorboard_writers(trainer), report.assessment)
             self.terminal.forecast_made(report.record, report.advice, report.observation.val_loss)

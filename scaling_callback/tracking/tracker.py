@@ -145,6 +145,7 @@ class ScalingTracker:
         self.monitor = monitor
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
+        self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
         self.n_params: Optional[int] = self.non_embedding_params
         self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
         self.history = History()
@@ -382,8 +383,9 @@ class ScalingTracker:
         advice = self.advice if self.advice is not None and self.advice.step == step else None
         try:
             for writer in writers:
-                write_forecast_layout(writer, self.monitor)
-                write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step)
+                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix)
+                write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step,
+                                  tag=tags.for_instance(tags.ADVICE_TEXT, self.tag_suffix))
             if draw:
                 self._draw(writers, assessment)
         except Exception as exc:  # noqa: BLE001
@@ -407,7 +409,7 @@ class ScalingTracker:
         history = History(o for o in self.history if o.step <= assessment.record.step)
         figure = forecast_figure_of(history, assessment, monitor=self.monitor)
         for writer in writers:
-            write_figure(writer, figure, assessment.record.step)
+            write_figure(writer, figure, assessment.record.step, tag=tags.for_instance(tags.FORECAST_FIGURE, self.tag_suffix))
         self._figure_step = assessment.record.step
 
     def save_schedule(self, log_dir: str) -> Optional[str]:
