@@ -16,12 +16,14 @@ import warnings
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
+import torch
 
 from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
 from .compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
 from .history import ForecastHistory, ForecastRecord, History, Observation
 from .planning import check_horizons, compress_schedule, horizon_steps, planned_end_step, schedule_before
 from .schedule import simulate_lr_schedule
+from .sharded import rank_counts_tokens, strategy_device_mesh
 from .tensorboard import write_advice_text, write_figure, write_forecast_layout
 from .tracking import assess, failed_record, forecast_figure_of
 # the names `scaling-callback fit` reads back are the names written here: one definition
@@ -145,6 +147,7 @@ class ScalingLawCore:
         self._tokens_restored = 0  # global count at the checkpoint this run resumed from
         self._train_batches = 0  # training micro-batches this rank has seen, resumes included
         self._strategy = None
+        self._counts_tokens = True  # False on the ranks of a model replica after its first (tensor parallel)
         self._warned = set()
         self.forecasts = ForecastHistory()
         self.assessment = None  # the latest tracking.Assessment (global rank zero)
@@ -163,6 +166,7 @@ class ScalingLawCore:
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._strategy = trainer.strategy
+        self._counts_tokens = rank_counts_tokens(strategy_device_mesh(trainer.strategy))
         if self.non_embedding_params is None:
             self.n_params = count_non_embedding_params(pl_module, self.convention)
 
@@ -385,7 +389,9 @@ class ScalingLawCore:
         strategy = self._strategy
         if strategy is None:
             return self._tokens_restored + self._counter.read()
-        local = self._counter.read(lambda t: strategy.reduce(t, reduce_op="sum"), strategy.root_device)
+        # under tensor parallelism the ranks of one replica saw the same batches: one of them counts
+        share = (lambda t: t) if self._counts_tokens else torch.zeros_like
+        local = self._counter.read(lambda t: strategy.reduce(share(t), reduce_op="sum"), strategy.root_device)
         return self._tokens_restored + local
 
     def _observe(self, trainer) -> Observation:
