@@ -168,7 +168,11 @@ class ScalingLawCore:
         self._strategy = trainer.strategy
         self._counts_tokens = rank_counts_tokens(strategy_device_mesh(trainer.strategy))
         if self.non_embedding_params is None:
-            self.n_params = count_non_embedding_params(pl_module, self.convention)
+            # the strategy's wrapper (FSDP1, DDP, DeepSpeed) holds what a sharded LightningModule lacks: the
+            # FSDP1 flat parameters' metadata sits on the wrapper, above the LightningModule
+            wrapped = getattr(trainer.strategy, "model", None)
+            counted = wrapped if isinstance(wrapped, torch.nn.Module) else pl_module
+            self.n_params = count_non_embedding_params(counted, self.convention)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._counter.add_batch(batch)

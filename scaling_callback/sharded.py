@@ -91,15 +91,20 @@ def _flat_parameter_type():
 
 
 def _fsdp1_flat_parameters(module: nn.Module) -> Iterator[torch.Tensor]:
-    """The FlatParameter of every FSDP1 unit under `module` (none without FSDP1)."""
+    """The FlatParameter of every FSDP1 unit under `module`, once each: from each unit's handle
+    (with use_orig_params=True the flat parameter is not registered) and from the registered
+    parameters (the wrapped module holds it as `_flat_param` when use_orig_params=False)."""
     flat_type = _flat_parameter_type()
     if flat_type is None:
         return
+    seen = set()
     for sub in module.modules():
         handle = getattr(sub, "_handle", None)
-        flat = getattr(handle, "flat_param", None)
-        if isinstance(flat, flat_type):
-            yield flat
+        candidates = [getattr(handle, "flat_param", None)] + list(sub._parameters.values())
+        for flat in candidates:
+            if isinstance(flat, flat_type) and id(flat) not in seen:
+                seen.add(id(flat))
+                yield flat
 
 
 def _fsdp1_entries(flat) -> Tuple[List[Tuple[tuple, ParamEntry]], set]:
@@ -152,6 +157,10 @@ def parameter_entries(module: nn.Module) -> List[ParamEntry]:
             name = f"{owner_name}.{attr}" if owner_name else attr
             if p is None or (id(owner), attr) in managed or (flat_type is not None and isinstance(p, flat_type)):
                 continue
+            if getattr(p, "_fsdp_flattened", False):
+                raise ValueError(f"parameter {name!r} is a view into an FSDP1 flat parameter whose wrapper is outside "
+                                 f"the {type(module).__name__} counted, so only this rank's shard is visible: count "
+                                 "the FSDP-wrapped model (e.g. trainer.strategy.model) or the model before wrapping")
             if nn.parameter.is_lazy(p):  # not isinstance(UninitializedParameter): a DTensor passes that test
                 raise ValueError(f"parameter {name!r} is not initialised yet (a lazy module): run one forward "
                                  "pass first, or pass non_embedding_params= explicitly")

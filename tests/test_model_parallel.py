@@ -60,9 +60,9 @@ def _rank(rank, port, out, dp, tp):
                       NODE_RANK="0", RANK=str(rank))
     torch.manual_seed(0)
     callback = ScalingLawCallback(forecast=False)
+    strategy = ModelParallelStrategy(data_parallel_size=dp, tensor_parallel_size=tp)
     trainer = L.Trainer(callbacks=[callback, WriteRecord(out, callback)], logger=False,
-                        **trainer_kwargs(out, strategy=ModelParallelStrategy(data_parallel_size=dp, tensor_parallel_size=tp),
-                                         devices=2, max_epochs=1))
+                        **trainer_kwargs(out, strategy=strategy, devices=2, max_epochs=1))
     trainer.fit(ParallelTinyGPT(), DataLoader(PaddedTokens(n_items=16), batch_size=2, collate_fn=pad_collate),
                 DataLoader(PaddedTokens(n_items=4), batch_size=2, collate_fn=pad_collate))
 

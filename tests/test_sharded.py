@@ -43,6 +43,28 @@ def _fsdp1(tied, use_orig_params):
                 auto_wrap_policy=ModuleWrapPolicy({nn.TransformerEncoderLayer}))
 
 
+class _Outer(nn.Module):
+    """Holds the model as a LightningModule does: Lightning's FSDPStrategy wraps the LightningModule."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = TinyGPT(tied=True)
+
+
+def _fsdp1_around_the_module(use_orig_params):
+    """What Lightning's FSDPStrategy (GPU only) builds: FSDP1 around the LightningModule, so the
+    module the callback is given holds views or a flat parameter, and the unit's handle is above it."""
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    inner = _Outer()
+    wrapper = FSDP(inner, device_id=torch.device("cpu"), use_orig_params=use_orig_params)
+    try:
+        inner_count = non_embedding_params(inner)
+    except ValueError as exc:
+        inner_count = str(exc)
+    return {"wrapper": non_embedding_params(wrapper), "inner": inner_count}
+
+
 def _fsdp2(tied):
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
@@ -104,6 +126,8 @@ def _worker(rank, port, out):
                 result[f"fsdp1_tied{tied}_orig{orig}"] = _counts(_fsdp1(tied, orig))
             result[f"fsdp2_tied{tied}"] = _counts(_fsdp2(tied))
             result[f"tp_tied{tied}"] = _counts(_tensor_parallel(tied))
+        for orig in (False, True):
+            result[f"fsdp1_outer_orig{orig}"] = _fsdp1_around_the_module(orig)
         result["tokens_2x1"] = _tokens((2, 1), rank)
         result["tokens_1x2"] = _tokens((1, 2), rank)
         from torch.distributed.device_mesh import init_device_mesh
@@ -140,6 +164,15 @@ def test_sharded_n_equals_unsharded_n(ranks, engine, tied):
         assert counts["total"] == total
     # each rank holds shards, so what it holds locally is not N: the test can tell
     assert any(result[engine.format(tied)]["local_numel"] != total for result in ranks)
+
+
+def test_fsdp1_wrapper_above_the_counted_module(ranks):
+    n = expected_params(tied=True)[0]
+    for result in ranks:
+        assert result["fsdp1_outer_origFalse"] == {"wrapper": n, "inner": n}  # the flat parameter is registered inside
+        views = result["fsdp1_outer_origTrue"]
+        assert views["wrapper"] == n
+        assert "whose wrapper is outside" in views["inner"]  # shards only: refused, never a wrong N
 
 
 def test_tokens_count_data_parallel_ranks_only(ranks):
