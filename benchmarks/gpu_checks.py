@@ -267,7 +267,7 @@ def check_fsdp_n():
     import torch
     import torch.distributed as dist
 
-    from scaling_callback.accounting import non_embedding_params
+    from scaling_callback.tracking.accounting import non_embedding_params
 
     def counts(model):
         return non_embedding_params(model), non_embedding_params(model, "total")
@@ -326,7 +326,7 @@ def check_lightning_fsdp():
     import torch
 
     from scaling_callback import ScalingLawCallback
-    from scaling_callback.accounting import non_embedding_params
+    from scaling_callback.tracking.accounting import non_embedding_params
 
     want_n = non_embedding_params(_gpt())
     batches, val = _padded_batches(20), _padded_batches(2, seed=1)
@@ -365,7 +365,7 @@ def check_lightning_fsdp():
 def check_token_counter_cuda():
     import torch
 
-    from scaling_callback.accounting import TokenCounter
+    from scaling_callback.tracking.accounting import TokenCounter
 
     batches = _padded_batches(1000, batch=4, n_ctx=32)
     counter = TokenCounter()

@@ -16,8 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from scaling_callback.accounting import TokenCounter, non_embedding_params
-from scaling_callback.sharded import parameter_entries, rank_counts_tokens
+from scaling_callback.tracking.accounting import TokenCounter, non_embedding_params
+from scaling_callback.tracking.sharded import parameter_entries, rank_counts_tokens
 from tiny_models import TinyGPT, expected_params, pad_collate, PaddedTokens
 
 pytestmark = pytest.mark.skipif(
