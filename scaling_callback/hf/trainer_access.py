@@ -51,41 +51,25 @@ def tensorboard_writers(trainer) -> list:
             if isinstance(cb, tb_type) and getattr(cb, "tb_writer", None) is not None]
 
 
-def report(trainer, sender, args, state, control, logs: Dict[str, float]) -> None:
+def report(trainer, sender, args, state, control, logs: Dict[str, float], writer=None) -> None:
     """Report `logs` through the Trainer's own reporting, under their exact names.
 
-    What `Trainer.log` does (every callback's on_log, the entry in state.log_history), except
-    for the TensorBoardCallbacks: they would rename every key to "train/<key>", so their writer
-    gets the scalars under the exact tags instead (on the main process, as they write). Callbacks
-    of the scaling-callback family (`sender`'s class and those marked `_scaling_callback`) are
-    not called back.
+    What `Trainer.log` does (every callback's on_log, an entry in state.log_history), except for
+    the TensorBoardCallbacks: they would rename every key to "train/<key>", so they are skipped
+    and `writer` (their SummaryWriter, or None when the caller wrote the scalars already) gets
+    the exact tags, on the main process. Callbacks of the scaling-callback family (marked
+    `_scaling_callback`) are not called back.
     """
     tb_type = _tensorboard_callback_type()
+    if writer is not None and state.is_world_process_zero:
+        for key, value in logs.items():
+            writer.add_scalar(key, value, state.global_step)
+        writer.flush()
     for cb in trainer.callback_handler.callbacks:
-        if cb is sender or getattr(cb, "_scaling_callback", False):
-            continue
-        if tb_type is not None and isinstance(cb, tb_type):
-            writer = getattr(cb, "tb_writer", None)
-            if writer is not None and state.is_world_process_zero:
-                for key, value in logs.items():
-                    writer.add_scalar(key, value, state.global_step)
-                writer.flush()
+        if cb is sender or getattr(cb, "_scaling_callback", False) or (tb_type is not None and isinstance(cb, tb_type)):
             continue
         cb.on_log(args, state, control, logs=dict(logs), model=getattr(trainer, "model", None))
     state.log_history.append({**logs, "step": state.global_step})
-
-
-def world_sum(value, device=None):
-    """`value` (a 0-d tensor) summed over the processes of the default group when there are
-    several (a collective every process calls), else itself."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return value
-    if device is not None:
-        value = value.to(device)
-    dist.all_reduce(value)
-    return value
 
 
 def is_distributed() -> bool:
@@ -106,10 +90,15 @@ def broadcast_object(obj, src: int = 0, device=None):
 
 
 def any_process(flag: bool, device=None) -> bool:
-    """True on every process when `flag` is true on one (a collective)."""
+    """True on every process when `flag` is true on one (a collective every process calls)."""
     import torch
+    import torch.distributed as dist
 
-    return bool(world_sum(torch.tensor(int(flag), device=device), device).item() > 0)
+    if not is_distributed():
+        return bool(flag)
+    value = torch.tensor(int(flag), device=device)
+    dist.all_reduce(value)
+    return bool(value.item() > 0)
 
 
 def optional_trainer(trainer) -> Optional[object]:

@@ -213,3 +213,19 @@ def strategy_device_mesh(strategy):
     except RuntimeError:  # ModelParallelStrategy before setup_environment
         return None
     return mesh if hasattr(mesh, "get_coordinate") else None
+
+
+def data_parallel_sum(mesh=None, group=None):
+    """A `sum_over_ranks` for ScalingTracker under torch.distributed: every process's count summed
+    over the default group (or `group`), each model replica's count entering once
+    (`rank_counts_tokens(mesh)`; every process must call it together)."""
+    import torch.distributed as dist
+
+    counts = rank_counts_tokens(mesh)
+
+    def total(t: torch.Tensor) -> torch.Tensor:
+        t = t.clone() if counts else torch.zeros_like(t)
+        dist.all_reduce(t, group=group)
+        return t
+
+    return total
