@@ -130,3 +130,49 @@ def test_gate_without_a_forecasting_callback_is_refused(tmp_path):
                                    callbacks=[ForecastEarlyStoppingCallback()])
     with pytest.raises(RuntimeError, match="has no ScalingLawTrainerCallback"):
         trainer.train()
+
+
+def _hf_rank(rank, port, out):
+    """One of 2 data-parallel Trainer processes (accelerate's MULTI_CPU, gloo), forked with the
+    environment torchrun gives."""
+    import json
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2")
+    callback = ScalingLawTrainerCallback()
+    args = training_args(out, max_steps=50, eval_steps=25, include_num_input_tokens_seen="non_padding")
+    trainer = transformers.Trainer(model=tiny_gpt2(), args=args, train_dataset=PaddedItems(200),
+                                   eval_dataset=PaddedItems(8, seed=1), data_collator=collate, callbacks=[callback])
+    trainer.train()
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+        json.dump({"world_size": args.world_size, "tokens": callback.history.column("tokens").tolist(),
+                   "trainer_tokens": trainer.state.num_input_tokens_seen,
+                   "forecasts": callback.forecasts.column("loss").tolist()}, f)
+
+
+def test_two_processes_sum_their_tokens_and_share_the_forecast(tmp_path):
+    """2 processes, batches of 4, 25 steps = the 200 items once: D is the data's tokens (each
+    process counts its half), the Trainer's own gathered count agrees, and both processes hold
+    the main process's forecasts."""
+    import json
+    import multiprocessing
+    import socket
+
+    import torch.multiprocessing as mp
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs fork (POSIX)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_hf_rank, args=(port, str(tmp_path)), nprocs=2, start_method="fork")
+    epoch = PaddedItems(200).tokens(range(200))
+    records = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for record in records:
+        assert record["world_size"] == 2
+        assert record["tokens"] == [epoch, 2 * epoch]
+        assert record["trainer_tokens"] == 2 * epoch
+    np.testing.assert_array_equal(records[0]["forecasts"], records[1]["forecasts"])  # NaN: no forecast yet
+    assert math.isfinite(records[0]["forecasts"][-1])
+    assert read_scalars(str(tmp_path), ["scaling/tokens"])["scaling/tokens"][1].tolist() == [epoch, 2 * epoch]
