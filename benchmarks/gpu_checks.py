@@ -15,8 +15,9 @@ anyway, to see them fail cleanly). Checks:
   around the callbacks' own training-batch hooks, (2) over whole training steps (batch start to
   batch end: forward, backward, optimizer) without the callbacks, (3) the same with them. (2)
   tells whether Lightning or torch itself synchronises in a step, so that (3) can be read.
-- sync_hf: the same for a transformers Trainer with scaling_callback.hf's callbacks: error mode
-  around the callbacks' per-step hooks (the Trainer synchronises in its own step for logging).
+- sync_hf: a transformers Trainer with scaling_callback.hf's callbacks on the GPU: error mode
+  around the token count the callback's forward pre-hook makes inside every training step (the
+  Trainer itself synchronises in its step: its NaN filter on the loss reads it), and D checked.
 - fsdp_n: N of the example's GPT sharded with FSDP2 `fully_shard` (also built on the meta device
   and materialised on the GPU) and with FSDP1 (use_orig_params off and on), one process, nccl,
   equals N of the unsharded model. On one GPU a shard is the whole model: this checks the code
@@ -198,59 +199,56 @@ def check_sync_lightning():
 
 
 def check_sync_hf():
+    import tempfile
+
     import torch
+    import transformers
 
     try:
         from scaling_callback.hf import ForecastEarlyStoppingCallback, ScalingLawTrainerCallback
     except ImportError as exc:
         return [("sync_hf", None, f"scaling_callback.hf not importable here: {_short(exc)}")]
-    import tempfile
 
-    import transformers
-
-    def hooks_in_error_mode(callback, hooks):
-        for hook in hooks:
-            original = getattr(callback, hook)
-
-            def wrapped(*args, _original=original, **kwargs):
-                torch.cuda.set_sync_debug_mode("error")
-                try:
-                    return _original(*args, **kwargs)
-                finally:
-                    torch.cuda.set_sync_debug_mode("default")
-
-            setattr(callback, hook, wrapped)
-        return callback
-
-    config = transformers.GPT2Config(vocab_size=256, n_positions=64, n_embd=64, n_layer=2, n_head=4)
+    config = transformers.GPT2Config(vocab_size=256, n_positions=64, n_embd=64, n_layer=2, n_head=4,
+                                     bos_token_id=0, eos_token_id=0)
     model = transformers.GPT2LMHeadModel(config)
     batches = _padded_batches(60)
     items = [{k: v[i] for k, v in b.items()} for b in batches for i in range(8)]
     for item in items:
         item["labels"] = item["input_ids"].masked_fill(item["attention_mask"] == 0, -100)
-    per_step = ("on_step_begin", "on_substep_end", "on_step_end", "on_pre_optimizer_step", "on_optimizer_step")
     scaling = ScalingLawTrainerCallback()
-    hooks = [h for h in per_step if h in type(scaling).__dict__]
-    scaling = hooks_in_error_mode(scaling, hooks)
+    count_inputs = scaling._count_inputs  # what the model's forward pre-hook calls for each training micro-batch
+
+    def count_in_error_mode(inputs):
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            count_inputs(inputs)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+    scaling._count_inputs = count_in_error_mode
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
+        # 60 steps of 8 items: the 480 items once each (in the Trainer's random order)
         args = transformers.TrainingArguments(output_dir=out, max_steps=60, per_device_train_batch_size=8,
                                               eval_strategy="steps", eval_steps=20, logging_steps=20,
                                               report_to=[], save_strategy="no", learning_rate=1e-3,
                                               lr_scheduler_type="cosine", warmup_steps=5, disable_tqdm=True)
-        t0 = time.perf_counter()
         try:
             trainer = transformers.Trainer(model=model, args=args, train_dataset=items, eval_dataset=items[:16],
                                            callbacks=[scaling, ForecastEarlyStoppingCallback(patience=100)])
             trainer.train()
         except Exception as exc:  # noqa: BLE001
-            return [("sync_hf: error mode around the callback's per-step hooks", False, _short(exc))]
+            return [("sync_hf: error mode around the token count in the model's forward pre-hook", False, _short(exc))]
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    got = scaling.tracker.history.column("tokens").tolist()
-    want = [_tokens_of(batches[:20]), _tokens_of(batches[:40]), _tokens_of(batches)]
-    detail = (f"hooks {hooks}; {trainer.state.global_step} steps in {time.perf_counter() - t0:.1f} s; D at "
-              f"evaluations {got} (expected {want})")
-    return [("sync_hf: error mode around the callback's per-step hooks", got == want, detail)]
+    got = scaling.history.column("tokens").tolist()
+    want = _tokens_of(batches)
+    ok = len(got) == 3 and got[-1] == want and got == sorted(got)
+    detail = (f"transformers {transformers.__version__}; {trainer.state.global_step} steps in "
+              f"{time.perf_counter() - t0:.1f} s; D at evaluations {got} (at the end expected {want}: every item "
+              f"once); forecasts made: {sum(r.ok for r in scaling.forecasts)} of {len(scaling.forecasts)}")
+    return [("sync_hf: error mode around the token count in the model's forward pre-hook", ok, detail)]
 
 
 def _init_single_process_group():

@@ -5,7 +5,6 @@ import math
 import lightning.pytorch as L
 import numpy as np
 import pytest
-import torch
 import transformers
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
