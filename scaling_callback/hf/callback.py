@@ -20,7 +20,7 @@ from typing import Callable, List, Optional
 import transformers
 
 from ..tracking.sharded import data_parallel_sum
-from ..tracking.tracker import ScalingTracker
+from ..tracking.adapter import adapter_tracker
 from .tokens import TrainingInputsHook
 from .trainer_access import broadcast_object, find_trainer, is_distributed, optional_trainer, report, tensorboard_writers
 
@@ -60,16 +60,11 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
                  confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"monitor must be a metric name, got {monitor!r}")
-        if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
-            raise ValueError(f"train_monitor must be a metric name or None, got {train_monitor!r}")
-        self.tracker = ScalingTracker(
-            non_embedding_params=non_embedding_params, convention=convention, tokens_in_batch=tokens_in_batch,
-            n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn, tokens_per_epoch=tokens_per_epoch, forecast=forecast,
-            horizons=horizons, horizon_unit=horizon_unit, lr_schedule=lr_schedule, confidence=confidence,
-            min_delta=min_delta, figure_every=figure_every, monitor=monitor)
-        self.tracker.name = type(self).__qualname__
+        self.tracker = adapter_tracker(
+            self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
+            tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
+            tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
+            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every)
         self.monitor, self.train_monitor = monitor, train_monitor
         self.trainer = optional_trainer(trainer)
         self._train_loss = math.nan

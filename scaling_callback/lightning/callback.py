@@ -19,7 +19,7 @@ from ..core import tags
 from ..core.history import ForecastHistory, History
 from ..core.planning import planned_end_step
 from ..tracking.sharded import rank_counts_tokens, strategy_device_mesh
-from ..tracking.tracker import ScalingTracker
+from ..tracking.adapter import adapter_tracker
 
 
 def tensorboard_writers(trainer) -> list:
@@ -87,16 +87,11 @@ class ScalingLawCore:
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
                  confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"monitor must be a metric name, got {monitor!r}")
-        if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
-            raise ValueError(f"train_monitor must be a metric name or None, got {train_monitor!r}")
-        self.tracker = ScalingTracker(
-            non_embedding_params=non_embedding_params, convention=convention, tokens_in_batch=tokens_in_batch,
-            n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn, tokens_per_epoch=tokens_per_epoch, forecast=forecast,
-            horizons=horizons, horizon_unit=horizon_unit, lr_schedule=lr_schedule, confidence=confidence,
-            min_delta=min_delta, figure_every=figure_every, monitor=monitor)
-        self.tracker.name = type(self).__qualname__
+        self.tracker = adapter_tracker(
+            self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
+            tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
+            tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
+            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every)
         self.monitor = monitor
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
