@@ -366,11 +366,13 @@ def check_token_counter_cuda():
     from scaling_callback.tracking.accounting import TokenCounter
 
     batches = _padded_batches(1000, batch=4, n_ctx=32)
+    on_gpu = [{k: v.cuda() for k, v in b.items()} for b in batches]  # a copy from the host synchronises: before
+    torch.cuda.synchronize()
     counter = TokenCounter()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        for b in batches:
-            counter.add_batch({k: v.cuda(non_blocking=False) for k, v in b.items()})
+        for b in on_gpu:
+            counter.add_batch(b)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     got, want = counter.read(), _tokens_of(batches)
