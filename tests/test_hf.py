@@ -55,7 +55,8 @@ def test_gpt2_run_logs_scale_forecast_and_advice(tmp_path):
     assert not any(tag.startswith("train/scaling") for tag in logged)  # exact names, not HF's "train/" prefix
     acc, texts = _texts(tmp_path, "advice/summary/text_summary")
     assert [step for step, _ in texts] == [25, 50, 75]
-    assert "custom_scalars__config__" in acc.Tags()["tensors"] or acc.Tags().get("tensors")
+    assert "custom_scalars__config__" in acc.Tags()["tensors"]  # the custom-scalars layout
+    assert "forecast/figure" in acc.Tags()["images"]
     # every report_to integration got the tags: the Trainer's log history holds them
     logged_history = [entry for entry in trainer.state.log_history if "scaling/tokens" in entry]
     assert [entry["step"] for entry in logged_history] == [25, 50, 75]

@@ -7,7 +7,7 @@ over `tracking.ScalingTracker`, as the Lightning callback is).
   (`lr_scheduler_type`, warm-up), a forward pre-hook on the model that counts each training
   micro-batch's inputs (hf/tokens.py), and the sum over processes when there are several;
 - every log: the latest training loss (`loss`), for the overfitting check;
-- every evaluation: `eval_loss` recorded at `state.global_step`, the forecast and advice on
+- every evaluation (whose time is kept out of the throughput): `eval_loss` recorded at `state.global_step`, the forecast and advice on
   the main process (its record sent to the others), everything reported through the Trainer's
   integrations (`report_to`), TensorBoard under the exact tags with the layout, advice text and
   figure; a ForecastEarlyStoppingCallback is then told.
@@ -68,6 +68,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         self.monitor, self.train_monitor = monitor, train_monitor
         self.trainer = optional_trainer(trainer)
         self._train_loss = math.nan
+        self._evaluating = False
         self._inputs_hook: Optional[TrainingInputsHook] = None
         self._listeners: List = []  # ForecastEarlyStoppingCallbacks told of each forecast
 
@@ -97,6 +98,10 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                                   "there is nothing to forecast; pass horizons=[steps, ...]")
             elif tracker.planned_steps is not None and state.is_world_process_zero:
                 tracker.simulate_schedule(tracker.planned_steps, current_step=int(state.global_step))
+                if tracker.writer is not None:  # for `scaling-callback forecast LOGDIR`
+                    tracker.save_schedule(tracker.writer.get_logdir())
+        tracker.training_started(int(state.global_step))
+        self._evaluating = False
 
     def _count_inputs(self, inputs) -> None:
         self.tracker.count(inputs)
@@ -108,7 +113,13 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             except (TypeError, ValueError):
                 pass
 
+    def on_prediction_step(self, args, state, control, **kwargs):
+        if not self._evaluating:  # the first batch of an evaluation: its time is not training time
+            self._evaluating = True
+            self.tracker.evaluation_started()
+
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._evaluating = False
         tracker = self.tracker
         metrics = metrics or {}
         value = metrics.get(self.monitor)
@@ -133,11 +144,16 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                 tracker.forecasts.append(record)
         for listener in self._listeners:
             listener.on_forecast(args, state, control, record)
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            tracker.finish()  # the latest forecast's figure, while the TensorBoardCallback's writer is open
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._inputs_hook is not None:
             self._inputs_hook.remove()
             self._inputs_hook = None
+        writer = self.tracker.writer
+        if writer is not None and getattr(writer, "all_writers", None) is not None:
+            self.tracker.finish()  # a run ending between evaluations; HF's TensorBoardCallback may have closed it
         reason = self.tracker.no_forecast_reason()
         if reason and not self.tracker.warned("no-end"):
             self.tracker.warn_once("no-forecast", reason)
