@@ -142,6 +142,7 @@ def main(argv=None):
               f"{len(text[:split]):,} training bytes")
         print(f"{'step':>6} {'tokens D':>10} {'val_loss':>9} {'forecast at end (80% interval)':>32}")
 
+    tracker.training_started(0)  # the throughput clock (throughput/* tags) starts here
     for step in range(1, args.steps + 1):
         for _ in range(args.accumulate):
             batch = next(train)
@@ -153,6 +154,7 @@ def main(argv=None):
         optimizer.zero_grad(set_to_none=True)
         if step % args.eval_every and step != args.steps:
             continue
+        tracker.evaluation_started()  # evaluation time is not training time
         val_loss = evaluate(model, val_batches)
         # ScalingTracker (3/4): every rank calls it (D is summed over ranks); rank 0 forecasts and writes
         report = tracker.observe(step, val_loss, train_loss=float(loss.detach()) * args.accumulate, forecast=rank == 0)
@@ -172,6 +174,7 @@ def main(argv=None):
                 break
     # ScalingTracker (4/4): plain numbers to keep in a checkpoint; load_state_dict resumes the counts
     state = tracker.state_dict()
+    tracker.finish()  # the latest forecast's figure, where the figure cadence skipped it
     if rank == 0:
         torch.save({"model": model.state_dict(), "scaling": state}, os.path.join(args.logdir, "checkpoint.pt"))
         writer.close()

@@ -34,6 +34,7 @@ def test_plain_loop_counts_forecasts_and_writes_tensorboard(example, tmp_path, c
     logged = read_scalars(str(tmp_path))
     assert logged["scaling/tokens"][1].tolist() == [4 * PER_STEP, 8 * PER_STEP, 12 * PER_STEP]
     assert "forecast/final_loss" in logged and "advice/recommended_stop_step" in logged
+    assert "throughput/tokens_per_second" in logged
     saved = torch.load(os.path.join(tmp_path, "checkpoint.pt"), weights_only=True)
     assert saved["scaling"]["tokens"] == 12 * PER_STEP
     assert "TensorBoard logs:" in capsys.readouterr().out
