@@ -60,6 +60,8 @@ def test_gpt2_run_logs_scale_forecast_and_advice(tmp_path):
     # every report_to integration got the tags: the Trainer's log history holds them
     logged_history = [entry for entry in trainer.state.log_history if "scaling/tokens" in entry]
     assert [entry["step"] for entry in logged_history] == [25, 50, 75]
+    trainer.evaluate()  # after training: not a point of the run's curve
+    assert callback.history.column("step").tolist() == [25, 50, 75]
 
 
 def test_schedule_is_the_trainers(tmp_path):

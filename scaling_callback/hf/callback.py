@@ -69,6 +69,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         self.trainer = optional_trainer(trainer)
         self._train_loss = math.nan
         self._evaluating = False
+        self._training = False
         self._inputs_hook: Optional[TrainingInputsHook] = None
         self._listeners: List = []  # ForecastEarlyStoppingCallbacks told of each forecast
 
@@ -81,7 +82,8 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             tracker.warn_once("trainer", "the Trainer could not be found from the calling frames, so the tags reach "
                               "no report_to integration; pass ScalingLawTrainerCallback(trainer=trainer)")
         # the outermost wrapper (DDP, FSDP, DeepSpeed) holds what a sharded model lacks (FSDP1's flat parameters)
-        tracker.set_model(getattr(self.trainer, "model_wrapped", None) or model)
+        wrapped = getattr(self.trainer, "model_wrapped", None)
+        tracker.set_model(wrapped if wrapped is not None else model)
         if is_distributed():
             mesh = getattr(getattr(self.trainer, "accelerator", None), "torch_device_mesh", None)
             tracker.sum_over_ranks = data_parallel_sum(mesh)
@@ -102,6 +104,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                     tracker.save_schedule(tracker.writer.get_logdir())
         tracker.training_started(int(state.global_step))
         self._evaluating = False
+        self._training = True
 
     def _count_inputs(self, inputs) -> None:
         self.tracker.count(inputs)
@@ -114,12 +117,14 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                 pass
 
     def on_prediction_step(self, args, state, control, **kwargs):
-        if not self._evaluating:  # the first batch of an evaluation: its time is not training time
+        if self._training and not self._evaluating:  # the first batch of an evaluation: its time is not training time
             self._evaluating = True
             self.tracker.evaluation_started()
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         self._evaluating = False
+        if not self._training:  # trainer.evaluate() outside training: not a point of the run's curve
+            return
         tracker = self.tracker
         metrics = metrics or {}
         value = metrics.get(self.monitor)
@@ -148,6 +153,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             tracker.finish()  # the latest forecast's figure, while the TensorBoardCallback's writer is open
 
     def on_train_end(self, args, state, control, **kwargs):
+        self._training = False
         if self._inputs_hook is not None:
             self._inputs_hook.remove()
             self._inputs_hook = None
