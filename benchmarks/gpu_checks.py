@@ -1,4 +1,4 @@
-"""Checks that need a CUDA GPU, in one short run (about a minute on one GPU), printed as a table.
+"""Checks that need a CUDA GPU, in one short run (at most --budget, 220 s, in all), printed as a table.
 
     PYTHONPATH=. python3 benchmarks/gpu_checks.py                  # every check
     PYTHONPATH=. python3 benchmarks/gpu_checks.py --only sync_lightning fsdp_n
@@ -421,7 +421,9 @@ def _spawn(name: str, timeout: float):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", nargs="+", choices=sorted(CHECKS), help="run only these checks")
-    p.add_argument("--timeout", type=float, default=100.0, help="seconds per check before it is killed")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per check before it is killed")
+    p.add_argument("--budget", type=float, default=220.0,
+                   help="seconds for all checks together: a check gets what is left, and none starts with under 10")
     p.add_argument("--force", action="store_true", help="run the checks even without a CUDA device")
     p.add_argument("--json", help="also write the rows to this JSON file")
     p.add_argument("--run", choices=sorted(CHECKS), help=argparse.SUPPRESS)  # inside a check's process
@@ -443,11 +445,16 @@ def main(argv=None) -> int:
             versions += f", {package} missing"
     print(f"GPU checks: {versions}, python {sys.version.split()[0]}")
     rows = []
+    deadline = time.perf_counter() + args.budget
     for name in args.only or list(CHECKS):
         if not cuda and not args.force:
             rows.append((name, None, "SKIPPED: no CUDA device (torch.cuda.is_available() is False)"))
             continue
-        got, seconds = _spawn(name, args.timeout)
+        left = deadline - time.perf_counter()
+        if left < 10:
+            rows.append((name, None, f"SKIPPED: the {args.budget:.0f} s budget is spent"))
+            continue
+        got, seconds = _spawn(name, min(args.timeout, left))
         print(f"  {name}: {seconds:.1f} s", flush=True)
         rows.extend(got)
     width = max(len(r[0]) for r in rows)
