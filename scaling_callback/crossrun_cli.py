@@ -26,9 +26,11 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help="a TensorBoard log dir written by the callback (one run), or a CSV with "
                         "columns N, D, loss (or C instead of D: D = C/(6N)), one run per row")
-    p.add_argument("--form", choices=("chinchilla", "kaplan"), default="chinchilla",
+    p.add_argument("--form", choices=("chinchilla", "kaplan", "muennighoff"), default="chinchilla",
                    help="chinchilla: E + A/N^alpha + B/D^beta (default); "
-                        "kaplan: [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D")
+                        "kaplan: [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D; "
+                        "muennighoff: chinchilla in effective N', D' for repeated data (needs a CSV "
+                        "column U, the unique tokens of each run)")
     p.add_argument("--tag", default="val_loss", help="loss tag in TensorBoard runs (default: val_loss)")
     p.add_argument("--loss", choices=("final", "best"), default="final",
                    help="take each TensorBoard run's final loss (default) or its best; D is the "
@@ -76,7 +78,8 @@ def run_fit(args) -> int:
     try:
         points = read_run_points(args.runs, loss_tag=args.tag, loss=args.loss)
         fit = fit_scaling_law(points.N, points.D, points.loss, form=args.form,
-                              n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed)
+                              n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
+                              unique_tokens=points.U if args.form == "muennighoff" else None)
         budgets = args.compute or _default_budgets(fit.compute_range)
         table, no_table = [], ""
         try:
