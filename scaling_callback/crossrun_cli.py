@@ -56,12 +56,22 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
         "plan",
         help="compute-optimal N, D and expected loss for a budget, from a saved fit",
         description="Compute-optimal model size N, tokens D and the expected loss for a compute "
-                    "budget, from a fit saved by `scaling-callback fit --save`.")
-    p.add_argument("--compute", type=float, required=True, metavar="FLOPS",
-                   help="training budget in FLOPs (C = 6ND; 1 PF-day = 8.64e19 FLOPs)")
+                    "budget, from a fit saved by `scaling-callback fit --save`. With "
+                    "--inference-tokens, also the model of the same loss that minimises training + "
+                    "inference FLOPs, 6ND + 2N*T (Sardana et al. 2023).")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--compute", type=float, metavar="FLOPS",
+                        help="training budget in FLOPs (C = 6ND; 1 PF-day = 8.64e19 FLOPs)")
+    target.add_argument("--loss", type=float, metavar="LOSS",
+                        help="target loss instead of a budget: the cheapest model that reaches it")
+    p.add_argument("--inference-tokens", type=float, metavar="T",
+                   help="tokens the model will serve over its life: plan for training + inference FLOPs "
+                        "(6ND + 2NT) at the same loss, beside the Chinchilla-optimal point")
     p.add_argument("--fit", required=True, metavar="FIT.json", help="a fit saved by `scaling-callback fit --save`")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object: compute, N, D, tokens_per_parameter, loss")
+                   help="print one JSON object: compute, N, D, tokens_per_parameter, loss (with "
+                        "--inference-tokens or --loss: loss, inference_tokens, chinchilla {N, D, "
+                        "total_flops}, N, D, train_flops, inference_flops, total_flops, saving)")
     p.set_defaults(func=run_plan)
     return p
 
@@ -109,6 +119,8 @@ def run_fit(args) -> int:
 def run_plan(args) -> int:
     from .crossrun import ScalingLawError, ScalingLawFit
 
+    if args.inference_tokens is not None or args.loss is not None:
+        return _run_inference_plan(args)
     try:
         fit = ScalingLawFit.load(args.fit)
         plan = fit.compute_optimal(args.compute)
@@ -130,6 +142,41 @@ def run_plan(args) -> int:
     note = _extrapolation_note(fit, plan.compute)
     if note:
         print(note)
+    return 0
+
+
+def _run_inference_plan(args) -> int:
+    from .crossrun import ScalingLawError, ScalingLawFit
+    from .inference import inference_optimal
+
+    try:
+        fit = ScalingLawFit.load(args.fit)
+        plan = inference_optimal(fit, args.inference_tokens or 0.0, compute=args.compute, loss=args.loss)
+    except (ScalingLawError, OSError) as exc:
+        return _fail("plan", str(exc))
+    if args.json:
+        print(json.dumps({
+            "loss": plan.loss, "inference_tokens": plan.inference_tokens,
+            "chinchilla": {"N": plan.chinchilla_N.as_json(), "D": plan.chinchilla_D.as_json(),
+                           "total_flops": plan.chinchilla_total_flops.as_json()},
+            "N": plan.N.as_json(), "D": plan.D.as_json(), "train_flops": plan.train_flops.as_json(),
+            "inference_flops": plan.inference_flops.as_json(), "total_flops": plan.total_flops.as_json(),
+            "saving": plan.saving.as_json()}))
+        return 0
+    source = f"compute-optimal loss of {args.compute:.4g} FLOPs" if args.compute else "target loss"
+    print(f"loss {plan.loss:.4g} ({source}); {fit.form} law from {args.fit}, fitted on {fit.n_points} points; "
+          f"{plan.inference_tokens:.4g} inference tokens")
+    rows = [("", "Chinchilla-optimal", "training + inference optimal"),
+            ("N (parameters)", _est(plan.chinchilla_N), _est(plan.N)),
+            ("D (tokens)", _est(plan.chinchilla_D), _est(plan.D)),
+            ("total FLOPs (6ND + 2NT)", _est(plan.chinchilla_total_flops), _est(plan.total_flops))]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    s = plan.saving
+    interval = "" if s.low is None else f" [{100 * s.low:.3g}%, {100 * s.high:.3g}%]"
+    print(f"training {_num(plan.train_flops.value)} + inference {_num(plan.inference_flops.value)} FLOPs; "
+          f"saves {100 * s.value:.3g}%{interval} of the Chinchilla-optimal model's total")
     return 0
 
 
