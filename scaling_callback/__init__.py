@@ -65,6 +65,8 @@ _PUBLIC = {
     "DataConstrainedLaw": "repetition",
     "effective_tokens": "repetition",
     "inference_optimal": "inference",
+    "compare_fits": "compare",
+    "Comparison": "compare",
     "InferencePlan": "inference",
     "read_run_points": "runpoints",
     "forecast": "forecasting",

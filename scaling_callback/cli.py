@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Callable, List, Optional
 
-from .crossrun_cli import add_fit_parser, add_plan_parser
+from .crossrun_cli import add_compare_parser, add_fit_parser, add_plan_parser
 
 
 def _finite_or_none(value):
@@ -88,7 +88,7 @@ def add_forecast(subparsers) -> None:
     p.set_defaults(func=_run_forecast)
 
 
-SUBCOMMANDS: List[Callable] = [add_forecast, add_fit_parser, add_plan_parser]
+SUBCOMMANDS: List[Callable] = [add_forecast, add_fit_parser, add_plan_parser, add_compare_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

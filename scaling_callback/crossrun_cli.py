@@ -12,7 +12,7 @@ import json
 import math
 import sys
 
-__all__ = ["add_fit_parser", "add_plan_parser"]
+__all__ = ["add_compare_parser", "add_fit_parser", "add_plan_parser"]
 
 PF_DAY = 8.64e19  # FLOPs in one PF-day (Kaplan et al. 2020 §2.1)
 
@@ -74,6 +74,78 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
                         "total_flops}, N, D, train_flops, inference_flops, total_flops, saving)")
     p.set_defaults(func=run_plan)
     return p
+
+
+def add_compare_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "compare",
+        help="compare two saved fits: which family is lower at each compute, where they cross",
+        description="Compare the compute-optimal frontiers of two fits saved by `scaling-callback fit "
+                    "--save` (say, a baseline and a new architecture): each family's loss at its own "
+                    "compute-optimal N, D for every budget, the difference with its bootstrap interval, "
+                    "the share of bootstrap pairs in which A is lower, and the budget where they cross.")
+    p.add_argument("fit_a", metavar="FIT_A", help="first saved fit (A)")
+    p.add_argument("fit_b", metavar="FIT_B", help="second saved fit (B)")
+    p.add_argument("--compute", type=float, nargs="+", metavar="FLOPS",
+                   help="budgets to compare at (default: every decade from the smallest run of either "
+                        "fit to 100 times the largest)")
+    p.add_argument("--plot", metavar="FILE", help="save the two frontiers with their bands (needs matplotlib)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: rows [{compute, loss_a, loss_b, difference, "
+                        "a_lower_share}], crossing, crossing_interval, crossing_share")
+    p.set_defaults(func=run_compare)
+    return p
+
+
+def run_compare(args) -> int:
+    from .compare import compare_fits
+    from .crossrun import ScalingLawError, ScalingLawFit
+
+    try:
+        fit_a, fit_b = ScalingLawFit.load(args.fit_a), ScalingLawFit.load(args.fit_b)
+        low = min(fit_a.compute_range[0], fit_b.compute_range[0])
+        high = max(fit_a.compute_range[1], fit_b.compute_range[1])
+        budgets = args.compute or [10.0 ** k for k in range(math.floor(math.log10(low)),
+                                                             math.ceil(math.log10(high)) + 3)]
+        result = compare_fits(fit_a, fit_b, budgets)
+        if args.plot:
+            from .crossrun_plot import plot_comparison
+
+            plot_comparison(fit_a, fit_b, result, args.plot, labels=(args.fit_a, args.fit_b))
+    except (ScalingLawError, OSError, ImportError, ValueError) as exc:
+        return _fail("compare", str(exc))
+    if args.json:
+        print(json.dumps({
+            "rows": [{"compute": r.compute, "loss_a": r.loss_a.as_json(), "loss_b": r.loss_b.as_json(),
+                      "difference": r.difference.as_json(), "a_lower_share": r.a_lower_share}
+                     for r in result.rows],
+            "crossing": result.crossing, "crossing_interval": result.crossing_interval,
+            "crossing_share": result.crossing_share}))
+        return 0
+    level = f"{100 * result.confidence:g}%"
+    print(f"A: {args.fit_a} ({fit_a.form}, {fit_a.n_points} points)   B: {args.fit_b} ({fit_b.form}, "
+          f"{fit_b.n_points} points)")
+    print(f"loss at each family's compute-optimal N, D; [{level} bootstrap intervals]")
+    print()
+    head = ("compute (FLOPs)", "loss A", "loss B", "A − B", "P(A lower)", "lower")
+    rows = [(_num(r.compute), _est(r.loss_a), _est(r.loss_b), _est(r.difference),
+             "" if r.a_lower_share is None else f"{r.a_lower_share:.2f}", r.lower) for r in result.rows]
+    widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
+    for r in [head] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(f"(the runs span {_num(low)} – {_num(high)} FLOPs; rows beyond are extrapolations)")
+    if result.crossing is None:
+        print("the frontiers do not cross between 1e12 and 1e32 FLOPs")
+    else:
+        print(f"the frontiers cross at {_num(result.crossing)} FLOPs")
+    if result.crossing_share is not None:
+        where = ("" if result.crossing_interval is None else
+                 f", {level} of those between {_num(result.crossing_interval[0])} and "
+                 f"{_num(result.crossing_interval[1])} FLOPs")
+        print(f"{100 * result.crossing_share:.0f}% of bootstrap pairs cross{where}")
+    if args.plot:
+        print(f"\nsaved figure: {args.plot}")
+    return 0
 
 
 def _fail(command: str, message: str) -> int:

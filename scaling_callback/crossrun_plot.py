@@ -70,3 +70,52 @@ def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_comparison(fit_a: ScalingLawFit, fit_b: ScalingLawFit, comparison, path: str,
+                    labels=("A", "B")) -> None:
+    """Save the two compute-optimal frontiers (loss against compute, bootstrap bands) and their
+    difference, with the crossing marked, to `path`. ImportError with a hint without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'scaling-callback[plot]'") from None
+    from .compare import compare_fits
+
+    lo = min(fit_a.compute_range[0], fit_b.compute_range[0], comparison.rows[0].compute)
+    hi = max(fit_a.compute_range[1], fit_b.compute_range[1], comparison.rows[-1].compute)
+    grid = np.logspace(np.log10(lo), np.log10(hi), 60)
+    dense = compare_fits(fit_a, fit_b, list(grid)).rows
+
+    def series(get):
+        value = np.array([get(r).value for r in dense])
+        low = np.array([np.nan if get(r).low is None else get(r).low for r in dense])
+        high = np.array([np.nan if get(r).high is None else get(r).high for r in dense])
+        return value, low, high
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for get, colour, label in ((lambda r: r.loss_a, "C0", labels[0]), (lambda r: r.loss_b, "C1", labels[1])):
+        v, l, h = series(get)
+        left.plot(grid, v, color=colour, label=f"{label}")
+        left.fill_between(grid, l, h, color=colour, alpha=0.2, linewidth=0)
+    v, l, h = series(lambda r: r.difference)
+    right.plot(grid, v, "k-", label="A − B")
+    right.fill_between(grid, l, h, color="k", alpha=0.15, linewidth=0)
+    right.axhline(0.0, color="grey", linewidth=0.8)
+    for ax in (left, right):
+        for c in (fit_a.compute_range[1], fit_b.compute_range[1]):
+            ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
+        if comparison.crossing is not None and lo <= comparison.crossing <= hi:
+            ax.axvline(comparison.crossing, color="r", linestyle="--", linewidth=1, label="crossing")
+    left.set(xscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="loss at the compute-optimal (N, D)",
+             title="two families' frontiers (dotted: largest run of each)")
+    right.set(xscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="loss A − loss B",
+              title="difference (below 0: A is lower)")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
