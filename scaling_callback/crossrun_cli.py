@@ -12,6 +12,8 @@ import json
 import math
 import sys
 
+import numpy as np
+
 __all__ = ["add_compare_parser", "add_fit_parser", "add_plan_parser"]
 
 PF_DAY = 8.64e19  # FLOPs in one PF-day (Kaplan et al. 2020 §2.1)
@@ -42,10 +44,14 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--compute", type=float, nargs="+", metavar="FLOPS",
                    help="budgets for the compute-optimal table (default: every decade from the "
                         "smallest run's compute to ten times the largest)")
+    p.add_argument("--holdout", nargs="+", metavar="RUN", default=[],
+                   help="runs (log dirs or CSVs, as RUN) kept out of the fit: each one's loss is "
+                        "predicted with its interval and set beside the truth, and drawn by --plot")
     p.add_argument("--plot", metavar="FILE", help="save the iso-loss / frontier figure (needs matplotlib)")
     p.add_argument("--json", action="store_true",
                    help="print only one JSON object with the law's parameters, each a number or "
-                        "{value, low, high}")
+                        "{value, low, high} (with --holdout, also \"holdout\": [{N, D, loss, "
+                        "predicted}])")
     p.add_argument("--save", metavar="FIT.json", help="save the fit for `scaling-callback plan`")
     p.set_defaults(func=run_fit)
     return p
@@ -168,20 +174,33 @@ def run_fit(args) -> int:
             table = [fit.compute_optimal(c) for c in budgets]
         except ScalingLawError as exc:  # the law fits but has no allocation: say so, keep the law
             no_table = str(exc)
+        held = read_run_points(args.holdout, loss_tag=args.tag, loss=args.loss) if args.holdout else None
+        predicted = [] if held is None else [
+            fit.expected_loss(float(n), float(d),
+                              None if held.U is None or fit.form != "muennighoff" else float(u))
+            for n, d, u in zip(held.N, held.D, held.N if held.U is None else held.U)]
         if args.save:
             fit.save(args.save)
         if args.plot:
             from .crossrun_plot import plot_fit
 
-            plot_fit(fit, points.N, points.D, points.loss, args.plot)
+            plot_fit(fit, points.N, points.D, points.loss, args.plot,
+                     holdout=None if held is None else (held.N, held.D, held.loss))
     except (ScalingLawError, OSError, ImportError) as exc:
         return _fail("fit", str(exc))
     if args.json:
-        print(json.dumps({name: est.as_json() for name, est in fit.parameters.items()}))
+        obj = {name: est.as_json() for name, est in fit.parameters.items()}
+        if held is not None:
+            obj["holdout"] = [{"N": float(n), "D": float(d), "loss": float(y), "predicted": e.as_json()}
+                              for n, d, y, e in zip(held.N, held.D, held.loss, predicted)]
+        print(json.dumps(obj))
         return 0
     print(_describe_fit(fit))
     print()
     print(_allocation_table(fit, table) if table else f"no compute-optimal table: {no_table}")
+    if held is not None:
+        print()
+        print(_holdout_table(fit, held, predicted))
     saved = [f"{what}: {path}" for what, path in (("saved fit", args.save), ("saved figure", args.plot)) if path]
     if saved:
         print("\n" + "\n".join(saved))
@@ -297,6 +316,24 @@ def _allocation_table(fit, table) -> str:
     low, high = fit.compute_range
     out.append(f"(the runs span {_num(low)} – {_num(high)} FLOPs; rows beyond are extrapolations)")
     return "\n".join(out)
+
+
+def _holdout_table(fit, held, predicted) -> str:
+    head = ("held-out run", "N", "D", "compute", "loss", "predicted", "error", "inside")
+    rows, errors, inside = [], [], 0
+    for src, n, d, y, e in zip(held.sources, held.N, held.D, held.loss, predicted):
+        err = (e.value - y) / y
+        errors.append(abs(err))
+        ok = e.low is not None and e.low <= y <= e.high
+        inside += ok
+        rows.append((src, _num(n), _num(d), _num(6.0 * n * d), _num(y), _est(e), f"{100 * err:+.2f}%",
+                     "" if e.low is None else ("yes" if ok else "no")))
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + rows]
+    summary = f"median |error| {100 * float(np.median(errors)):.2f}% over {len(errors)} held-out runs"
+    if predicted and predicted[0].low is not None:
+        summary += f"; the {_level(fit)} interval covers {inside} of {len(errors)}"
+    return "\n".join(out + [summary])
 
 
 def _default_budgets(compute_range):

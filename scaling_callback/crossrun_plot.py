@@ -8,8 +8,9 @@ from .crossrun import ScalingLawError, ScalingLawFit
 __all__ = ["plot_fit"]
 
 
-def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
-    """Save a two-panel figure of `fit` over the runs (N, D, loss) to `path`.
+def plot_fit(fit: ScalingLawFit, N, D, loss, path: str, holdout=None) -> None:
+    """Save a two-panel figure of `fit` over the runs (N, D, loss) to `path`; `holdout`, an
+    optional (N, D, loss) of runs kept out of the fit, is drawn as red crosses on both panels.
 
     Left: iso-loss contours of the law over compute C = 6ND and model size N, the runs coloured
     by loss, and the compute-optimal frontier N_opt(C) (as Hoffmann et al. 2022 Fig. 4, left).
@@ -27,8 +28,11 @@ def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
 
     N, D, loss = (np.asarray(x, float) for x in (N, D, loss))
     C = 6.0 * N * D
-    c_grid = np.logspace(np.log10(C.min()) - 0.5, np.log10(C.max()) + 1.5, 60)
-    n_grid = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 1.0, 200)
+    hN, hD, hL = (np.asarray(x, float) for x in (holdout if holdout is not None else ([], [], [])))
+    hC = 6.0 * hN * hD
+    c_all, n_all = np.concatenate([C, hC]), np.concatenate([N, hN])
+    c_grid = np.logspace(np.log10(c_all.min()) - 0.5, np.log10(max(C.max() * 10 ** 1.5, c_all.max() * 3)), 60)
+    n_grid = np.logspace(np.log10(n_all.min()) - 0.5, np.log10(n_all.max()) + 1.0, 200)
     CC, NN = np.meshgrid(c_grid, n_grid)
     surface = fit.law.loss(NN, CC / (6.0 * NN))
     try:
@@ -50,6 +54,8 @@ def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
     left.clabel(contours, fmt="%.2f", fontsize=7)
     left.scatter(C, N, c=loss, cmap="viridis", norm=norm, s=14, edgecolors="k", linewidths=0.3,
                  label="runs")
+    if hN.size:
+        left.scatter(hC, hN, marker="x", color="r", s=30, label="held-out runs")
     if frontier:
         n_opt, n_low, n_high = band(lambda p: p.N)
         left.plot(c_grid, n_opt, "r-", label="compute-optimal N")
@@ -60,6 +66,10 @@ def plot_fit(fit: ScalingLawFit, N, D, loss, path: str) -> None:
     left.legend(loc="upper left", fontsize=8)
 
     right.scatter(C, loss, c=np.log10(N), cmap="plasma", s=14, label="runs (colour: log10 N)")
+    if hN.size:
+        right.scatter(hC, hL, marker="x", color="r", s=30, label="held-out runs (truth)")
+        right.scatter(hC, fit.law.loss(hN, hD), marker="o", facecolors="none", edgecolors="r", s=30,
+                      label="held-out runs (law)")
     if frontier:
         l_opt, l_low, l_high = band(lambda p: p.loss)
         right.plot(c_grid, l_opt, "r-", label="loss at the compute-optimal (N, D)")
