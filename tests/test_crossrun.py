@@ -336,7 +336,7 @@ def test_cli_fit_holdout_predicts_kept_out_runs_and_draws_them(tmp_path, capsys)
         path.write_text("N,D,loss\n" + "".join(f"{r['params']},{r['train_tokens']},{r['eval_loss']}\n"
                                                for r in rows if keep(float(r["params"]))))
     figure = tmp_path / "fit.png"
-    assert main(["fit", str(small), "--holdout", str(big), "--bootstrap", "20", "--plot", str(figure)]) == 0
+    assert main(["fit", str(small), "--holdout", str(big), "--bootstrap", "5", "--plot", str(figure)]) == 0
     out = capsys.readouterr().out
     assert "held-out run" in out and "over 3 held-out runs" in out and figure.stat().st_size > 10_000
     assert main(["fit", str(small), "--holdout", str(big), "--bootstrap", "0", "--json"]) == 0
