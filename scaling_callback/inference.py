@@ -101,8 +101,9 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
     """The cheapest model, counting inference, that reaches a target loss, beside Chinchilla's.
 
     Give either `compute` (the target is the compute-optimal loss of that training budget, so
-    the Chinchilla-optimal model is the one `plan --compute` prints) or `loss`. Every number
-    carries the fit's bootstrap interval. Raises ScalingLawError on bad input or a loss the law
+    the Chinchilla-optimal model is the one `plan --compute` prints; each bootstrap law aims at
+    its own compute-optimal loss) or `loss` (one fixed target for every bootstrap law). Every
+    number carries the fit's bootstrap interval. Raises ScalingLawError on bad input or a loss the law
     cannot reach (at or below its irreducible loss).
     """
     if not (isinstance(inference_tokens, (int, float)) and math.isfinite(inference_tokens)
@@ -112,10 +113,17 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
         raise ScalingLawError("give exactly one target: compute (FLOPs) or loss")
     if compute is not None:
         target = fit.compute_optimal(compute).loss.value
+
+        def target_of(law):
+            N, D = law.compute_optimal(compute)
+            return float(law.loss(N, D))
     else:
         if not (isinstance(loss, (int, float)) and math.isfinite(loss) and loss > 0):
             raise ScalingLawError(f"loss must be a positive finite number, got {loss!r}")
         target = float(loss)
+
+        def target_of(law):
+            return target
     if not np.isfinite(_smallest_model(fit.law, target)):
         raise ScalingLawError(f"the fitted law cannot reach loss {target:.4g} (its irreducible loss is "
                               f"{getattr(fit.law, 'E', 0.0):.4g}): no amount of N and D gets there")
@@ -123,14 +131,14 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
 
     @lru_cache(maxsize=None)
     def chinchilla(law):
-        return _cheapest(law, target, 0.0)
+        return _cheapest(law, target_of(law), 0.0)
 
     def total(N, D):
         return TRAIN_FLOPS_PER_PARAM_TOKEN * N * D + INFERENCE_FLOPS_PER_PARAM_TOKEN * N * T
 
     @lru_cache(maxsize=None)
     def aware(law):
-        return _cheapest(law, target, T)
+        return _cheapest(law, target_of(law), T)
 
     est = fit._estimate
     return InferencePlan(

@@ -57,6 +57,11 @@ def test_real_points_with_intervals():
     fit = fit_scaling_law(N[keep], C[keep] / (6 * N[keep]), L[keep], n_bootstrap=20, seed=0)
     plan = inference_optimal(fit, 1e13, compute=5.76e23)
     assert plan.N.low <= plan.N.value <= plan.N.high
+    # each bootstrap law aims at its own compute-optimal loss: the Chinchilla column is `plan --compute`
+    same = fit.compute_optimal(5.76e23).N
+    for mine, theirs in ((plan.chinchilla_N.value, same.value), (plan.chinchilla_N.low, same.low),
+                         (plan.chinchilla_N.high, same.high)):
+        assert mine == pytest.approx(theirs, rel=1e-5)
     assert plan.N.value < plan.chinchilla_N.value and 0 < plan.saving.value < 1
 
 
