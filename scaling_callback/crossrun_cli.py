@@ -136,9 +136,7 @@ def run_compare(args) -> int:
     head = ("compute (FLOPs)", "loss A", "loss B", "A − B", "P(A lower)", "lower")
     rows = [(_num(r.compute), _est(r.loss_a), _est(r.loss_b), _est(r.difference),
              "" if r.a_lower_share is None else f"{r.a_lower_share:.2f}", r.lower) for r in result.rows]
-    widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
-    for r in [head] + rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(_table(head, rows))
     print(f"(the runs span {_num(low)} – {_num(high)} FLOPs; rows beyond are extrapolations)")
     if result.crossing is None:
         print("the frontiers do not cross between 1e12 and 1e32 FLOPs")
@@ -261,9 +259,7 @@ def _run_inference_plan(args) -> int:
             ("N (parameters)", _est(plan.chinchilla_N), _est(plan.N)),
             ("D (tokens)", _est(plan.chinchilla_D), _est(plan.D)),
             ("total FLOPs (6ND + 2NT)", _est(plan.chinchilla_total_flops), _est(plan.total_flops))]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(_table(rows[0], rows[1:], indent="  "))
     s = plan.saving
     interval = "" if s.low is None else f" [{100 * s.low:.3g}%, {100 * s.high:.3g}%]"
     print(f"training {_num(plan.train_flops.value)} + inference {_num(plan.inference_flops.value)} FLOPs; "
@@ -288,6 +284,13 @@ def _est(est) -> str:
     return f"{_num(est.value)} [{_num(est.low)}, {_num(est.high)}]"
 
 
+def _table(head, rows, indent: str = "") -> str:
+    """Columns padded to their widest cell, two spaces apart."""
+    widths = [max(len(r[i]) for r in [head] + list(rows)) for i in range(len(head))]
+    return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [head] + list(rows))
+
+
 def _describe_fit(fit) -> str:
     lines = [f"{fit.form} law fitted on {fit.n_points} points: {fit.law.formula}",
              f"objective Σ Huber(δ={fit.delta:g}) of log-loss residuals: {fit.cost:.6g}"]
@@ -310,9 +313,7 @@ def _allocation_table(fit, table) -> str:
     head = ("compute (FLOPs)", "PF-days", "N_opt", "D_opt", "tokens/param", "loss")
     rows = [(_num(p.compute), _num(p.compute / PF_DAY), _est(p.N), _est(p.D),
              _est(p.tokens_per_parameter), _est(p.loss)) for p in table]
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    out = [_table(head, rows)]
     low, high = fit.compute_range
     out.append(f"(the runs span {_num(low)} – {_num(high)} FLOPs; rows beyond are extrapolations)")
     return "\n".join(out)
@@ -328,8 +329,7 @@ def _holdout_table(fit, held, predicted) -> str:
         inside += ok
         rows.append((src, _num(n), _num(d), _num(6.0 * n * d), _num(y), _est(e), f"{100 * err:+.2f}%",
                      "" if e.low is None else ("yes" if ok else "no")))
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + rows]
+    out = [_table(head, rows)]
     summary = f"median |error| {100 * float(np.median(errors)):.2f}% over {len(errors)} held-out runs"
     if predicted and predicted[0].low is not None:
         summary += f"; the {_level(fit)} interval covers {inside} of {len(errors)}"
