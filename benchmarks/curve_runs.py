@@ -1,6 +1,6 @@
 """The shared real curves as benchmark runs: what a forecast may see at a cutoff, and the truth.
 
-Reads ../shared/curves/<source>.csv and runs.csv (relative to the repository root) the way
+Reads data/curves/<source>.csv and runs.csv (the repository's copy of ../shared/curves) the way
 ../shared/tools/score_forecasts.py does: a run counts when it has at least 6 validation points
 and its last one lies within 1% of its planned end; that last point is the truth to forecast.
 """
@@ -13,10 +13,10 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from scaling_callback.curves import Curve, read_curves_csv
+from scaling_callback.io import Curve, read_curves_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CURVES_DIR = os.path.join(ROOT, "..", "shared", "curves")
+CURVES_DIR = os.path.join(ROOT, "data", "curves")
 SOURCES = ("multipower_law", "gemstones", "modded_nanogpt_track1", "modded_nanogpt_track2")
 CUTOFFS = (0.2, 0.4, 0.6, 0.8)
 

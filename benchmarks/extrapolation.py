@@ -19,7 +19,7 @@
    can be imported from the folder given with --peer (install it there with
    `pip install --target DIR chinchilla`; it is never a dependency of this project).
 
-Reads ../shared/scaling (beside the checkout). Prints tables; asserts nothing.
+Reads data/scaling. Prints tables; asserts nothing.
 """
 import argparse
 import csv
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from crossrun_fit import fmt, rows, timed  # noqa: E402
-from scaling_callback.crossrun import ScalingLawError, fit_scaling_law  # noqa: E402
+from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law  # noqa: E402
 
 HORIZONS = (4, 16, 64)  # held-out budgets, as multiples of the largest fitted budget (issue 15)
 DEFAULT_CUT = 4e17  # largest fitted Porian budget: 64x beyond it (2.56e19) is their largest

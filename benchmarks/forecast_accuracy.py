@@ -2,7 +2,7 @@
 
     python benchmarks/forecast_accuracy.py [--sources SOURCE ...] [--no-loso]
 
-For every run of ../shared/curves and cutoffs 20/40/60/80% of its planned steps, the forecaster
+For every run of data/curves and cutoffs 20/40/60/80% of its planned steps, the forecaster
 sees the validation losses up to the cutoff (and the planned learning rate of the whole run)
 and predicts the loss at the planned end. Printed per source and cutoff: the median (90th
 percentile) relative error |forecast − final| / final in %, for
@@ -27,9 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, SOURCES, forecast_points, load_runs  # noqa: E402
 from learn_priors import learn_priors  # noqa: E402
-from scaling_callback.fitting import huber_fit  # noqa: E402
-from scaling_callback.forecasting import DEFAULT_PRIORS, forecast  # noqa: E402
-from scaling_callback.laws import annealing_area, normalized_schedule  # noqa: E402
+from scaling_callback.core.robust import huber_fit  # noqa: E402
+from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
+from scaling_callback.core.laws import annealing_area, normalized_schedule  # noqa: E402
 
 
 # --- the two baselines, as ../shared/tools/score_forecasts.py fits them (soft-L1, scale 0.01,

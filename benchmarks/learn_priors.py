@@ -40,10 +40,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
-from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
+from scaling_callback.core.forecast import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
     DropPrior, ForecastPriors, _clean, _grid_posterior, _mixture_quantiles, decay_fraction, forecast, interval_reach,
     widened)
-from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
+from scaling_callback.core.laws import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
 MIN_DEPTH = 0.3  # a schedule whose rate falls by less than this tells little about b
@@ -340,7 +340,7 @@ def main(argv=None):
     cmd = "python benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
     if args.window != START.window:
         cmd += f" --window {args.window:g}"
-    print(f"# Learnt from ../shared/curves ({used}; {len(runs)} runs) by `{cmd}`.")
+    print(f"# Learnt from data/curves ({used}; {len(runs)} runs) by `{cmd}`.")
     print("DEFAULT_PRIORS = ForecastPriors(")
     print(f"    log_alpha=({priors.log_alpha[0]:.4f}, {priors.log_alpha[1]:.4f}),")
     print(f"    anneal=({priors.anneal[0]:.4f}, {priors.anneal[1]:.4f}, {priors.anneal[2]:.4f}),")

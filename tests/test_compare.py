@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.compare import compare_fits
-from scaling_callback.crossrun import ChinchillaLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
+from scaling_callback.core.compare import compare_fits
+from scaling_callback.core.crossrun import ChinchillaLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
 
-GADRE_CSV = Path(__file__).resolve().parents[1] / ".." / "shared" / "scaling" / "gadre_overtraining.csv"
+GADRE_CSV = Path(__file__).resolve().parents[1] / "data" / "scaling" / "gadre_overtraining.csv"
 BASELINE = ChinchillaLaw(E=1.8, A=400.0, B=2000.0, alpha=0.35, beta=0.37)
 NEW = ChinchillaLaw(E=1.7, A=600.0, B=2600.0, alpha=0.35, beta=0.37)  # worse when small, better when large
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.crossrun import ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
-from scaling_callback.inference import inference_optimal
+from scaling_callback.core.crossrun import ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
+from scaling_callback.core.inference import inference_optimal
 
 HOFFMANN = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)  # Hoffmann et al. 2022 eq. 2 fit
 KAPLAN = KaplanLaw(N_c=6.4e13, D_c=1.8e13, alpha_N=0.076, alpha_D=0.103)  # Kaplan et al. 2020 Table 2
@@ -49,7 +49,7 @@ def test_real_points_with_intervals():
     import csv
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "scaling" / "chinchilla_svg_extracted.csv"
+    path = Path(__file__).resolve().parents[1] / "data" / "scaling" / "chinchilla_svg_extracted.csv"
     with open(path) as f:
         rows = list(csv.DictReader(f))
     N, C, L = (np.array([float(r[k]) for r in rows]) for k in ("N", "C", "loss"))

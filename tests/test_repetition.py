@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.crossrun import DataConstrainedLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
-from scaling_callback.repetition import MUENNIGHOFF_2023, effective_tokens
+from scaling_callback.core.crossrun import DataConstrainedLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
+from scaling_callback.core.repetition import MUENNIGHOFF_2023, effective_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
-CHINCHILLA_CSV = ROOT / ".." / "shared" / "scaling" / "chinchilla_svg_extracted.csv"
+CHINCHILLA_CSV = ROOT / "data" / "scaling" / "chinchilla_svg_extracted.csv"
 
 
 def repeated_grid(law, unique=(1e8, 1e9, 1e10), epochs=(1, 4, 16, 64)):

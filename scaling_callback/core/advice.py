@@ -197,7 +197,8 @@ def repeated_data(
     else:
         msg = (f"{epochs:.2f} epochs over {_fmt(u)} unique tokens, within the ~{max_epochs:g} epochs that "
                f"are almost as good as fresh data (Muennighoff et al. 2023): the tokens are worth "
-               f"{100 * fraction:.0f}% of fresh ones (eq. 5), an expected loss penalty of {penalty:.3g}.")
+               f"{100 * fraction:.0f}% of fresh ones (eq. 5)"
+               + (f", an expected loss penalty of {penalty:.3g}." if penalty > 0 else "."))
     return RepetitionAdvice(d, u, epochs, effective, fraction, marginal, warn, msg, penalty, paying)
 
 
