@@ -109,7 +109,7 @@ def test_resumed_run_forecasts_and_stops_like_the_uninterrupted_one(tmp_path):
     after = [r for r in whole.forecasts if r.step > start]
     assert len(after) >= 2 and [r for r in resumed.forecasts if r.step > start] == after
     assert [r for r in resumed.forecasts if r.ok] == [r for r in whole.forecasts if r.ok]  # restored ones too
-    np.testing.assert_array_equal(resumed._schedule["lr"], whole._schedule["lr"])
+    np.testing.assert_array_equal(resumed.tracker._schedule["lr"], whole.tracker._schedule["lr"])
     logged = read_scalars(str(tmp_path / "resumed"), ["forecast/final_loss"])["forecast/final_loss"]
     expected = [r.loss for r in after]
     assert logged[0].tolist() == [r.step for r in after] and logged[1] == pytest.approx(expected, rel=1e-6)

@@ -181,7 +181,7 @@ def test_the_forecast_uses_the_planned_schedule_of_the_whole_run(tmp_path, sourc
     trainer = fit_curve(tmp_path, [callback, recorder], module=module, max_steps=-1, max_epochs=1,
                         accumulate_grad_batches=2, val_check_interval=80)
     assert callback.planned_end == trainer.global_step == 200
-    knots = callback._schedule
+    knots = callback.tracker._schedule
     steps = np.arange(200)
     planned = np.interp(steps, knots["steps"], knots["lr"])
     if source == "scheduler":
