@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple
 class Tag(NamedTuple):
     name: str
     kind: str  # "scalar", "text" or "image"
-    group: str  # "scaling", "forecast", "advice" or "gate"
+    group: str  # "scaling", "forecast", "advice", "gate" or "trend"
     meaning: str
 
 
@@ -64,6 +64,13 @@ GATE_WAIT = "gate/wait_count"
 GATE_STOPPED = "gate/stopped_step"
 GATE_REASON = "gate/reason"  # text
 
+# ---- the family's trend: a saved cross-run fit (fit=) against this run's forecast (rank zero) ----
+TREND_EXPECTED = "trend/expected_loss"
+TREND_EXPECTED_LOW = "trend/expected_loss_low"
+TREND_EXPECTED_HIGH = "trend/expected_loss_high"
+TREND_GAP = "trend/gap"
+TREND_OFF = "trend/off_trend"
+
 # ---- TensorBoard custom-scalars layout --------------------------------------------------------
 LAYOUT_CATEGORY = "scaling-callback"
 
@@ -102,6 +109,11 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(GATE_WAIT, _S, "gate", "consecutive validations below min_delta"),
     Tag(GATE_STOPPED, _S, "gate", "the step the gate stopped the run at (logged once, when it stops)"),
     Tag(GATE_REASON, _T, "gate", "why the gate stopped the run (Text tab)"),
+    Tag(TREND_EXPECTED, _S, "trend", "the loss the cross-run law (fit=) expects for this run's N and planned D"),
+    Tag(TREND_EXPECTED_LOW, _S, "trend", "the lower end of the law's bootstrap interval"),
+    Tag(TREND_EXPECTED_HIGH, _S, "trend", "the upper end of the law's bootstrap interval"),
+    Tag(TREND_GAP, _S, "trend", "forecast/final_loss minus trend/expected_loss (positive: worse than the family)"),
+    Tag(TREND_OFF, _S, "trend", "1 when the forecast's interval lies above the law's, -1 below, 0 when they overlap"),
 )}
 
 

@@ -59,6 +59,10 @@ class ScalingLawCore:
         min_delta: loss improvement still worth training for, for advice/recommended_stop_step.
         figure_every: draw the forecast figure into TensorBoard at the first forecast and every
             this many validations after (needs matplotlib; 0: never).
+        fit: a cross-run law of this run's family (`ScalingLawFit` or the path of a fit saved by
+            `scaling-callback fit --save`): the loss it expects for this run's N and planned D is
+            logged beside each forecast (trend/expected_loss, _low, _high, trend/gap,
+            trend/off_trend), with a warning when the run is off its family's trend.
 
     Every training micro-batch is counted (gradient accumulation included), on every rank; the
     count stays on the device and is summed over ranks only when read (validation end, checkpoint).
@@ -83,7 +87,7 @@ class ScalingLawCore:
                  convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
-                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
+                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10, fit=None):
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be a metric name, got {monitor!r}")
         if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
@@ -92,7 +96,7 @@ class ScalingLawCore:
             non_embedding_params=non_embedding_params, convention=convention, tokens_in_batch=tokens_in_batch,
             n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn, tokens_per_epoch=tokens_per_epoch, forecast=forecast,
             horizons=horizons, horizon_unit=horizon_unit, lr_schedule=lr_schedule, confidence=confidence,
-            min_delta=min_delta, figure_every=figure_every, monitor=monitor)
+            min_delta=min_delta, figure_every=figure_every, monitor=monitor, fit=fit)
         self.tracker.name = type(self).__qualname__
         self.monitor = monitor
         self.train_monitor = train_monitor
