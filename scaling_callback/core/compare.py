@@ -12,6 +12,7 @@ numpy only.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
@@ -82,7 +83,7 @@ def compare_fits(fit_a: ScalingLawFit, fit_b: ScalingLawFit, budgets: Sequence[f
     if not budgets:
         raise ScalingLawError("give at least one compute budget to compare at")
     for c in budgets:
-        if not (isinstance(c, (int, float)) and math.isfinite(c) and c > 0):
+        if not (isinstance(c, numbers.Real) and math.isfinite(c) and c > 0):
             raise ScalingLawError(f"compute budgets must be positive finite numbers, got {c!r}")
     for name, fit in (("A", fit_a), ("B", fit_b)):
         if not np.all(np.isfinite(_frontier_loss(fit.law, budgets))):

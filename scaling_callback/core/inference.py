@@ -13,6 +13,7 @@ numpy + scipy only.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional
@@ -106,7 +107,7 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
     number carries the fit's bootstrap interval. Raises ScalingLawError on bad input or a loss the law
     cannot reach (at or below its irreducible loss).
     """
-    if not (isinstance(inference_tokens, (int, float)) and math.isfinite(inference_tokens)
+    if not (isinstance(inference_tokens, numbers.Real) and math.isfinite(inference_tokens)
             and inference_tokens >= 0):
         raise ScalingLawError(f"inference_tokens must be a finite number ≥ 0, got {inference_tokens!r}")
     if (compute is None) == (loss is None):
@@ -118,7 +119,7 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
             N, D = law.compute_optimal(compute)
             return float(law.loss(N, D))
     else:
-        if not (isinstance(loss, (int, float)) and math.isfinite(loss) and loss > 0):
+        if not (isinstance(loss, numbers.Real) and math.isfinite(loss) and loss > 0):
             raise ScalingLawError(f"loss must be a positive finite number, got {loss!r}")
         target = float(loss)
 

@@ -12,6 +12,7 @@ numpy only.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -62,7 +63,7 @@ def trend_check(fit: ScalingLawFit, N: float, planned_tokens: float, forecast: f
     expected = fit.expected_loss(N, planned_tokens,
                                  unique_tokens if fit.form == "muennighoff" else None)
     values = (forecast, forecast_low, forecast_high)
-    if not all(v is None or (isinstance(v, (int, float)) and math.isfinite(v)) for v in values) \
+    if not all(v is None or (isinstance(v, numbers.Real) and math.isfinite(v)) for v in values) \
             or forecast is None:
         raise ScalingLawError(f"the forecast must be finite numbers, got {values!r}")
     own = Estimate(float(forecast), None if forecast_low is None else float(forecast_low),
