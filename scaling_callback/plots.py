@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from .core.advice import _fmt
+from .core.checks import curve_arrays
 
 FIGURE_GRID_POINTS = 96  # points of the drawn forecast curve (log-spaced from the first validation)
 
@@ -24,10 +25,7 @@ def _matplotlib_figure_class():
 
 
 def _positive_points(name: str, steps, values):
-    s = np.asarray(steps, dtype=float).ravel()
-    v = np.asarray(values, dtype=float).ravel()
-    if s.shape != v.shape:
-        raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
+    s, v = curve_arrays(steps, values, name)
     keep = np.isfinite(s) & np.isfinite(v) & (s > 0) & (v > 0)  # log axes show positive points only
     return s[keep], v[keep]
 

@@ -12,12 +12,12 @@ numpy only.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from .checks import positive_number
 from .crossrun import Estimate, ScalingLawError, ScalingLawFit
 
 __all__ = ["Comparison", "ComparisonRow", "compare_fits"]
@@ -83,8 +83,7 @@ def compare_fits(fit_a: ScalingLawFit, fit_b: ScalingLawFit, budgets: Sequence[f
     if not budgets:
         raise ScalingLawError("give at least one compute budget to compare at")
     for c in budgets:
-        if not (isinstance(c, numbers.Real) and math.isfinite(c) and c > 0):
-            raise ScalingLawError(f"compute budgets must be positive finite numbers, got {c!r}")
+        positive_number(c, "every compute budget", error=ScalingLawError, what="a positive finite number")
     for name, fit in (("A", fit_a), ("B", fit_b)):
         if not np.all(np.isfinite(_frontier_loss(fit.law, budgets))):
             raise ScalingLawError(f"fit {name} ({fit.form}) has no compute-optimal allocation: an exponent is 0")

@@ -21,6 +21,7 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from .checks import positive_number
 from .crossrun import ChinchillaLaw, Estimate, KaplanLaw, ScalingLawError, ScalingLawFit
 from .repetition import DataConstrainedLaw
 
@@ -119,9 +120,7 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
             N, D = law.compute_optimal(compute)
             return float(law.loss(N, D))
     else:
-        if not (isinstance(loss, numbers.Real) and math.isfinite(loss) and loss > 0):
-            raise ScalingLawError(f"loss must be a positive finite number, got {loss!r}")
-        target = float(loss)
+        target = positive_number(loss, "loss", error=ScalingLawError, what="a positive finite number")
 
         def target_of(law):
             return target

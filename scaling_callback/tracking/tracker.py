@@ -21,6 +21,7 @@ import torch
 
 from ..core import tags
 from ..core.assess import Assessment, assess, failed_record
+from ..core.checks import positive_number, whole_number
 from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
 from ..core.history import ForecastHistory, ForecastRecord, History, Observation
 from ..core.planning import check_horizons, compress_schedule, horizon_steps, schedule_before
@@ -30,16 +31,6 @@ from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
 from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
 from .schedule import simulate_lr_schedule
-
-
-def positive_int(value, name: str) -> Optional[int]:
-    """None, or a positive whole number (an integral float such as 1.5e8 included) as an int."""
-    if value is None:
-        return None
-    whole = isinstance(value, float) and value.is_integer()
-    if isinstance(value, bool) or not (whole or hasattr(value, "__index__")) or int(value) <= 0:
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -126,16 +117,14 @@ class ScalingTracker:
             raise ValueError(f"lr_schedule must be a callable step -> lr, got {lr_schedule!r}")
         if not 0.0 < float(confidence) < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-        if not (math.isfinite(float(min_delta)) and float(min_delta) > 0):
-            raise ValueError(f"min_delta must be a positive loss difference, got {min_delta!r}")
-        if isinstance(figure_every, bool) or not hasattr(figure_every, "__index__") or figure_every < 0:
-            raise ValueError(f"figure_every must be a whole number >= 0, got {figure_every!r}")
+        positive_number(min_delta, "min_delta", what="a positive loss difference")
+        whole_number(figure_every, "figure_every", minimum=0)
         if sum_over_ranks is not None and not callable(sum_over_ranks):
             raise ValueError(f"sum_over_ranks must be a callable tensor -> tensor, got {sum_over_ranks!r}")
         self.convention = convention
-        self.non_embedding_params = positive_int(non_embedding_params, "non_embedding_params")
+        self.non_embedding_params = whole_number(non_embedding_params, "non_embedding_params", minimum=1, none_ok=True)
         self.n_layer, self.n_ctx, self.d_attn = n_layer, n_ctx, d_attn
-        self.tokens_per_epoch = positive_int(tokens_per_epoch, "tokens_per_epoch")
+        self.tokens_per_epoch = whole_number(tokens_per_epoch, "tokens_per_epoch", minimum=1, none_ok=True)
         self.forecasting = bool(forecast)
         self.horizons = check_horizons(horizons, horizon_unit)
         self.horizon_unit = horizon_unit
@@ -152,7 +141,7 @@ class ScalingTracker:
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
         self.n_params: Optional[int] = self.non_embedding_params
-        self.planned_steps = positive_int(planned_steps, "planned_steps")
+        self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
         self.history = History()
         self.forecasts = ForecastHistory()
         self.assessment: Optional[Assessment] = None
