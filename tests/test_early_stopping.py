@@ -32,9 +32,12 @@ def _texts(logdir, tag):
     return [e.tensor_proto.string_val[0].decode() for e in acc.Tensors(tag)]
 
 
-def test_plateau_is_stopped_well_before_max_steps(tmp_path):
+def test_plateau_is_stopped_well_before_max_steps(tmp_path, caplog):
     gate = ForecastEarlyStopping(min_delta=0.02, patience=2)
-    trainer = fit_curve(tmp_path, [gate, ScalingLawCallback()], plateau_curve)  # order does not matter
+    with caplog.at_level("INFO", logger="scaling_callback"):
+        trainer = fit_curve(tmp_path, [gate, ScalingLawCallback()], plateau_curve)  # order does not matter
+    # like EarlyStopping, it says why it stopped
+    assert any(m.endswith(gate.reason) for m in caplog.messages)
     assert 0 < gate.stopped_step == trainer.global_step <= MAX_STEPS // 2
     assert gate.reason.startswith("Stopped") and "below min_delta=0.02 for 2 consecutive checks" in gate.reason
     assert gate.last_check.stop and gate.wait_count == 2
@@ -48,7 +51,7 @@ def test_improving_run_is_not_stopped(tmp_path):
     gate = ForecastEarlyStopping(min_delta=0.02, patience=2)
     callback = ScalingLawCallback()
     trainer = fit_curve(tmp_path, [callback, gate], improving_curve, val_check_interval=50)
-    assert trainer.global_step == MAX_STEPS and gate.stopped_step == 0 and gate.reason is None
+    assert trainer.global_step == MAX_STEPS and gate.stopped_step is None and gate.reason is None
     assert len(callback.forecasts) == MAX_STEPS // 50 and all(r.ok for r in callback.forecasts[1:])
     # the last check is at the planned end: nothing left to save, no decision
     assert "nothing left to save" in gate.last_check.reason

@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple
 class Tag(NamedTuple):
     name: str
     kind: str  # "scalar", "text" or "image"
-    group: str  # "scaling", "forecast", "advice", "gate" or "trend"
+    group: str  # "scaling", "forecast", "advice", "gate", "throughput" or "trend"
     meaning: str
 
 
@@ -64,6 +64,11 @@ GATE_WAIT = "gate/wait_count"
 GATE_STOPPED = "gate/stopped_step"
 GATE_REASON = "gate/reason"  # text
 
+# ---- throughput (every validation end after the first, every logger) --------------------------
+TOKENS_PER_SECOND = "throughput/tokens_per_second"
+FLOPS_PER_SECOND = "throughput/flops_per_second"
+SECONDS_TO_PLANNED_END = "throughput/seconds_to_planned_end"
+
 # ---- the family's trend: a saved cross-run fit (fit=) against this run's forecast (rank zero) ----
 TREND_EXPECTED = "trend/expected_loss"
 TREND_EXPECTED_LOW = "trend/expected_loss_low"
@@ -72,7 +77,11 @@ TREND_GAP = "trend/gap"
 TREND_OFF = "trend/off_trend"
 
 # ---- TensorBoard custom-scalars layout --------------------------------------------------------
-LAYOUT_CATEGORY = "scaling-callback"
+LAYOUT_CATEGORY = "scaling-callback: where the run ends"
+LAYOUT_SUMMARY = "custom_scalars__config__"  # the custom-scalars plugin's own name for its layout record
+
+# ---- files beside the event files --------------------------------------------------------------
+SCHEDULE_FILE = "scaling_schedule.json"  # the planned schedule, read by `scaling-callback forecast LOGDIR`
 
 _S, _T, _I = "scalar", "text", "image"
 TAGS: Dict[str, Tag] = {t.name: t for t in (
@@ -109,6 +118,10 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(GATE_WAIT, _S, "gate", "consecutive validations below min_delta"),
     Tag(GATE_STOPPED, _S, "gate", "the step the gate stopped the run at (logged once, when it stops)"),
     Tag(GATE_REASON, _T, "gate", "why the gate stopped the run (Text tab)"),
+    Tag(TOKENS_PER_SECOND, _S, "throughput", "training tokens per second since the previous validation, validation time left out"),
+    Tag(FLOPS_PER_SECOND, _S, "throughput", "training FLOP per second over the same interval (6·N per token, plus the context term)"),
+    Tag(SECONDS_TO_PLANNED_END, _S, "throughput",
+        "estimated seconds to the planned end: steps left × wall time per step of the last interval, validations included"),
     Tag(TREND_EXPECTED, _S, "trend", "the loss the cross-run law (fit=) expects for this run's N and planned D"),
     Tag(TREND_EXPECTED_LOW, _S, "trend", "the lower end of the law's bootstrap interval"),
     Tag(TREND_EXPECTED_HIGH, _S, "trend", "the upper end of the law's bootstrap interval"),

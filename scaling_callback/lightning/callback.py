@@ -17,12 +17,7 @@ from ..core import tags
 from ..core.history import ForecastHistory, History
 from ..core.planning import planned_end_step
 from ..tracking.tracker import ScalingTracker
-
-
-def tensorboard_writers(trainer) -> list:
-    """The SummaryWriters of the trainer's TensorBoardLoggers (either Lightning namespace)."""
-    return [logger.experiment for logger in trainer.loggers
-            if any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__)]
+from .report import TerminalReport, tensorboard_loggers, tensorboard_writers
 
 
 class ScalingLawCore:
@@ -57,8 +52,10 @@ class ScalingLawCore:
             when None it is simulated from the configured optimizer and schedulers.
         confidence: probability mass of the forecast interval (0.8: the 80% interval).
         min_delta: loss improvement still worth training for, for advice/recommended_stop_step.
-        figure_every: draw the forecast figure into TensorBoard at the first forecast and every
-            this many validations after (needs matplotlib; 0: never).
+        figure_every: draw the forecast figure into TensorBoard at the first forecast, every this
+            many forecasts after, at the planned end and at train end (0: never).
+        progress_bar: show the latest forecast, "forecast=2.43 [2.40, 2.46]", in the Trainer's
+            progress bar (without a bar: one line per validation in the terminal).
         fit: a cross-run law of this run's family (`ScalingLawFit` or the path of a fit saved by
             `scaling-callback fit --save`): the loss it expects for this run's N and planned D is
             logged beside each forecast (trend/expected_loss, _low, _high, trend/gap,
@@ -74,7 +71,11 @@ class ScalingLawCore:
     advice/overfitting, advice/tokens_to_data_limit, advice/repeated_data,
     advice/effective_data_fraction (and, when they apply, advice/recommended_decay_start_step,
     advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>).
-    With a TensorBoardLogger: a custom-scalars layout, the advice text and the figure.
+    Throughput tags (every logger): throughput/tokens_per_second, throughput/flops_per_second,
+    throughput/seconds_to_planned_end. With a TensorBoardLogger: a custom-scalars layout, the
+    advice as state in the Text tab, the figure, and the planned schedule beside the events
+    (`scaling_schedule.json`, read by `scaling-callback forecast LOGDIR`). In the terminal: a
+    line when an advice condition starts or ends, and a summary at train end.
     Attributes: `forecasts` (ForecastHistory of every validation's ForecastRecord, on every
     rank, kept in checkpoints), `assessment` (the latest `Assessment`, rank zero only),
     `planned_end` (the target step of the run, None when it has no end).
@@ -87,7 +88,8 @@ class ScalingLawCore:
                  convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
-                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10, fit=None):
+                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10,
+                 progress_bar: bool = True, fit=None):
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be a metric name, got {monitor!r}")
         if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
@@ -101,6 +103,7 @@ class ScalingLawCore:
         self.monitor = monitor
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
+        self.terminal = TerminalReport(progress_bar)
 
     # the settings and results users read, kept by the tracker
     forecasting = property(lambda self: self.tracker.forecasting)
@@ -150,6 +153,8 @@ class ScalingLawCore:
     def on_train_start(self, trainer, pl_module) -> None:
         """The planned end and its learning-rate schedule: the dataloaders are set up and a
         resumed run's loops, optimizers and schedulers restored by now."""
+        self.tracker.training_started(int(trainer.global_step))
+        self.terminal.train_started(trainer)
         if not self.forecasting:
             return
         per_epoch = trainer.num_training_batches
@@ -165,13 +170,22 @@ class ScalingLawCore:
                                        f"planned end at step {end}")
             if trainer.is_global_zero:
                 self.tracker.simulate_schedule(end, current_step=int(trainer.global_step))
+                for logger in tensorboard_loggers(trainer):
+                    self.tracker.save_schedule(logger.log_dir)
         elif self.horizons is None:
             self.tracker.warn_once("no-end", f"the run has no planned end (max_steps={trainer.max_steps}, "
                                    f"max_epochs={trainer.max_epochs}, {per_epoch} batches per epoch), so there is "
                                    "nothing to forecast; pass horizons=[steps, ...] (or horizon_unit='tokens') to "
                                    "forecast at given points")
 
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self.tracker.evaluation_started()
+
     def on_train_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            self.tracker.finish(tensorboard_writers(trainer))
+        self.terminal.train_ended(trainer, self.tracker)
         reason = self.tracker.no_forecast_reason() if self.forecasting else None
         if reason and not self.tracker.warned("no-end"):  # a run without an end was told at its start
             self.tracker.warn_once("no-forecast", reason)
@@ -188,6 +202,7 @@ class ScalingLawCore:
             logger.log_metrics(report.metrics, step=trainer.global_step)
         if report.assessment is not None and trainer.is_global_zero:
             self.tracker.write_tensorboard(tensorboard_writers(trainer), report.assessment)
+            self.terminal.forecast_made(report.record, report.advice, report.observation.val_loss)
         if not self.forecasting:
             return
         record = report.record

@@ -10,7 +10,6 @@ curve at the planned end under the learning-rate schedule and advises (`core.ass
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import warnings
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from ..core import tags
+from ..core.advice_board import AdviceBoard, BoardView
 from ..core.assess import Assessment, assess, failed_record
 from ..core.checks import positive_number, whole_number
 from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
@@ -27,10 +27,12 @@ from ..core.history import ForecastHistory, ForecastRecord, History, Observation
 from ..core.planning import check_horizons, compress_schedule, horizon_steps, schedule_before
 from ..core.status import Status
 from ..core.trend import TrendCheck, load_fit, trend_check
+from ..io import write_schedule_file
 from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
 from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
 from .schedule import simulate_lr_schedule
+from .throughput import Throughput
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Report:
     metrics: Dict[str, float]  # tag -> value, to log at the observation's step
     record: Optional[ForecastRecord]  # the forecast made (None where this process does not forecast)
     assessment: Optional[Assessment]  # the forecast and advice in full (None likewise, or on an error)
+    advice: Optional[BoardView] = None  # the advice as state after this evaluation: changes, decision, text
     trend: Optional[TrendCheck] = None  # the forecast against the family's law (with fit=, a forecast made)
 
 
@@ -82,8 +85,10 @@ class ScalingTracker:
         confidence: probability mass of the forecast interval (0.8: the 80% interval).
         min_delta: loss improvement still worth training for (the recommended stop).
         writer: a `torch.utils.tensorboard.SummaryWriter`: `observe` writes the scalars, the
-            custom-scalars layout, the advice text and the figure to it (None: nothing written).
-        figure_every: draw the forecast figure at the first forecast and every this many after.
+            custom-scalars layout, the advice text and the figure to it (None: nothing written);
+            `finish()` draws the last figure.
+        figure_every: draw the forecast figure at the first forecast, every this many after, at
+            the planned end and at `finish()` (0: never).
         sum_over_ranks: fn(int64 tensor) -> tensor summed over the data-parallel ranks (e.g. a
             `torch.distributed.all_reduce`); every rank must then call `observe` together.
         monitor: the name of the validation metric (the figure's label and the layout's series).
@@ -92,8 +97,15 @@ class ScalingTracker:
             planned D is logged beside the forecast (trend/*), with a warning when the forecast's
             interval and the law's do not overlap (`core.trend`). Read at construction.
 
+    The advice is kept as state (`core.advice_board.AdviceBoard`, `advice`): a warning is
+    raised when its condition starts, held, and cleared when it ends; "stop now" has
+    hysteresis. Throughput tags (tokens/s, FLOP/s, seconds to the planned end) are logged from
+    the second `observe` on, over the time between evaluations (`evaluation_started()` leaves
+    the evaluation itself out).
+
     Attributes: `history` (every `Observation`), `forecasts` (every `ForecastRecord`),
-    `assessment` (the latest), `n_params` (N), `planned_steps`. `state_dict()` /
+    `assessment` (the latest), `advice` (the latest `BoardView`), `forecast_seconds` (time spent
+    forecasting), `n_params` (N), `planned_steps`. `state_dict()` /
     `load_state_dict()` keep all of it across a resume. Never raises from `observe` because a
     fit failed: the record says why (`forecast/ok` is 0) and one warning is given per kind.
     """
@@ -150,6 +162,12 @@ class ScalingTracker:
         self.train_batches = 0  # training micro-batches this process has seen, resumes included
         self._schedule = None  # planned lr as knots: {"steps", "lr", "end", "source", "note"}
         self._warned = set()
+        self.board = AdviceBoard(self.min_delta)
+        self.advice: Optional[BoardView] = None
+        self.forecast_seconds = 0.0
+        self.throughput = Throughput()
+        self._latest_ok: Optional[Assessment] = None  # the latest successful assessment (for the last figure)
+        self._figure_step: Optional[int] = None  # the step of the latest figure drawn
         self.set_schedule_source(optimizer, schedulers)
         if model is not None:
             self.set_model(model)
@@ -174,6 +192,17 @@ class ScalingTracker:
         return self._tokens_restored + self._counter.read(self.sum_over_ranks, self.reduce_device)
 
     # ---- at each evaluation --------------------------------------------------------------
+    def training_started(self, step: int = 0) -> None:
+        """Training starts (or resumes) at optimizer step `step`: the throughput clock starts.
+        No synchronisation: the local count is empty here."""
+        tokens = self._tokens_restored + self._counter.read()
+        flops = training_flops(self.n_params, tokens, self.n_layer, self.n_ctx, self.d_attn) if self.n_params else 0.0
+        self.throughput.start(int(step), tokens, flops)
+
+    def evaluation_started(self) -> None:
+        """An evaluation starts: the time until `observe` is not training time."""
+        self.throughput.validation_started()
+
     def observe(self, step: int, val_loss: Optional[float], train_loss: float = math.nan, *,
                 epochs: Optional[float] = None, forecast: Optional[bool] = None) -> Report:
         """Record an evaluation at optimizer step `step` and, with forecasting on (and `forecast`
@@ -194,7 +223,10 @@ class ScalingTracker:
                                   train_loss=float(train_loss))
         self.history.append(observation)
         metrics = self._scale_metrics(observation, epochs)
-        record = assessment = trend = None
+        rates = self.throughput.rates(observation.step, tokens, flops, self.planned_steps)
+        if rates is not None:
+            metrics.update(rates.metrics())
+        record = assessment = advice = trend = None
         if self.forecasting and forecast is not False:
             if val_loss is not None and not math.isfinite(observation.val_loss):
                 self.warn_once("nonfinite", f"{self.monitor} = {observation.val_loss} at step {step}; non-finite "
@@ -202,12 +234,13 @@ class ScalingTracker:
             record, assessment = self._forecast(observation, metrics.get(tags.EPOCHS), metrics)
             self.forecasts.append(record)
             trend = self._check_trend(observation, record, metrics)
+            advice = self.advice if assessment is not None else None
         if self.writer is not None:
             for tag, value in metrics.items():
                 self.writer.add_scalar(tag, value, int(step))
             if assessment is not None:
                 self.write_tensorboard([self.writer], assessment)
-        return Report(observation, metrics, record, assessment, trend)
+        return Report(observation, metrics, record, assessment, advice, trend)
 
     def _scale_metrics(self, observation: Observation, epochs: Optional[float]) -> Dict[str, float]:
         metrics = {
@@ -244,6 +277,10 @@ class ScalingTracker:
                               UserWarning, stacklevel=3)
             return failed_record(step, reason), None
         self.assessment = assessment
+        self.advice = self.board.update(assessment, planned_tokens=planned_tokens)
+        self.forecast_seconds += assessment.fit_seconds
+        if assessment.record.ok:
+            self._latest_ok = assessment
         metrics.update(assessment.metrics)
         record = assessment.record
         if (assessment.status not in (Status.OK, Status.NO_TARGET)
@@ -365,24 +402,60 @@ class ScalingTracker:
 
     # ---- TensorBoard extras --------------------------------------------------------------
     def write_tensorboard(self, writers, assessment: Assessment) -> None:
-        """The layout (once per writer), the advice text and, every `figure_every` forecasts, the
-        figure. A failure here is a warning: the scalars are logged all the same."""
+        """The layout (once per writer), the advice as state in words (`advice.markdown`) and the
+        figure at the first forecast, every `figure_every` forecasts and at the planned end. A
+        failure here is a warning: the scalars are logged all the same."""
         if not writers:
             return
         step = assessment.record.step
         n_ok = sum(1 for r in self.forecasts if r.ok)
-        draw = (assessment.record.ok and self.figure_every > 0 and (n_ok - 1) % self.figure_every == 0
-                and importlib.util.find_spec("matplotlib") is not None)
+        at_end = self.planned_steps is not None and step >= self.planned_steps
+        draw = assessment.record.ok and self.figure_every > 0 and ((n_ok - 1) % self.figure_every == 0 or at_end)
+        advice = self.advice if self.advice is not None and self.advice.step == step else None
         try:
-            figure = forecast_figure_of(self.history, assessment, monitor=self.monitor) if draw else None
             for writer in writers:
                 write_forecast_layout(writer, self.monitor)
-                write_advice_text(writer, assessment.markdown, step)
-                if figure is not None:
-                    write_figure(writer, figure, step)
+                write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step)
+            if draw:
+                self._draw(writers, assessment)
         except Exception as exc:  # noqa: BLE001
             self.warn_once("tensorboard", f"writing the forecast to TensorBoard failed at step {step} "
                            f"({type(exc).__name__}: {exc}); the scalars are still logged")
+
+    def finish(self, writers=None) -> None:
+        """At the end of training: the figure of the latest forecast, where it was not drawn yet
+        (a run that ends between validations, or stopped early), to `writers` (default: the
+        tracker's writer)."""
+        writers = [self.writer] if writers is None and self.writer is not None else list(writers or ())
+        latest = self._latest_ok
+        if not writers or latest is None or self.figure_every == 0 or self._figure_step == latest.record.step:
+            return
+        try:
+            self._draw(writers, latest)
+        except Exception as exc:  # noqa: BLE001
+            self.warn_once("tensorboard", f"drawing the final forecast figure failed ({type(exc).__name__}: {exc})")
+
+    def _draw(self, writers, assessment: Assessment) -> None:
+        history = History(o for o in self.history if o.step <= assessment.record.step)
+        figure = forecast_figure_of(history, assessment, monitor=self.monitor)
+        for writer in writers:
+            write_figure(writer, figure, assessment.record.step)
+        self._figure_step = assessment.record.step
+
+    def save_schedule(self, log_dir: str) -> Optional[str]:
+        """Save the planned schedule (the knots the forecast uses) and the planned end beside the
+        event files in `log_dir`, for `scaling-callback forecast LOGDIR`; the path, or None when
+        there is no planned end or schedule yet. An error writing it is a warning."""
+        if self._schedule is None or self.planned_steps is None:
+            return None
+        try:
+            return write_schedule_file(log_dir, steps=self._schedule["steps"].tolist(),
+                                       lr=self._schedule["lr"].tolist(), planned_end=self.planned_steps,
+                                       source=self._schedule["source"], monitor=self.monitor)
+        except OSError as exc:
+            self.warn_once("schedule-file", f"the planned schedule could not be saved in {log_dir} ({exc}); "
+                           "`scaling-callback forecast` will assume a constant learning rate")
+            return None
 
     # ---- state ---------------------------------------------------------------------------
     def state_dict(self) -> Dict[str, object]:
@@ -392,7 +465,7 @@ class ScalingTracker:
             key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in self._schedule.items()}
         return {"tokens": self.tokens(), "train_batches": self.train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
-                "schedule": schedule}
+                "schedule": schedule, "advice": self.board.state_dict()}
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
         self._tokens_restored = int(state_dict["tokens"])
@@ -401,6 +474,8 @@ class ScalingTracker:
         self.history = History.from_state_dict(state_dict["history"])
         forecasts = state_dict.get("forecasts")  # absent in checkpoints of accounting-only versions
         self.forecasts = ForecastHistory() if forecasts is None else ForecastHistory.from_state_dict(forecasts)
+        if state_dict.get("advice") is not None:  # absent in checkpoints of earlier versions
+            self.board.load_state_dict(state_dict["advice"])
         schedule = state_dict.get("schedule")
         self._schedule = None if schedule is None else dict(
             schedule, steps=np.asarray(schedule["steps"], dtype=np.int64), lr=np.asarray(schedule["lr"], dtype=float))
