@@ -107,3 +107,11 @@ def test_cli_fits_a_csv_with_unique_tokens_and_plans_from_the_saved_fit(tmp_path
     plain.write_text("N,D,loss\n" + "".join(f"{n},{d},{l}\n" for n, d, l in zip(N, D, L)))
     assert main(["fit", str(plain), "--form", "muennighoff", "--bootstrap", "0"]) == 2
     assert "unique tokens" in capsys.readouterr().err
+
+
+def test_cli_counts_the_seven_parameters_of_the_form(tmp_path, capsys):
+    N, D, U, L = repeated_grid(MUENNIGHOFF_2023)
+    path = tmp_path / "seven.csv"
+    path.write_text("N,D,U,loss\n" + "".join(f"{n},{d},{u},{l}\n" for n, d, u, l in list(zip(N, D, U, L))[:7]))
+    assert main(["fit", str(path), "--form", "muennighoff", "--bootstrap", "0"]) == 2
+    assert "7 points for the 7 parameters of the muennighoff law" in capsys.readouterr().err

@@ -58,13 +58,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ..core.crossrun import ScalingLawError, fit_scaling_law
+    from ..core.crossrun import ScalingLawError, fit_scaling_law, law_class
     from ..io import read_run_points
 
     try:
         points = read_run_points(args.runs, loss_tag=args.tag, loss=args.loss)
         _say_what_was_read(points, to_stderr=args.json)
-        k = 5 if args.form == "chinchilla" else 4  # the law's parameters (E, A, B, alpha, beta / N_c, D_c, ...)
+        k = len(law_class(args.form).names)  # the law's parameters (E, A, B, alpha, beta / N_c, D_c, ...)
         if len(points.N) == k:  # fewer: fit_scaling_law says how many it needs
             raise ScalingLawError(f"{len(points.N)} points for the {k} parameters of the {args.form} law: the law "
                                   "passes through every point, an exact fit that says nothing about the next run; "

@@ -143,6 +143,13 @@ Law = Union[ChinchillaLaw, KaplanLaw, DataConstrainedLaw]
 _LAWS = {law.form: law for law in (ChinchillaLaw, KaplanLaw, DataConstrainedLaw)}
 
 
+def law_class(form: str):
+    """The law class of a form name ("chinchilla", "kaplan", "muennighoff"); ScalingLawError otherwise."""
+    if form not in _LAWS:
+        raise ScalingLawError(f"unknown form {form!r}; choose one of {', '.join(_LAWS)}")
+    return _LAWS[form]
+
+
 # ------------------------------------------------------------------------- fit coordinates
 
 
