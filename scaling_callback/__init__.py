@@ -39,6 +39,11 @@ _PUBLIC = {
     "ComputeOptimal": "core.crossrun",
     "Estimate": "core.crossrun",
     "ScalingLawError": "core.crossrun",
+    "DataConstrainedLaw": "core.repetition",
+    "inference_optimal": "core.inference",
+    "InferencePlan": "core.inference",
+    "compare_fits": "core.compare",
+    "Comparison": "core.compare",
     # accounting
     "non_embedding_params": "tracking.accounting",
     "tokens_in_batch": "tracking.accounting",

@@ -59,6 +59,10 @@ class ScalingLawCore:
             many forecasts after, at the planned end and at train end (0: never).
         progress_bar: show the latest forecast, "forecast=2.43 [2.40, 2.46]", in the Trainer's
             progress bar (without a bar: one line per validation in the terminal).
+        fit: a cross-run law of this run's family (`ScalingLawFit` or the path of a fit saved by
+            `scaling-callback fit --save`): the loss it expects for this run's N and planned D is
+            logged beside each forecast (trend/expected_loss, _low, _high, trend/gap,
+            trend/off_trend), with a warning when the run is off its family's trend.
 
     Every training micro-batch is counted (gradient accumulation included), on every rank; the
     count stays on the device and is summed over ranks only when read (validation end, checkpoint).
@@ -88,12 +92,13 @@ class ScalingLawCore:
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
                  confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10,
-                 progress_bar: bool = True):
+                 progress_bar: bool = True, fit=None):
         self.tracker = adapter_tracker(
             self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
             tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
             tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
-            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every)
+            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every,
+            fit=fit)
         self.monitor = monitor
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
