@@ -20,12 +20,14 @@ interval its quantiles widened for the error of extrapolating (see docs/forecast
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .advice import observed_overfitting
 from .laws import lr_area, multi_power_drop, normalized_schedule
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
@@ -62,16 +64,15 @@ class ForecastPriors:
         take over.
     drops: the candidate drop-kernel shapes and their prior weights.
     noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
-    interval_scale, interval_growth, interval_power, interval_reach: k, c, p and q of the
-        interval. Each side s of the model's own predictive interval becomes
-        sqrt((k·s)² + (c·m·(ΔL/m)^p·ρ^q)²): m the forecast, ΔL the improvement it predicts from
-        the last observed step t_c to the target T (a forecast errs by a fraction of what it
-        extrapolates) and ρ = max(1, log(T/t_c) / log(t_c/t_1)), t_1 the first observed step
-        > 0, how much further (in log steps) the forecast reaches than the history it has seen:
-        past ρ = 1 the curve seen is shorter than the stretch it is extrapolated over, and the
-        error grows faster (measured on the shared curves). Chosen on curves so that every
-        source's coverage is at least 78% and then the interval score (Gneiting & Raftery 2007)
-        is lowest; see benchmarks/learn_priors.py.
+    interval_trend, interval_decay, interval_ahead: weights w_t, w_d, w_a of the three ways a
+        forecast is known to go wrong beyond what its own fit knows (`misspecification`): the
+        loss still falling steeply (g_t, the observed trend carried to the target), a decay of
+        the learning rate not yet seen (g_d), and a large improvement still to come (g_a).
+    interval_z: (z_lo, z_hi): the forecast's standardised error z = (final − m)/(m·S) on
+        development runs is above z_lo and below z_hi in at least 90% of the forecasts of EVERY
+        development source (a conformal calibration, taken at the worst source: `calibrated`);
+        S = √(own² + D²), own the fit's own relative spread (sd) and
+        D = √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²). Learnt by benchmarks/learn_priors.py.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -84,10 +85,10 @@ class ForecastPriors:
     anneal: Tuple[float, float, float]
     drops: Tuple[DropPrior, ...]
     noise: float
-    interval_scale: float
-    interval_growth: float
-    interval_power: float
-    interval_reach: float
+    interval_trend: float
+    interval_decay: float
+    interval_ahead: float
+    interval_z: Tuple[float, float]
     min_fraction: float
     window: float
 
@@ -100,10 +101,10 @@ DEFAULT_PRIORS = ForecastPriors(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
     noise=0.00142,
-    interval_scale=0.5,
-    interval_growth=0.02898,
-    interval_power=0.5,
-    interval_reach=1.0,
+    interval_trend=0.0,
+    interval_decay=0.0,
+    interval_ahead=0.0,
+    interval_z=(-1.2816, 1.2816),
     min_fraction=0.02,
     window=1.0,
 )
@@ -119,7 +120,8 @@ class Forecast:
         (low, high) are the posterior's own quantiles under the priors, not widened: no run
         reaches its asymptote, so unlike (low, high) they cannot be calibrated on real curves.
     law: "multi-power" (the schedule decays before the target), "power" (it does not, or no
-        schedule was given) or "none". params: the most probable law's parameters.
+        schedule was given), "overfitting" (the validation loss has turned up: the forecast
+        follows the rise since its best point, and the asymptote is NaN) or "none". params: the most probable law's parameters.
     exponent: α of that law (in learning-rate area, = steps for a constant schedule).
     n_points: validation points used. ok/reason: reason is None exactly when ok.
     notes: assumptions made on the way (e.g. no schedule given), in words.
@@ -295,23 +297,44 @@ def _thin(s, y, max_points):
 
 
 # ---------------------------------------------------------------------------------------------
-# The interval's widening (ForecastPriors.interval_*): one definition for forecast() and for
+# The interval (ForecastPriors.interval_*): one definition for forecast() and for
 # benchmarks/learn_priors.py, which must learn it on exactly this computation.
 
-
-def interval_reach(first_step: int, last_step: int, steps) -> np.ndarray:
-    """ρ = max(1, log(t/t_c) / log(t_c/t_1)) at each step t: how much further, in log steps, a
-    forecast reaches than the history it has seen (t_1 the first observed step > 0, t_c the
-    last); capped at 100."""
-    history = math.log(max(last_step, 1) / max(first_step, 1))
-    ahead = np.log(np.maximum(np.asarray(steps, float), last_step) / max(last_step, 1))
-    return np.clip(ahead / max(history, 1e-3), 1.0, 100.0)
+Z80 = 1.2815515655446004  # the standard normal's 90% quantile: an 80% central interval is ±Z80·sd
 
 
-def widened(mid, below, above, k, extra):
-    """(low, high): each side of the model's own interval (below, above) around mid becomes
-    sqrt((k·side)² + extra²), extra the extrapolation term c·m·(ΔL/m)^p·ρ^q."""
-    return mid - np.sqrt((k * below) ** 2 + extra ** 2), mid + np.sqrt((k * above) ** 2 + extra ** 2)
+@dataclass(frozen=True)
+class RawBand:
+    """What the interval is calibrated from, at each forecast step: the fit's median m, its own
+    80% quantiles (lo80, hi80), and the misspecification features (`misspecification`)."""
+
+    mid: np.ndarray
+    lo80: np.ndarray
+    hi80: np.ndarray
+    trend: np.ndarray  # g_t: |d L / d ln t| / m at the last observed step, times ln(t / t_c)
+    decay: np.ndarray  # g_d: η(t_c) − η(t), the fall of the learning rate not yet seen (≥ 0)
+    ahead: np.ndarray  # g_a: |m(t) − m(t_c)| / m(t), the improvement still to come
+
+
+def misspecification(raw: RawBand, w_trend: float, w_decay: float, w_ahead: float) -> np.ndarray:
+    """D, the relative error the law itself may make: √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²).
+    0 at observed steps; it does not shrink as the fit tightens (unlike the fit's own spread)."""
+    return np.sqrt((w_trend * raw.trend) ** 2 + (w_decay * raw.decay) ** 2 + (w_ahead * raw.ahead) ** 2)
+
+
+def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):
+    """(mid, low, high): the median m and m·(1 + z·S·r) for z = z_lo, z_hi, S = √(own² + D²): a
+    split-conformal interval (Vovk et al. 2005, "Algorithmic learning in a random world", ch. 2)
+    of the standardised error, calibrated across sources (benchmarks/learn_priors.py); r =
+    Φ⁻¹(1 − tail)/Φ⁻¹(0.9) carries the 80% calibration to `confidence` as a normal's would."""
+    m = raw.mid
+    size = np.maximum(np.abs(m), 1e-300)
+    own = (raw.hi80 - raw.lo80) / (2 * Z80) / size
+    S = np.sqrt(own ** 2 + misspecification(raw, priors.interval_trend, priors.interval_decay,
+                                            priors.interval_ahead) ** 2)
+    z_lo, z_hi = priors.interval_z
+    r = _norm_ppf(0.5 + confidence / 2) / Z80
+    return m, m + size * S * z_lo * r, m + size * S * z_hi * r
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,8 +357,8 @@ class _Posterior:
     log_evidence: np.ndarray  # (J,) log p(data | grid point) + log prior of its shape
     weight: np.ndarray  # (J,) posterior probability (after with_exponent_prior)
     noise: float  # relative noise of one observation
-    interval: Tuple[float, float, float, float]  # k, c, p, q of ForecastPriors' interval
-    first_step: int  # the first observed step > 0 (the history's start, for the reach ρ)
+    priors: "ForecastPriors"  # for the interval's calibration
+    trend: float  # |d L / d ln t| / L at the last observed step (`observed_trend`)
     last_step: int  # the last observed step
     has_drop: bool  # the schedule decays somewhere before the target
     depth: float  # 1 − η at the target
@@ -353,7 +376,7 @@ class _Posterior:
         w = w[live] / w[live].sum()
         return _Posterior(self.eta, self.stride, self.S1, self.ref_area, self.shapes, self.alpha[live],
                           self.shape_idx[live], self.theta[live], self.cov[live], self.log_evidence[live],
-                          w, self.noise, self.interval, self.first_step, self.last_step,
+                          w, self.noise, self.priors, self.trend, self.last_step,
                           self.has_drop, self.depth, self.n_points)
 
     def _design(self, steps):
@@ -375,22 +398,122 @@ class _Posterior:
         sd = np.sqrt(np.maximum(var, 0.0) + (self.noise * np.abs(mean)) ** 2)
         return mean, np.maximum(sd, np.maximum(1e-9 * np.abs(mean), 1e-300))
 
-    def band(self, steps, confidence):
-        """(mid, low, high) at `steps`: the mixture's median m and its quantiles, each side s
-        widened to sqrt((k·s)² + (c·m·(ΔL/m)^p·ρ^q)²) (ForecastPriors.interval_*), the second
-        term scaled from 80% to `confidence` as a normal's quantile would be."""
+    def raw(self, steps) -> RawBand:
+        """The mixture's median and own 80% quantiles at `steps`, with the interval's features."""
         steps = np.asarray(steps, float)
         mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
-        tail = (1.0 - confidence) / 2.0
-        lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (tail, 0.5, 1.0 - tail))
-        k, c, p, q = self.interval
-        now, lo, mid, hi = mid[0], lo[1:], mid[1:], hi[1:]
-        size = np.maximum(np.abs(mid), 1e-300)
-        ahead = np.abs(mid - now) / size * (steps > self.last_step)  # ΔL/m
-        reach = interval_reach(self.first_step, self.last_step, steps)
-        extra = c * _norm_ppf(1 - tail) / _norm_ppf(0.9) * size * ahead ** p * reach ** q
-        low, high = widened(mid, mid - lo, hi - mid, k, extra)
-        return mid, low, high
+        lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
+        eta_at = self.eta[np.clip(np.rint(np.concatenate([[self.last_step], steps]) / self.stride).astype(np.int64),
+                                  0, len(self.eta) - 1)]
+        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], self.trend, eta_at[0], eta_at[1:], self.last_step, steps)
+
+    def band(self, steps, confidence):
+        """(mid, low, high) at `steps`: the calibrated median and interval (`calibrated`)."""
+        return calibrated(self.raw(steps), self.priors, confidence)
+
+
+def raw_band(mid, lo80, hi80, mid_now, trend, eta_now, eta, last_step, steps) -> RawBand:
+    """RawBand of a fit whose median at the last observed step is mid_now (see RawBand)."""
+    size = np.maximum(np.abs(mid), 1e-300)
+    ahead_steps = steps > last_step
+    reach = np.log(np.maximum(steps, last_step) / max(last_step, 1))
+    return RawBand(mid, lo80, hi80, trend * reach, np.maximum(eta_now - eta, 0.0) * ahead_steps,
+                   np.abs(mid - mid_now) / size * ahead_steps)
+
+
+def observed_trend(s, y) -> float:
+    """|slope| of the loss against ln(step) over the points given (least squares), per unit of
+    their median loss: how fast the curve was still moving when the forecast was made."""
+    x = np.log(np.maximum(np.asarray(s, float), 1.0))
+    if len(x) < 2 or np.ptp(x) <= 0:
+        return 0.0
+    xc = x - x.mean()
+    slope = float(np.sum(xc * (y - y.mean())) / np.sum(xc * xc))
+    return abs(slope) / max(float(np.median(np.abs(y))), 1e-300)
+
+
+# ---------------------------------------------------------------------------------------------
+# A validation loss that has turned up (overfitting): the forecast follows the rise.
+
+RISE_POWERS = (0.5, 0.75, 1.0, 1.5)  # p of the rise b·u^p tried (u: learning-rate area since the best point)
+
+
+def turned_up(s, y) -> Optional[int]:
+    """Index of the best point when the validation loss has turned up, else None: the rule of
+    advice.observed_overfitting on the validation curve alone (its running median has risen
+    above its best by more than max(3σ, 1e-3)), so that the forecast and the advice agree;
+    and the rise is gradual (no single step carries half of it: that is a spike or divergence)."""
+    verdict = observed_overfitting(s, y)
+    if not verdict.overfitting:
+        return None
+    best = int(np.argmin(y))
+    after = y[best:]
+    if len(after) < 4 or np.max(np.diff(after)) > 0.5 * (after[-1] - after[0]):
+        return None
+    return best
+
+
+@dataclass(frozen=True)
+class _RisingPosterior:
+    """The loss after its best point: y = a + b·u^p, u the learning-rate area since the best
+    point (1 at the last observed one); the rise goes on as fast as the training does."""
+
+    eta: np.ndarray
+    stride: int
+    S1: np.ndarray
+    best_step: int
+    last_step: int
+    coef: Tuple[float, float, float]  # a, b, p
+    resid: float  # relative rms residual of the fit
+    priors: "ForecastPriors"
+    trend: float
+    n_points: int
+
+    def _u(self, steps):
+        idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
+        b = self.S1[min(self.best_step // self.stride, len(self.eta) - 1)]
+        c = self.S1[min(self.last_step // self.stride, len(self.eta) - 1)]
+        return np.maximum(self.S1[idx] - b, 0.0) / max(c - b, 1e-12), idx
+
+    def raw(self, steps) -> RawBand:
+        steps = np.asarray(steps, float)
+        a, b, p = self.coef
+        u, idx = self._u(steps)
+        mid = a + b * u ** p
+        own = self.resid * np.maximum(1.0, u)  # the fit's spread grows with how far it is carried
+        half = Z80 * own * np.abs(mid)
+        now = a + b
+        eta_now = self.eta[min(self.last_step // self.stride, len(self.eta) - 1)]
+        return raw_band(mid, mid - half, mid + half, now, self.trend, eta_now, self.eta[idx], self.last_step, steps)
+
+    def band(self, steps, confidence):
+        return calibrated(self.raw(steps), self.priors, confidence)
+
+
+def _rising_posterior(s, y, best, target, lr, priors, notes):
+    """Fit the rise after the best point (index `best`); a _RisingPosterior or a reason."""
+    horizon = int(max(target, s[-1]))
+    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
+    eta = _schedule(lr, horizon, stride, notes)
+    if eta is None:
+        eta = np.ones(-(-(horizon + 1) // stride))
+    S1 = lr_area(eta)
+    post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0.0, 0)
+    ss, yy = s[best:], y[best:]
+    u, _ = post._u(ss)
+    fits = []
+    for p in RISE_POWERS:
+        X = np.stack([np.ones_like(u), u ** p], axis=1)
+        coef, *_ = np.linalg.lstsq(X, yy, rcond=None)
+        if coef[1] <= 0:
+            continue
+        r = yy - X @ coef
+        fits.append((float(np.sum(r * r)), (float(coef[0]), float(coef[1]), p), r))
+    if not fits:
+        return "the validation loss turned up, but no rising law fits the points since its best"
+    _, coef, r = min(fits, key=lambda f: f[0])
+    resid = max(float(np.sqrt(np.mean(r * r) * len(r) / max(len(r) - 2, 1))) / float(np.median(yy)), priors.noise)
+    return dataclasses.replace(post, coef=coef, resid=resid, trend=observed_trend(ss, yy), n_points=len(ss))
 
 
 def decay_fraction(eta, target: int) -> float:
@@ -512,15 +635,33 @@ def forecast(
                        target, confidence, len(s), notes)
     if target < 1 or target > 10 ** 9:
         return _failed(f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
-    with np.errstate(all="ignore"):
-        diverging = _diverging(y)
-    if diverging:
-        return _failed(diverging, target, confidence, len(s), notes)
     try:
         with np.errstate(all="ignore"):
-            return _forecast(s, y, target, lr, confidence, priors, notes)
+            post = fitted_posterior(s, y, target, lr, priors, notes)
+            if isinstance(post, str):
+                return _failed(post, target, confidence, len(s), notes)
+            if isinstance(post, _RisingPosterior):
+                return _forecast_rising(post, s, y, target, confidence, notes)
+            return _forecast(post, target, confidence, notes)
     except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
         return _failed(f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
+
+
+def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list):
+    """The fit forecast() makes of a clean history (s, y): a _RisingPosterior when the loss has
+    turned up, else the grid posterior under the exponent prior; or the reason there is none.
+    benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
+    best = turned_up(s, y)
+    if best is not None:
+        return _rising_posterior(s, y, best, target, lr, priors, notes)
+    diverging = _diverging(y)
+    if diverging:
+        return diverging
+    post = _grid_posterior(s, y, target, lr, priors, notes)
+    if isinstance(post, str):
+        return post
+    post = post.with_exponent_prior(priors.log_alpha)
+    return "no exponent on the grid gives a finite fit" if post is None else post
 
 
 def _diverging(y) -> Optional[str]:
@@ -543,7 +684,6 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     if stride > 1:
         notes.append(f"schedule pooled in blocks of {stride} steps")
     S1 = lr_area(eta)
-    first_step = int(s[s > 0][0]) if np.any(s > 0) else 1
     idx = np.clip(s // stride, 0, len(eta) - 1)
     keep = S1[idx] > 0
     early = (s < priors.min_fraction * target) | (s < s[-1] * min(1.0, s[-1] / target) ** priors.window)
@@ -553,6 +693,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     if len(s) < 2:
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
+    trend = observed_trend(s, y)
     scale = float(np.median(y))  # fit in units of the typical loss: any scale of input works
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
@@ -628,18 +769,26 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
         width[m] = np.maximum(np.diff(edges), 1e-12)
     log_ev = log_ev + np.log(width / np.max(width))
     return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
-                      np.full(len(alpha), 1.0 / len(alpha)), noise,
-                      (priors.interval_scale, priors.interval_growth, priors.interval_power, priors.interval_reach),
-                      first_step, int(s[-1]), has_drop, depth, len(s))
+                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors, trend,
+                      int(s[-1]), has_drop, depth, len(s))
 
 
-def _forecast(s, y, target, lr, confidence, priors, notes) -> Forecast:
-    post = _grid_posterior(s, y, target, lr, priors, notes)
-    if isinstance(post, str):
-        return _failed(post, target, confidence, len(s), notes)
-    post = post.with_exponent_prior(priors.log_alpha)
-    if post is None:
-        return _failed("no exponent on the grid gives a finite fit", target, confidence, len(s), notes)
+def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
+    best = int(np.searchsorted(s, post.best_step))
+    mid, low, high = post.band(np.array([target], float), confidence)
+    a, b, p = post.coef
+    notes.append(f"overfitting: the validation loss has risen since its best {y[best]:.4g} at step {int(s[best])}; "
+                 f"forecast by the rise since then (no asymptote)")
+    nan = float("nan")
+    return Forecast(
+        ok=True, reason=None, target_step=target, loss=float(mid[0]), low=float(max(low[0], 0.0)),
+        high=float(high[0]), asymptote=nan, asymptote_low=nan, asymptote_high=nan, law="overfitting",
+        params={"best_step": float(s[best]), "best_loss": float(y[best]), "a": a, "b": b, "p": p,
+                "noise": post.resid},
+        exponent=float(p), n_points=post.n_points, confidence=confidence, notes=tuple(notes), _posterior=post)
+
+
+def _forecast(post, target, confidence, notes) -> Forecast:
     mid, low, high = post.band(np.array([target], float), confidence)
     # asymptote: E − B·(1 − η_target)
     a_vec = np.array([1.0, 0.0, -post.depth])
