@@ -5,7 +5,7 @@
     python benchmarks/crossrun_fit.py --full-grid          # also run all 4,500 Hoffmann starts
     python benchmarks/crossrun_fit.py --check-bootstrap 20 # are bootstrap refits global optima?
 
-Reads ../shared/scaling (beside the checkout). Prints; asserts nothing.
+Reads data/scaling (the repository's copy of the public points). Prints; asserts nothing.
 """
 import argparse
 import csv
@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling_callback import crossrun  # noqa: E402
-from scaling_callback.crossrun import fit_scaling_law  # noqa: E402
+from scaling_callback.core import crossrun  # noqa: E402
+from scaling_callback.core.crossrun import fit_scaling_law  # noqa: E402
 
-SCALING = Path(__file__).resolve().parents[1] / ".." / "shared" / "scaling"
+SCALING = Path(__file__).resolve().parents[1] / "data" / "scaling"
 
 # Besiroglu et al. 2024 (arXiv 2404.10102): estimate, 95% CI; and Hoffmann's grid + L-BFGS-B
 BESIROGLU = {"E": (1.8169, 1.769, 1.871), "A": (482.01, 285.2, 743.6), "B": (2085.43, 1042.4, 5810.3),

@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from scaling_callback.curves import Curve, read_curves_csv
+from scaling_callback.io import Curve, read_curves_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(ROOT, "data", "curves")

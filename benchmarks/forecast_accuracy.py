@@ -30,8 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from curve_runs import CUTOFFS, SOURCES, forecast_points, load_runs  # noqa: E402
 from gate_replay import print_replay, replay_all  # noqa: E402
 from learn_priors import learn_priors  # noqa: E402
-from scaling_callback.fitting import huber_fit  # noqa: E402
-from scaling_callback.forecasting import DEFAULT_PRIORS, forecast  # noqa: E402
+from scaling_callback.core.robust import huber_fit  # noqa: E402
+from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
 
 
 def baseline_power(steps, losses, run):

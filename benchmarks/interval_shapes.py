@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import learn_priors  # noqa: E402
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
-from scaling_callback.forecasting import forecast  # noqa: E402
+from scaling_callback.core.forecast import forecast  # noqa: E402
 
 
 def coverage(runs, priors) -> float:

@@ -27,7 +27,7 @@
 The noise prior is the typical relative rms residual of a law fitted to a whole curve. Learning
 starts from START (not from the baked DEFAULT_PRIORS), so the output depends only on the runs,
 the window and the kernel shape.
-The output is the DEFAULT_PRIORS literal pasted into scaling_callback/forecasting.py.
+The output is the DEFAULT_PRIORS literal pasted into scaling_callback/core/forecast.py.
 """
 from __future__ import annotations
 
@@ -42,10 +42,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
-from scaling_callback.forecasting import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
+from scaling_callback.core.forecast import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
     Z80, DropPrior, ForecastPriors, RawBand, _clean, _grid_posterior, calibrated, decay_fraction,
     fitted_posterior, forecast, misspecification, turned_up)
-from scaling_callback.laws import multi_power_drop, normalized_schedule  # noqa: E402
+from scaling_callback.core.laws import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
 MIN_DEPTH = 0.3  # a schedule whose rate falls by less than this tells little about b
@@ -229,7 +229,7 @@ def interval_cases(runs, priors: ForecastPriors) -> IntervalCases:
     for run, cut, steps, losses in forecast_points(runs):
         s, y, _ = _clean(steps, losses)
         post = fitted_posterior(s, y, run.final_step, run.lr, priors, [])
-        if isinstance(post, str):
+        if isinstance(post, tuple):
             continue
         raw = post.raw(np.array([run.final_step], float))
         rows.append((raw, run.final_loss, run.source, cut))
@@ -361,7 +361,7 @@ def main(argv=None):
     cmd = "python benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
     if args.window != START.window:
         cmd += f" --window {args.window:g}"
-    print(f"# Learnt from ../shared/curves ({used}; {len(runs)} runs) by `{cmd}`.")
+    print(f"# Learnt from data/curves ({used}; {len(runs)} runs) by `{cmd}`.")
     print("DEFAULT_PRIORS = ForecastPriors(")
     print(f"    log_alpha=({priors.log_alpha[0]:.4f}, {priors.log_alpha[1]:.4f}),")
     print(f"    anneal=({priors.anneal[0]:.4f}, {priors.anneal[1]:.4f}, {priors.anneal[2]:.4f}),")

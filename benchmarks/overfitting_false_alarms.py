@@ -1,4 +1,4 @@
-"""False alarms of observed_overfitting on real single-epoch training curves (../shared/curves).
+"""False alarms of observed_overfitting on real single-epoch training curves (data/curves).
 
     python3 benchmarks/overfitting_false_alarms.py [--k-sigma 3] [--window 5]
 
@@ -14,9 +14,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from scaling_callback.advice import observed_overfitting
+from scaling_callback.core.advice import observed_overfitting
 
-CURVES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "curves")
+CURVES = os.path.join(os.path.dirname(__file__), "..", "data", "curves")
 FILES = ["multipower_law.csv", "gemstones.csv", "modded_nanogpt_track1.csv", "modded_nanogpt_track2.csv"]
 
 

@@ -43,10 +43,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from train_gpt import GPT, VOCAB  # noqa: E402  (the example's model)
 
 from scaling_callback import ScalingLawCallback, read_scalars  # noqa: E402
-from scaling_callback import callback as callback_module  # noqa: E402
-from scaling_callback.history import History, Observation  # noqa: E402
-from scaling_callback.planning import compress_schedule  # noqa: E402
-from scaling_callback.tracking import FIT_SECONDS, assess  # noqa: E402
+from scaling_callback.lightning import callback as callback_module  # noqa: E402
+from scaling_callback.core.history import History, Observation  # noqa: E402
+from scaling_callback.core.planning import compress_schedule  # noqa: E402
+from scaling_callback.core.assess import assess  # noqa: E402
+from scaling_callback.core.tags import FIT_SECONDS  # noqa: E402
 
 
 class PaddedWindows(Dataset):

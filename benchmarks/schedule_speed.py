@@ -10,7 +10,7 @@ import time
 import torch
 from torch.optim import lr_scheduler as S
 
-from scaling_callback.schedule import SchedulerStepping, simulate_lr_schedule
+from scaling_callback.tracking.schedule import SchedulerStepping, simulate_lr_schedule
 
 
 def _schedulers(total):

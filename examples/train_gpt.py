@@ -31,8 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from scaling_callback import (ForecastEarlyStopping, ScalingLawCallback, epochs_seen, non_embedding_params, pf_days,
-                              tokens_per_param)
+from scaling_callback import ForecastEarlyStopping, ScalingLawCallback, non_embedding_params, pf_days
+from scaling_callback.core.compute import epochs_seen, tokens_per_param
 
 VOCAB = 256  # bytes
 

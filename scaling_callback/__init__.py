@@ -1,84 +1,60 @@
 """scaling-callback: live scaling-law accounting, forecasts and advice for LM training runs.
 
+The layers (arrows point down only):
+    lightning/    the Lightning callbacks, thin adapters over tracking/ (both namespaces)
+    tracking/     torch, no framework: N and token counting, the learning-rate schedule
+    core/         numpy/scipy only: laws, the forecast, advice, the gate, cross-run laws, tags
+    io, cli/      readers of curves, event files and run points; the command line (no torch)
+
 Public names are imported lazily (PEP 562) so that the numpy-only side (forecasts, the CLI)
 never pays for importing torch or Lightning.
 """
 from importlib import import_module
 
-__version__ = "0.1.0"
+from . import _deprecated
+
+__version__ = "0.2.0"
 
 # public name -> module that defines it
 _PUBLIC = {
-    "huber_fit": "fitting",
-    "RobustFit": "fitting",
-    "read_scalars": "tbreader",
-    "ScalingLawCallback": "callbacks",
-    "ForecastEarlyStopping": "callbacks",
-    "ForecastRecord": "history",
-    "ForecastHistory": "history",
-    "PlateauGate": "gate",
-    "GateCheck": "gate",
-    "planned_end_step": "planning",
-    "compress_schedule": "planning",
-    "assess": "tracking",
-    "Assessment": "tracking",
-    "non_embedding_params": "accounting",
-    "tokens_in_batch": "accounting",
-    "TokenCounter": "accounting",
-    "training_flops": "compute",
-    "pf_days": "compute",
-    "tokens_per_param": "compute",
-    "epochs_seen": "compute",
-    "PF_DAY_FLOPS": "compute",
-    "Observation": "history",
-    "History": "history",
-    "data_limit": "advice",
-    "DataLimitAdvice": "advice",
-    "repeated_data": "advice",
-    "RepetitionAdvice": "advice",
-    "robust_noise": "advice",
-    "observed_overfitting": "advice",
-    "OverfittingAdvice": "advice",
-    "final_decay": "advice",
-    "FinalDecay": "advice",
-    "recommended_stop": "advice",
-    "StopAdvice": "advice",
-    "kaplan_efficient_point": "advice",
-    "EfficientPoint": "advice",
-    "chinchilla_reference": "advice",
-    "ChinchillaReference": "advice",
-    "advice_markdown": "advice",
-    "simulate_lr_schedule": "schedule",
-    "SimulatedSchedule": "schedule",
-    "SchedulerStepping": "schedule",
-    "forecast_layout": "tensorboard",
-    "write_forecast_layout": "tensorboard",
-    "write_advice_text": "tensorboard",
-    "forecast_figure": "tensorboard",
-    "figure_to_array": "tensorboard",
-    "write_figure": "tensorboard",
-    "fit_scaling_law": "crossrun",
-    "ScalingLawFit": "crossrun",
-    "ChinchillaLaw": "crossrun",
-    "KaplanLaw": "crossrun",
-    "ScalingLawError": "crossrun",
-    "read_run_points": "runpoints",
-    "forecast": "forecasting",
-    "Forecast": "forecasting",
-    "ForecastPriors": "forecasting",
-    "DropPrior": "forecasting",
-    "DEFAULT_PRIORS": "forecasting",
-    "Curve": "curves",
-    "read_curves": "curves",
+    # the callbacks
+    "ScalingLawCallback": "lightning.namespaces",
+    "ForecastEarlyStopping": "lightning.namespaces",
+    # forecasting one run
+    "forecast": "core.forecast",
+    "Forecast": "core.forecast",
+    "Status": "core.status",
+    "assess": "core.assess",
+    "Assessment": "core.assess",
+    "ForecastRecord": "core.history",
+    # laws across runs
+    "fit_scaling_law": "core.crossrun",
+    "ScalingLawFit": "core.crossrun",
+    "ComputeOptimal": "core.crossrun",
+    "Estimate": "core.crossrun",
+    "ScalingLawError": "core.crossrun",
+    # accounting
+    "non_embedding_params": "tracking.accounting",
+    "tokens_in_batch": "tracking.accounting",
+    "training_flops": "core.compute",
+    "pf_days": "core.compute",
+    # reading data
+    "read_curves": "io",
+    "Curve": "io",
+    "read_run_points": "io",
+    "RunPoints": "io",
+    "read_scalars": "io",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
+
+_deprecated.install()
 
 
 def __getattr__(name):
     module = _PUBLIC.get(name)
     if module is None:
-        raise AttributeError(f"module 'scaling_callback' has no attribute {name!r}")
+        return _deprecated.moved_name(name)
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from scaling_callback.accounting import TokenCounter, non_embedding_params, tokens_in_batch
+from scaling_callback.tracking.accounting import TokenCounter, non_embedding_params, tokens_in_batch
 from tiny_models import TinyGPT, expected_params
 
 

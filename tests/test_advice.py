@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from scaling_callback.advice import (
+from scaling_callback.core.advice import (
     ChinchillaReference, DataLimitAdvice, EfficientPoint, OverfittingAdvice, RepetitionAdvice, StopAdvice,
     advice_markdown, chinchilla_reference, data_limit, final_decay, kaplan_efficient_point,
     observed_overfitting, recommended_stop, repeated_data, robust_noise,
 )
 
-CURVES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "curves")
+CURVES = os.path.join(os.path.dirname(__file__), "..", "data", "curves")
 
 
 # ----------------------------------------------------------------------------- data limit
@@ -179,7 +179,6 @@ def _real_runs(names):
     return {k: np.array(sorted(v)).T for k, v in runs.items()}
 
 
-@pytest.mark.skipif(not os.path.isdir(CURVES), reason="../shared/curves not present")
 def test_no_false_alarm_on_real_single_epoch_runs():
     # single-epoch pre-training runs (MultiPowerLaw, modded-nanogpt) never overfit; check every 4th
     # point of each as if the run were there now

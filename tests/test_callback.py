@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from scaling_callback import PF_DAY_FLOPS, ScalingLawCallback, read_scalars
+from scaling_callback import ScalingLawCallback, read_scalars
+from scaling_callback.core.compute import PF_DAY_FLOPS
 from tiny_models import (NoParamsModule, PaddedTokens, TinyGPTModule, expected_params, pad_collate,
                          random_tokens, trainer_kwargs)
 

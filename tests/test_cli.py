@@ -1,4 +1,4 @@
-"""`scaling-callback forecast` end to end: on a shared curve file, on a TensorBoard log dir, errors."""
+"""`scaling-callback forecast` end to end: on a curve file of data/curves, on a TensorBoard log dir, errors."""
 import json
 import os
 import subprocess
@@ -10,9 +10,7 @@ import pytest
 from scaling_callback.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_TRACK2 = os.path.join(ROOT, "..", "shared", "curves", "modded_nanogpt_track2.csv")
-needs_shared = pytest.mark.skipif(not os.path.exists(SHARED_TRACK2),
-                                  reason="../shared/curves is not beside this checkout")
+TRACK2 = os.path.join(ROOT, "data", "curves", "modded_nanogpt_track2.csv")
 
 
 def cli(*args):
@@ -23,9 +21,8 @@ def cli(*args):
     return p.returncode, p.stdout, p.stderr, "TORCH" in p.stderr
 
 
-@needs_shared
-def test_forecast_json_on_a_shared_curve_file():
-    rc, out, err, torch_loaded = cli("forecast", SHARED_TRACK2, "--run", "mng_t2_0010", "--upto", "2300", "--json")
+def test_forecast_json_on_a_real_curve_file():
+    rc, out, err, torch_loaded = cli("forecast", TRACK2, "--run", "mng_t2_0010", "--upto", "2300", "--json")
     assert rc == 0, err
     got = json.loads(out)
     for key in ("loss", "low", "high", "asymptote", "law"):
@@ -36,9 +33,8 @@ def test_forecast_json_on_a_shared_curve_file():
     assert not torch_loaded
 
 
-@needs_shared
 def test_forecast_only_reads_losses_up_to_upto(tmp_path):
-    rows = [line for line in open(SHARED_TRACK2) if line.startswith("mng_t2_0010,") or line.startswith("run_id")]
+    rows = [line for line in open(TRACK2) if line.startswith("mng_t2_0010,") or line.startswith("run_id")]
     # a copy whose losses after step 2300 are nonsense must give the same forecast
     spoiled = []
     for line in rows[1:]:
@@ -48,7 +44,7 @@ def test_forecast_only_reads_losses_up_to_upto(tmp_path):
         spoiled.append(",".join([run, step, tokens, lr, loss]))
     path = tmp_path / "spoiled.csv"
     path.write_text(rows[0] + "\n".join(spoiled) + "\n")
-    rc1, out1, _, _ = cli("forecast", SHARED_TRACK2, "--run", "mng_t2_0010", "--upto", "2300", "--json")
+    rc1, out1, _, _ = cli("forecast", TRACK2, "--run", "mng_t2_0010", "--upto", "2300", "--json")
     rc2, out2, _, _ = cli("forecast", str(path), "--upto", "2300", "--json")
     assert rc1 == rc2 == 0
     assert json.loads(out1)["loss"] == json.loads(out2)["loss"]

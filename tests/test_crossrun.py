@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.crossrun import (ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit,
+from scaling_callback.core.crossrun import (ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit,
                                        fit_scaling_law)
-from scaling_callback.runpoints import read_run_points
+from scaling_callback.io import read_run_points
 
 ROOT = Path(__file__).resolve().parents[1]
-CHINCHILLA_CSV = ROOT / ".." / "shared" / "scaling" / "chinchilla_svg_extracted.csv"
+CHINCHILLA_CSV = ROOT / "data" / "scaling" / "chinchilla_svg_extracted.csv"
 
 TRUE_CHINCHILLA = ChinchillaLaw(E=1.8, A=400.0, B=2000.0, alpha=0.35, beta=0.37)
 TRUE_KAPLAN = KaplanLaw(N_c=6.4e13, D_c=1.8e13, alpha_N=0.076, alpha_D=0.103)  # Kaplan Table 2
@@ -29,7 +29,7 @@ def grid_points(law, n_sizes=5, n_tokens=5):
 
 def chinchilla_points():
     """The 240 points Besiroglu et al. fit: D = C/(6N), the 5 highest losses dropped."""
-    assert CHINCHILLA_CSV.is_file(), f"missing {CHINCHILLA_CSV} (the shared data beside the checkout)"
+    assert CHINCHILLA_CSV.is_file(), f"missing {CHINCHILLA_CSV} (data/ of this repository)"
     with open(CHINCHILLA_CSV) as f:
         rows = list(csv.DictReader(f))
     N, C, L = (np.array([float(r[k]) for r in rows]) for k in ("N", "C", "loss"))

@@ -1,4 +1,4 @@
-"""docs/api.md and docs/cli.md are generated from the code; they must match it."""
+"""docs/api.md, docs/cli.md and docs/tags.md are generated from the code; they must match it."""
 import importlib.util
 import re
 import os
@@ -22,8 +22,9 @@ def test_api_reference_documents_every_public_name():
 
 
 def _anchors(markdown):
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
-    anchors = set()
+    """GitHub's heading anchors (lower case, punctuation dropped, spaces to hyphens) and explicit
+    <a id="..."> anchors."""
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', markdown))
     for line in markdown.splitlines():
         if line.startswith("#"):
             title = line.lstrip("#").strip().lower()

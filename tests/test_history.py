@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from scaling_callback.history import ForecastHistory, ForecastRecord, History, Observation
+from scaling_callback.core.history import ForecastHistory, ForecastRecord, History, Observation
 
 
 def test_columns_and_round_trip_keep_nan():

@@ -2,14 +2,11 @@
 import numpy as np
 import pytest
 
-from scaling_callback.laws import (
+from scaling_callback.core.laws import (
     annealing_area,
-    annealing_law,
     lr_area,
     multi_power_drop,
-    multi_power_law,
     normalized_schedule,
-    saturating_power_law,
 )
 
 
@@ -30,10 +27,6 @@ def direct_drop(eta, t, C, beta, gamma):
     return total
 
 
-def test_saturating_power_law():
-    assert saturating_power_law(4.0, 1.0, 2.0, 0.5) == pytest.approx(2.0)
-
-
 def test_normalized_schedule_divides_by_peak_and_rejects_empty():
     assert normalized_schedule([0.0, 2e-4, 4e-4, 1e-4]).tolist() == [0.0, 0.5, 1.0, 0.25]
     with pytest.raises(ValueError):
@@ -52,7 +45,6 @@ def test_annealing_area_matches_the_momentum_recurrence():
         m = 0.999 * m + (max(eta[i - 1] - eta[i], 0.0) if i else 0.0)
         S2.append(m)
     np.testing.assert_allclose(annealing_area(eta), np.cumsum(S2), rtol=1e-10, atol=1e-10)
-    assert annealing_law(4.0, 2.0, 1.0, 2.0, 0.5, 0.1) == pytest.approx(1.8)
 
 
 def test_multi_power_drop_is_exact_when_every_step_is_its_own_block():
@@ -71,6 +63,3 @@ def test_multi_power_drop_pooled_blocks_stay_close_for_a_long_schedule():
     pooled = multi_power_drop(eta, steps, 0.11, 0.59, 0.64)
     np.testing.assert_allclose(pooled, exact, rtol=2e-3)
 
-
-def test_multi_power_law_combines_its_terms():
-    assert multi_power_law(4.0, 0.5, 1.0, 2.0, 0.5, 0.2) == pytest.approx(1.9)

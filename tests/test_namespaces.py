@@ -9,7 +9,8 @@ import pytorch_lightning as PL
 
 import scaling_callback
 from scaling_callback import ScalingLawCallback, read_scalars
-from scaling_callback import lightning_callbacks, pytorch_lightning_callbacks
+from scaling_callback.lightning.namespaces import Lightning as lightning_callbacks
+from scaling_callback.lightning.namespaces import PytorchLightning as pytorch_lightning_callbacks
 from tiny_models import PLTinyGPTModule, PaddedTokens, TinyGPTModule, pad_collate, trainer_kwargs
 from torch.utils.data import DataLoader
 
@@ -64,6 +65,7 @@ def test_without_the_lightning_package_the_default_is_the_pytorch_lightning_clas
     code = ("import sys; sys.modules['lightning'] = None  # as if `lightning` were not installed\n"
             "import pytorch_lightning as pl\n"
             "from scaling_callback import ScalingLawCallback\n"
-            "assert ScalingLawCallback.__module__ == 'scaling_callback.pytorch_lightning_callbacks'\n"
+            "from scaling_callback.lightning.namespaces import PytorchLightning\n"
+            "assert ScalingLawCallback is PytorchLightning.ScalingLawCallback\n"
             "assert isinstance(ScalingLawCallback(), pl.Callback)\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

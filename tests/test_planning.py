@@ -7,7 +7,7 @@ import pytest
 from torch.utils.data import DataLoader
 
 from scaling_callback import ScalingLawCallback
-from scaling_callback.planning import (check_horizons, compress_schedule, horizon_steps, planned_end_step,
+from scaling_callback.core.planning import (check_horizons, compress_schedule, horizon_steps, planned_end_step,
                                        schedule_before)
 from tiny_models import CurveModule, random_tokens, trainer_kwargs
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as S
 
-from scaling_callback.schedule import SchedulerStepping, SimulatedSchedule, simulate_lr_schedule
+from scaling_callback.tracking.schedule import SchedulerStepping, SimulatedSchedule, simulate_lr_schedule
 
 TOTAL = 60  # planned optimizer steps of the toy runs
 

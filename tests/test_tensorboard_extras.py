@@ -13,11 +13,15 @@ from tensorboard.plugins.scalar.scalars_plugin import ScalarsPlugin
 from tensorboard import context as tb_context
 from torch.utils.tensorboard import SummaryWriter
 
-from scaling_callback.advice import advice_markdown, data_limit, repeated_data
-from scaling_callback.tbreader import read_scalars
+from scaling_callback.core.advice import advice_markdown, data_limit, repeated_data
+from scaling_callback.io import read_scalars
+from scaling_callback.core.tags import (
+    ADVICE_TEXT as ADVICE_TEXT_TAG, FINAL_LOSS as FINAL_LOSS_TAG, FINAL_LOSS_HIGH as FINAL_LOSS_HIGH_TAG,
+    FINAL_LOSS_LOW as FINAL_LOSS_LOW_TAG, FORECAST_FIGURE as FORECAST_FIGURE_TAG,
+)
+from scaling_callback.plots import forecast_figure
 from scaling_callback.tensorboard import (
-    ADVICE_TEXT_TAG, FINAL_LOSS_HIGH_TAG, FINAL_LOSS_LOW_TAG, FINAL_LOSS_TAG, FORECAST_FIGURE_TAG,
-    figure_to_array, forecast_figure, forecast_layout, write_advice_text, write_figure, write_forecast_layout,
+    figure_to_array, forecast_layout, write_advice_text, write_figure, write_forecast_layout,
 )
 
 ALL = {"scalars": 0, "tensors": 0, "images": 0}

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from scaling_callback.history import History, Observation
-from scaling_callback.tracking import assess
+from scaling_callback.core.history import History, Observation
+from scaling_callback.core.assess import assess
 
 REQUIRED = ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high", "forecast/asymptotic_loss",
             "forecast/exponent", "forecast/final_step", "advice/recommended_stop_step", "advice/overfitting",

@@ -1,9 +1,10 @@
-"""Robust multi-start least squares: the fitting core shared by every law in the package.
+"""The Huber loss, once: its value, its IRLS weights, and a robust multi-start least-squares fit.
 
-Huber loss on residuals (Hoffmann et al. 2022 App. D.2 fit Huber_δ on log-loss residuals with
+The forecast (core/forecast.py: Huber-IRLS) and the cross-run fit (core/crossrun.py: a grid of
+Huber objectives, then `huber_fit`) both minimise it. Huber loss on residuals (Hoffmann et al. 2022 App. D.2 fit Huber_δ on log-loss residuals with
 δ = 1e-3; Luo et al. 2025 do the same). `scipy.optimize.least_squares(loss="huber",
 f_scale=δ)` minimises exactly Σ Huber_δ(r_i): ½r² for |r| ≤ δ, δ|r| − ½δ² beyond.
-numpy + scipy only.
+numpy + scipy only; scipy is imported by `huber_fit` alone (the forecast must start fast).
 """
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
-from scipy.optimize import least_squares
+
+
+def huber(r, delta: float):
+    """Huber_δ(r) elementwise: ½r² for |r| ≤ δ, δ|r| − ½δ² beyond (Hoffmann et al. 2022 eq. 3)."""
+    ar = np.abs(r)
+    return np.where(ar <= delta, 0.5 * r * r, delta * ar - 0.5 * delta * delta)
+
+
+def huber_weights(r, delta: float):
+    """The IRLS weights of the Huber loss, min(1, δ/|r|): weighted least squares with them
+    has the Huber minimiser as its fixed point."""
+    return np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,8 @@ def huber_fit(
     Starts are clipped inside the bounds. Returns None when no start produced a finite cost
     (the caller turns that into a reason, never an exception in a training loop).
     """
+    from scipy.optimize import least_squares
+
     lo = np.asarray(lower, float)
     hi = np.asarray(upper, float)
     span = hi - lo

@@ -124,5 +124,3 @@ class ForecastHistory(Records):
                 best = r
         return best
 
-
-FIELDS = History.fields()

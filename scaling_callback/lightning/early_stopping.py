@@ -1,8 +1,9 @@
 """The framework-free core of ForecastEarlyStopping: a predictive early-stopping gate on the
 forecasts of a ScalingLawCallback in the same Trainer.
 
-Like `callback.ScalingLawCore` it implements Lightning hooks against a duck-typed trainer; the
-per-namespace modules put it over a `Callback` base class. The rule itself is `gate.PlateauGate`.
+Like `callback.ScalingLawCore` it implements Lightning hooks against a duck-typed trainer;
+`namespaces.py` puts it over each namespace's `Callback` base class. The rule itself is
+`core.gate.PlateauGate`.
 """
 from __future__ import annotations
 
@@ -10,17 +11,13 @@ import logging
 import math
 from typing import Dict, Optional
 
+from ..core import tags
+from ..core.gate import GateCheck, PlateauGate
+from ..core.history import ForecastRecord
+from ..tensorboard import write_advice_text
 from .callback import ScalingLawCore, tensorboard_writers
-from .gate import GateCheck, PlateauGate
-from .history import ForecastRecord
-from .tensorboard import write_advice_text
 
 log = logging.getLogger(__name__)
-
-TAG_GAIN = "gate/optimistic_gain"
-TAG_WAIT = "gate/wait_count"
-TAG_STOPPED = "gate/stopped_step"
-REASON_TEXT_TAG = "gate/reason"
 
 
 class ForecastEarlyStoppingCore:
@@ -114,14 +111,14 @@ class ForecastEarlyStoppingCore:
         check = self._gate.check(int(trainer.global_step), record)
         self.last_check = check
         stop = bool(trainer.strategy.reduce_boolean_decision(check.stop, all=False))
-        metrics = {TAG_WAIT: float(check.wait_count)}
+        metrics = {tags.GATE_WAIT: float(check.wait_count)}
         if math.isfinite(check.gain):
-            metrics[TAG_GAIN] = check.gain
+            metrics[tags.GATE_GAIN] = check.gain
         if stop and not self.stopped_step:
             trainer.should_stop = True
             self.stopped_step = int(trainer.global_step)
             self.reason = check.reason if check.stop else f"Stopped at step {self.stopped_step}: another rank decided to."
-            metrics[TAG_STOPPED] = float(self.stopped_step)
+            metrics[tags.GATE_STOPPED] = float(self.stopped_step)
             self._write_reason(trainer)
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
@@ -132,4 +129,4 @@ class ForecastEarlyStoppingCore:
         if not trainer.is_global_zero:
             return
         for writer in tensorboard_writers(trainer):
-            write_advice_text(writer, self.reason, trainer.global_step, tag=REASON_TEXT_TAG)
+            write_advice_text(writer, self.reason, trainer.global_step, tag=tags.GATE_REASON)

@@ -1,22 +1,10 @@
-"""The `scaling-callback` command line: one subcommand per task (numpy side only, starts fast).
-
-    scaling-callback forecast FILE [--run RUN_ID] --upto STEP [--at STEP] [--json] [--tag TAG]
-    scaling-callback fit RUN [RUN ...] [--form chinchilla|kaplan] [--json] [--save FIT.json] [--plot FILE]
-    scaling-callback plan --compute FLOPS --fit FIT.json
-
-Each subcommand is a module-level `add_<name>(subparsers)` that registers its parser and sets
-`func` (args -> exit code); `SUBCOMMANDS` lists them. torch and Lightning are never imported here.
-"""
+"""`scaling-callback forecast`: the validation loss of one run at a later step, from its curve so far."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import sys
-from typing import Callable, List, Optional
-
-from .crossrun_cli import add_fit_parser, add_plan_parser
 
 
 def _finite_or_none(value):
@@ -27,9 +15,9 @@ def _finite_or_none(value):
     return value
 
 
-def _run_forecast(args) -> int:
-    from .curves import read_curves
-    from .forecasting import forecast
+def run(args) -> int:
+    from ..core.forecast import forecast
+    from ..io import read_curves
 
     try:
         curves = read_curves(args.file, tag=args.tag, lr_tag=args.lr_tag, run_id=args.run)
@@ -69,7 +57,7 @@ def _run_forecast(args) -> int:
     return 0 if fc.ok else 1
 
 
-def add_forecast(subparsers) -> None:
+def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "forecast", help="forecast a run's validation loss at a later step from its curve so far",
         description="Forecast the validation loss at step --at (default: the run's last row) from the "
@@ -85,29 +73,4 @@ def add_forecast(subparsers) -> None:
     p.add_argument("--tag", default="val_loss", help="TensorBoard scalar with the loss (default val_loss)")
     p.add_argument("--lr-tag", default=None, help="TensorBoard scalar with the learning rate, if logged")
     p.add_argument("--confidence", type=float, default=0.8, help="interval probability (default 0.8)")
-    p.set_defaults(func=_run_forecast)
-
-
-SUBCOMMANDS: List[Callable] = [add_forecast, add_fit_parser, add_plan_parser]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scaling-callback",
-                                     description="Scaling-law forecasts and accounting for LM training runs.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in SUBCOMMANDS:
-        add(sub)
-    return parser
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    p.set_defaults(func=run)

@@ -1,8 +1,7 @@
 """The framework-free core of ScalingLawCallback: settings, counters, history, forecasts, logging.
 
 It implements the Lightning hooks against a duck-typed trainer and imports no Lightning
-namespace; `lightning_callbacks.py`, `pytorch_lightning_callbacks.py` and `callbacks.py` each
-put it over a `Callback` base class. Per training micro-batch it only adds to a token counter
+namespace; `namespaces.py` puts it over each namespace's `Callback` base class. Per training micro-batch it only adds to a token counter
 (no host-device sync); at each validation end (outside the sanity check) it reads the count
 once, summed over ranks, records an `Observation`, logs the scale of the run and, on global
 rank zero, forecasts the planned end and advises (`tracking.assess`); the forecast's record is
@@ -17,22 +16,15 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
-from .compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
-from .history import ForecastHistory, ForecastRecord, History, Observation
-from .planning import check_horizons, compress_schedule, horizon_steps, planned_end_step, schedule_before
-from .schedule import simulate_lr_schedule
-from .tensorboard import write_advice_text, write_figure, write_forecast_layout
-from .tracking import assess, failed_record, forecast_figure_of
-# the names `scaling-callback fit` reads back are the names written here: one definition
-from .runpoints import PARAMS_TAG, PARAMS_TOTAL_TAG, TOKENS_TAG
-
-TAG_TOKENS = TOKENS_TAG
-TAG_FLOPS = "scaling/compute_flops"
-TAG_PF_DAYS = "scaling/compute_pf_days"
-TAG_TOKENS_PER_PARAM = "scaling/tokens_per_param"
-TAG_EPOCHS = "scaling/epochs"
-TAG_PARAMS = {"kaplan": PARAMS_TAG, "total": PARAMS_TOTAL_TAG}
+from ..core import tags
+from ..core.assess import assess, failed_record
+from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
+from ..core.history import ForecastHistory, ForecastRecord, History, Observation
+from ..core.planning import check_horizons, compress_schedule, horizon_steps, planned_end_step, schedule_before
+from ..plots import forecast_figure_of
+from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
+from ..tracking.accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
+from ..tracking.schedule import simulate_lr_schedule
 
 
 def _positive_int(value, name: str) -> Optional[int]:
@@ -206,7 +198,7 @@ class ScalingLawCore:
             return
         record = None
         if trainer.is_global_zero:  # the forecast's tags join the scale's in one log call
-            record = self._forecast(trainer, observation, metrics.get(TAG_EPOCHS), metrics)
+            record = self._forecast(trainer, observation, metrics.get(tags.EPOCHS), metrics)
         self._log_metrics(trainer, metrics)
         if trainer.world_size > 1:  # every rank takes part: the gate decides on the same record everywhere
             record = trainer.strategy.broadcast(record, src=0)
@@ -277,8 +269,7 @@ class ScalingLawCore:
                 and int(np.isfinite(self.history.column("val_loss")).sum()) >= 2):
             # fewer than two points is every run's start, not a failure (see on_train_end); a run
             # without a target was told at its start
-            kind = record.reason.split(":")[0]
-            self._warn_once(trainer, f"forecast:{kind}", f"{type(self).__qualname__}: no forecast at step {step}: "
+            self._warn_once(trainer, f"forecast:{assessment.status.value}", f"{type(self).__qualname__}: no forecast at step {step}: "
                             f"{record.reason} (warned once for this kind of reason)")
         self._write_tensorboard(trainer, assessment)
         return record
@@ -398,15 +389,15 @@ class ScalingLawCore:
 
     def _scale_metrics(self, trainer, observation: Observation) -> Dict[str, float]:
         metrics = {
-            TAG_PARAMS[self.convention]: float(self.n_params),
-            TAG_TOKENS: float(observation.tokens),
-            TAG_FLOPS: observation.flops,
-            TAG_PF_DAYS: pf_days(observation.flops),
-            TAG_TOKENS_PER_PARAM: tokens_per_param(observation.tokens, self.n_params),
+            tags.PARAMS_BY_CONVENTION[self.convention]: float(self.n_params),
+            tags.TOKENS: float(observation.tokens),
+            tags.FLOPS: observation.flops,
+            tags.PF_DAYS: pf_days(observation.flops),
+            tags.TOKENS_PER_PARAM: tokens_per_param(observation.tokens, self.n_params),
         }
         epochs = self._epochs(trainer, observation.tokens)
         if epochs is not None:
-            metrics[TAG_EPOCHS] = epochs
+            metrics[tags.EPOCHS] = epochs
         return metrics
 
     def _epochs(self, trainer, tokens: int) -> Optional[float]:
@@ -416,7 +407,7 @@ class ScalingLawCore:
         if math.isfinite(per_epoch) and per_epoch > 0:
             return self._train_batches / per_epoch
         self._warn_once(trainer, "epochs", f"{type(self).__qualname__}: the training dataloader has no "
-                        f"length, so {TAG_EPOCHS} is not logged; pass tokens_per_epoch= (unique tokens per epoch)")
+                        f"length, so {tags.EPOCHS} is not logged; pass tokens_per_epoch= (unique tokens per epoch)")
         return None
 
     def _metric(self, trainer, key: str, warn: bool) -> float:

@@ -23,7 +23,8 @@ from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .fitting import huber_fit
+from .robust import huber, huber_fit
+from .status import ScalingLawError
 
 __all__ = [
     "ChinchillaLaw",
@@ -37,10 +38,6 @@ __all__ = [
 
 FIT_FILE_FORMAT = "scaling-callback/scaling-law-fit"
 FIT_FILE_VERSION = 1
-
-
-class ScalingLawError(ValueError):
-    """Bad input for a cross-run fit (the message says what is missing), or no fit found."""
 
 
 # --------------------------------------------------------------------------------------- laws
@@ -200,12 +197,6 @@ _SPACES = {
 }
 
 
-def _huber(r, delta):
-    """Σ Huber_δ(r) along the last axis: ½r² for |r| ≤ δ, δ|r| − ½δ² beyond."""
-    ar = np.abs(r)
-    return np.where(ar <= delta, 0.5 * r * r, delta * ar - 0.5 * delta * delta).sum(axis=-1)
-
-
 def _objective_on(space: _FitSpace, starts: np.ndarray, logN, logD, logL, delta) -> np.ndarray:
     """The Huber objective at every row of `starts`, in chunks of about a million residuals."""
     out = np.empty(len(starts))
@@ -213,7 +204,7 @@ def _objective_on(space: _FitSpace, starts: np.ndarray, logN, logD, logL, delta)
     with np.errstate(all="ignore"):
         for i in range(0, len(starts), step):
             r = space.log_loss(starts[i:i + step], logN, logD) - logL
-            out[i:i + step] = _huber(r, delta)
+            out[i:i + step] = huber(r, delta).sum(axis=-1)
     return np.where(np.isfinite(out), out, np.inf)
 
 

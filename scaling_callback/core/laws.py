@@ -2,19 +2,12 @@
 
 Every law here is a pure function of arrays. A schedule is given as `eta`, the learning rate
 at every optimizer step 0..T divided by its peak (so eta <= 1, and a multiplier schedule and
-an absolute one give the same eta). References are in ../shared/REFERENCES.md.
+an absolute one give the same eta). References are in data/REFERENCES.md. The laws themselves
+are written where they are fitted: core/forecast.py (the multi-power law of Luo et al. 2025).
 """
 from __future__ import annotations
 
 import numpy as np
-
-
-def saturating_power_law(x, E, A, alpha):
-    """L = E + A·x^(−α): Kaplan et al. 2020 eq. 1.6 form L(N, S) = L(N) + (S_c/S)^α_S at fixed N.
-
-    `x` is training time (steps, tokens or learning-rate area S1); E is the loss at infinite x.
-    """
-    return E + A * np.asarray(x, float) ** (-alpha)
 
 
 def normalized_schedule(lr) -> np.ndarray:
@@ -59,11 +52,6 @@ def annealing_area(eta, decay: float = 0.999) -> np.ndarray:
     return np.cumsum(momentum)
 
 
-def annealing_law(S1, S2, L0, A, alpha, C):
-    """L(s) = L0 + A·S1^(−α) − C·S2 (Tissue et al. 2024, eq. 1)."""
-    return L0 + A * np.asarray(S1, float) ** (-alpha) - C * np.asarray(S2, float)
-
-
 def multi_power_drop(eta, steps, C: float, beta: float, gamma: float, cells: int = 512) -> np.ndarray:
     """LD(t)/B of the multi-power law (Luo et al. 2025): Σ_k (η_{k−1} − η_k)·G(η_k^(−γ)·S_k(t)).
 
@@ -96,12 +84,3 @@ def multi_power_drop(eta, steps, C: float, beta: float, gamma: float, cells: int
     x = C * np.maximum(eta[k], 1e-6)[None, :] ** (-gamma) * np.maximum(Sk, 0.0)
     G = 1.0 - (1.0 + x) ** (-beta)
     return np.where(k[None, :] <= steps[:, None], total[None, :] * G, 0.0).sum(axis=1)
-
-
-def multi_power_law(S1, drop, L0, A, alpha, B):
-    """L(t) = L0 + A·S1(t)^(−α) − B·LD(t)/B (Luo et al. 2025, the multi-power law).
-
-    `S1` is `lr_area` at the steps (warm-up included, i.e. Luo's S1 + S_W) and `drop` is
-    `multi_power_drop` at the same steps.
-    """
-    return L0 + A * np.asarray(S1, float) ** (-alpha) - B * np.asarray(drop, float)

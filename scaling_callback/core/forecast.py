@@ -2,7 +2,7 @@
 
 The model is the multi-power law of Luo et al. 2025 in the normalised schedule η = lr/peak:
 
-    L(t) = E + A·(S1(t)/S1(t_c))^(−α) − B·LD(t)/B,        (laws.multi_power_law)
+    L(t) = E + A·(S1(t)/S1(t_c))^(−α) − B·LD(t)/B,        (Luo et al. 2025, the multi-power law)
 
 S1 the learning-rate area (warm-up included), t_c the last observed step and LD/B the loss-drop
 kernel with a fixed shape (C, β, γ). With a constant schedule LD ≡ 0 and the law is the
@@ -29,6 +29,8 @@ import numpy as np
 
 from .advice import observed_overfitting
 from .laws import lr_area, multi_power_drop, normalized_schedule
+from .robust import huber, huber_weights
+from .status import Status
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
 MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
@@ -123,7 +125,8 @@ class Forecast:
         schedule was given), "overfitting" (the validation loss has turned up: the forecast
         follows the rise since its best point, and the asymptote is NaN) or "none". params: the most probable law's parameters.
     exponent: α of that law (in learning-rate area, = steps for a constant schedule).
-    n_points: validation points used. ok/reason: reason is None exactly when ok.
+    n_points: validation points used. ok/reason: reason is None exactly when ok; `status` says
+        the same as a `Status` code (Status.OK exactly when ok).
     notes: assumptions made on the way (e.g. no schedule given), in words.
     `predict(steps)` evaluates the fitted curve and its band at any steps.
     """
@@ -143,6 +146,7 @@ class Forecast:
     n_points: int
     confidence: float
     notes: Tuple[str, ...] = ()
+    status: Status = Status.OK
     _posterior: Optional["_Posterior"] = field(default=None, repr=False, compare=False)
 
     def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -156,7 +160,7 @@ class Forecast:
     def as_dict(self) -> dict:
         """The JSON-friendly fields (what the CLI prints)."""
         return {
-            "ok": self.ok, "reason": self.reason, "target_step": self.target_step,
+            "ok": self.ok, "status": self.status.value, "reason": self.reason, "target_step": self.target_step,
             "loss": self.loss, "low": self.low, "high": self.high,
             "asymptote": self.asymptote, "asymptote_low": self.asymptote_low,
             "asymptote_high": self.asymptote_high, "law": self.law,
@@ -165,10 +169,10 @@ class Forecast:
         }
 
 
-def _failed(reason: str, target_step: int, confidence: float, n_points: int, notes=()) -> Forecast:
+def _failed(status: Status, reason: str, target_step: int, confidence: float, n_points: int, notes=()) -> Forecast:
     nan = float("nan")
     return Forecast(False, reason, int(target_step), nan, nan, nan, nan, nan, nan, "none", {},
-                    nan, int(n_points), float(confidence), tuple(notes))
+                    nan, int(n_points), float(confidence), tuple(notes), status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,13 +579,11 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
             theta[take] = full[take]
             best_q[take] = q[take]
         r = np.einsum("jnk,jk->jn", Z, theta) - 1.0
-        w = np.minimum(1.0, HUBER_DELTA / np.maximum(np.abs(r), 1e-300))
+        w = huber_weights(r, HUBER_DELTA)
     r = np.einsum("jnk,jk->jn", Z, theta) - 1.0
-    a_abs = np.abs(r)
-    huber = np.where(a_abs <= HUBER_DELTA, 0.5 * r ** 2, HUBER_DELTA * a_abs - 0.5 * HUBER_DELTA ** 2)
     dev = theta.copy()
     dev[:, 0] -= Lc
-    cost = huber.sum(axis=1) / sigma ** 2 + 0.5 * np.einsum("jk,jkl,jl->j", dev, P, dev)
+    cost = huber(r, HUBER_DELTA).sum(axis=1) / sigma ** 2 + 0.5 * np.einsum("jk,jkl,jl->j", dev, P, dev)
     Wz = Z * (w / sigma ** 2)[:, :, None]
     M = np.einsum("jnk,jnl->jkl", Wz, Z) + P
     sign, logdet = np.linalg.slogdet(M)
@@ -621,47 +623,48 @@ def forecast(
         target = int(target_step)
         confidence = float(confidence)
     except (TypeError, ValueError, OverflowError):
-        return _failed(f"target_step {target_step!r} / confidence {confidence!r} are not numbers", 0, 0.8, 0)
+        return _failed(Status.BAD_INPUT, f"target_step {target_step!r} / confidence {confidence!r} are not numbers", 0, 0.8, 0)
     if not 0.0 < confidence < 1.0:
-        return _failed(f"confidence must be in (0, 1), got {confidence}", target, 0.8, 0)
+        return _failed(Status.BAD_INPUT, f"confidence must be in (0, 1), got {confidence}", target, 0.8, 0)
     try:
         s, y, n_bad = _clean(steps, losses)
     except (TypeError, ValueError) as exc:
-        return _failed(f"unusable input: {exc}", target, confidence, 0)
+        return _failed(Status.BAD_INPUT, f"unusable input: {exc}", target, confidence, 0)
     if n_bad:
         notes.append(f"{n_bad} non-finite or non-positive point(s) skipped")
     if len(s) < 2:
-        return _failed(f"too few points: {len(s)} finite validation loss(es), need at least 2",
+        return _failed(Status.TOO_FEW_POINTS, f"too few points: {len(s)} finite validation loss(es), need at least 2",
                        target, confidence, len(s), notes)
     if target < 1 or target > 10 ** 9:
-        return _failed(f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
+        return _failed(Status.BAD_INPUT, f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
     try:
         with np.errstate(all="ignore"):
             post = fitted_posterior(s, y, target, lr, priors, notes)
-            if isinstance(post, str):
-                return _failed(post, target, confidence, len(s), notes)
+            if isinstance(post, tuple):
+                return _failed(*post, target, confidence, len(s), notes)
             if isinstance(post, _RisingPosterior):
                 return _forecast_rising(post, s, y, target, confidence, notes)
             return _forecast(post, target, confidence, notes)
     except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
-        return _failed(f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
+        return _failed(Status.FIT_FAILED, f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
 
 
 def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list):
     """The fit forecast() makes of a clean history (s, y): a _RisingPosterior when the loss has
-    turned up, else the grid posterior under the exponent prior; or the reason there is none.
-    benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
+    turned up, else the grid posterior under the exponent prior; or (Status, reason) when there
+    is none. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
     best = turned_up(s, y)
     if best is not None:
-        return _rising_posterior(s, y, best, target, lr, priors, notes)
+        post = _rising_posterior(s, y, best, target, lr, priors, notes)
+        return (Status.FIT_FAILED, post) if isinstance(post, str) else post
     diverging = _diverging(y)
     if diverging:
-        return diverging
+        return Status.DIVERGING, diverging
     post = _grid_posterior(s, y, target, lr, priors, notes)
     if isinstance(post, str):
-        return post
+        return Status.FIT_FAILED, post
     post = post.with_exponent_prior(priors.log_alpha)
-    return "no exponent on the grid gives a finite fit" if post is None else post
+    return (Status.FIT_FAILED, "no exponent on the grid gives a finite fit") if post is None else post
 
 
 def _diverging(y) -> Optional[str]:
@@ -807,7 +810,7 @@ def _forecast(post, target, confidence, notes) -> Forecast:
     params["noise"] = float(post.noise)
     loss = float(mid[0])
     if not np.isfinite(loss) or loss <= 0:
-        return _failed(f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
+        return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
                        target, confidence, post.n_points, notes)
     return Forecast(
         ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),

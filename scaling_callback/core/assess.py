@@ -1,6 +1,7 @@
 """What the callback does at each validation end, framework-free (numpy only): forecast the
 loss at the planned end from the run's history, advise on it, and turn both into the numbers
-logged (`Assessment.metrics`), the advice text (`Assessment.markdown`) and a figure.
+logged (`Assessment.metrics`) and the advice text (`Assessment.markdown`); `plots.forecast_figure_of`
+draws it.
 
 The callback only gathers the inputs from the Trainer (history, planned end, schedule knots,
 N, unique tokens) and writes the outputs to its loggers.
@@ -15,29 +16,12 @@ from typing import ClassVar, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from . import advice as adv
-from .forecasting import Forecast, forecast
+from . import tags
+from .forecast import Forecast, forecast
 from .history import ForecastRecord, History
-from .tensorboard import (ASYMPTOTIC_LOSS_TAG as ASYMPTOTIC_LOSS, FINAL_LOSS_HIGH_TAG as FINAL_LOSS_HIGH,
-                          FINAL_LOSS_LOW_TAG as FINAL_LOSS_LOW, FINAL_LOSS_TAG as FINAL_LOSS, forecast_figure)
+from .status import Status
 
-# the other logged tags (the four above are the ones the TensorBoard layout names exactly)
-EXPONENT = "forecast/exponent"
-FINAL_STEP = "forecast/final_step"
-FITTED_LOSS = "forecast/fitted_loss"
-FORECAST_OK = "forecast/ok"
-POINTS_USED = "forecast/points_used"
-POINTS_SKIPPED = "forecast/points_skipped"
-FIT_SECONDS = "forecast/fit_seconds"
-RECOMMENDED_STOP = "advice/recommended_stop_step"
-RECOMMENDED_DECAY_START = "advice/recommended_decay_start_step"
-OVERFITTING = "advice/overfitting"
-OVERFITTING_SINCE = "advice/overfitting_since_step"
-TOKENS_TO_DATA_LIMIT = "advice/tokens_to_data_limit"
-REPEATED_DATA = "advice/repeated_data"
-EFFECTIVE_DATA_FRACTION = "advice/effective_data_fraction"
-KAPLAN_EFFICIENT_STEP = "advice/kaplan_efficient_step"
 STOP_GRID_POINTS = 65  # the forecast curve from now to the target: stop-step resolution (target − now)/64
-FIGURE_GRID_POINTS = 96
 
 
 @dataclass(frozen=True)
@@ -55,6 +39,7 @@ class Assessment:
     """One validation end's forecast and advice, and what to log for them."""
 
     record: ForecastRecord
+    status: Status  # Status.OK when a forecast was made; else why not (record.reason in words)
     forecast: Optional[Forecast]  # None when there was no target step
     stop: Optional[adv.StopAdvice]
     overfitting: adv.OverfittingAdvice
@@ -122,47 +107,47 @@ def assess(
     train = history.column("train_loss")
     now = int(steps[-1]) if steps.size else 0
     skipped = int(np.sum(~np.isfinite(val)))
-    metrics: Dict[str, float] = {POINTS_SKIPPED: float(skipped)}
+    metrics: Dict[str, float] = {tags.POINTS_SKIPPED: float(skipped)}
     fc = stop = efficient = None
     fit_seconds = 0.0
     if target_step is None:
         record = failed_record(now, no_target_reason)
-        metrics[FORECAST_OK] = 0.0
+        metrics[tags.FORECAST_OK] = 0.0
     else:
         target = int(target_step)
         start = time.perf_counter()
         fc = forecast(steps, val, target_step=target, lr=lr, confidence=confidence)
         fit_seconds = time.perf_counter() - start
-        metrics.update({FORECAST_OK: float(fc.ok), FINAL_STEP: float(target), FIT_SECONDS: fit_seconds})
+        metrics.update({tags.FORECAST_OK: float(fc.ok), tags.FINAL_STEP: float(target), tags.FIT_SECONDS: fit_seconds})
         if fc.ok:
             grid = np.unique(np.rint(np.linspace(min(now, target), target, STOP_GRID_POINTS))).astype(np.int64)
             mid = fc.predict(grid)[0]
             record = ForecastRecord(now, target, fc.loss, fc.low, fc.high, fc.asymptote, fc.exponent,
                                     float(mid[0]), True, None)
-            metrics.update({FINAL_LOSS: fc.loss, FINAL_LOSS_LOW: fc.low, FINAL_LOSS_HIGH: fc.high,
-                            ASYMPTOTIC_LOSS: fc.asymptote, EXPONENT: fc.exponent, FITTED_LOSS: float(mid[0]),
-                            POINTS_USED: float(fc.n_points)})
+            metrics.update({tags.FINAL_LOSS: fc.loss, tags.FINAL_LOSS_LOW: fc.low, tags.FINAL_LOSS_HIGH: fc.high,
+                            tags.ASYMPTOTIC_LOSS: fc.asymptote, tags.EXPONENT: fc.exponent, tags.FITTED_LOSS: float(mid[0]),
+                            tags.POINTS_USED: float(fc.n_points)})
             stop, efficient = _stop_advice(fc, grid, mid, target, lr, min_delta, metrics)
             for h in horizons:
                 if now <= h <= target:
-                    metrics[f"forecast/loss_at_step_{int(h)}"] = float(fc.predict([h])[0][0])
+                    metrics[tags.loss_at_step(h)] = float(fc.predict([h])[0][0])
         else:
             record = failed_record(now, fc.reason, target)
 
     overfitting = _overfitting(steps, val, train, fc)
-    metrics[OVERFITTING] = float(overfitting.overfitting)
+    metrics[tags.OVERFITTING] = float(overfitting.overfitting)
     if overfitting.overfitting:
-        metrics[OVERFITTING_SINCE] = float(overfitting.since_step)
+        metrics[tags.OVERFITTING_SINCE] = float(overfitting.since_step)
 
     data = repetition = chinchilla = None
     tokens = float(history[-1].tokens) if len(history) else 0.0
     if n_params is not None and unique_tokens is not None and unique_tokens > 0:
         data = adv.data_limit(n_params, unique_tokens)
-        metrics[TOKENS_TO_DATA_LIMIT] = data.tokens_to_data_limit
+        metrics[tags.TOKENS_TO_DATA_LIMIT] = data.tokens_to_data_limit
     if unique_tokens is not None and unique_tokens > 0 and tokens > 0:
         repetition = adv.repeated_data(tokens, unique_tokens)
-        metrics[REPEATED_DATA] = float(repetition.warning)
-        metrics[EFFECTIVE_DATA_FRACTION] = repetition.effective_fraction
+        metrics[tags.REPEATED_DATA] = float(repetition.warning)
+        metrics[tags.EFFECTIVE_DATA_FRACTION] = repetition.effective_fraction
     if n_params is not None:
         chinchilla = adv.chinchilla_reference(n_params, planned_tokens if planned_tokens else None)
 
@@ -172,7 +157,8 @@ def assess(
     markdown = adv.advice_markdown(items, step=now)
     if all_notes:
         markdown += "\n\n**Assumptions:**\n" + "\n".join(f"- {n}" for n in all_notes)
-    return Assessment(record, fc, stop, overfitting, data, repetition, efficient, chinchilla, all_notes,
+    status = Status.NO_TARGET if fc is None else fc.status
+    return Assessment(record, status, fc, stop, overfitting, data, repetition, efficient, chinchilla, all_notes,
                       metrics, markdown, fit_seconds)
 
 
@@ -183,14 +169,14 @@ def _stop_advice(fc: Forecast, grid, mid, target: int, lr, min_delta: float, met
         return None, None
     lr_steps, lr_values = lr if isinstance(lr, tuple) else (None, None)
     stop = adv.recommended_stop(grid, mid, target, min_delta, lr_steps=lr_steps, lr=lr_values)
-    metrics[RECOMMENDED_STOP] = float(stop.stop_step)
+    metrics[tags.RECOMMENDED_STOP] = float(stop.stop_step)
     if stop.recommended_decay_start is not None:
-        metrics[RECOMMENDED_DECAY_START] = float(stop.recommended_decay_start)
+        metrics[tags.RECOMMENDED_DECAY_START] = float(stop.recommended_decay_start)
     efficient = None
     if fc.asymptote > 0 and math.isfinite(fc.asymptote):
         efficient = adv.kaplan_efficient_point(grid, mid, fc.asymptote)
         if efficient.step is not None:
-            metrics[KAPLAN_EFFICIENT_STEP] = float(efficient.step)
+            metrics[tags.KAPLAN_EFFICIENT_STEP] = float(efficient.step)
     return stop, efficient
 
 
@@ -212,22 +198,3 @@ def _overfitting(steps, val, train, fc: Optional[Forecast]) -> adv.OverfittingAd
     if fc is not None and fc.ok and best < now and not train_answers:
         kwargs.update(forecast_steps=[best, now], forecast_loss=fc.predict([best, now])[0])
     return adv.observed_overfitting(steps, val, **kwargs)
-
-
-def forecast_figure_of(history: History, assessment: Assessment, *, monitor: str = "val_loss"):
-    """The matplotlib figure of one assessment (see `tensorboard.forecast_figure`): observed
-    points, the fitted curve and its band from the first validation to the target, the
-    recommended stop and the target. Needs matplotlib and a successful forecast."""
-    fc = assessment.forecast
-    if fc is None or not fc.ok:
-        raise ValueError(f"no forecast to draw: {assessment.record.reason}")
-    steps = history.column("step")
-    first = max(int(steps.min()), 1)
-    grid = np.unique(np.rint(np.geomspace(first, max(fc.target_step, first + 1), FIGURE_GRID_POINTS)))
-    mid, low, high = fc.predict(grid)
-    stop = assessment.stop.stop_step if assessment.stop is not None else None
-    title = (f"step {assessment.record.step}: {_fmt(fc.loss)} at step {fc.target_step} "
-             f"({round(100 * fc.confidence)}% {_fmt(fc.low)}–{_fmt(fc.high)})")
-    return forecast_figure(steps, history.column("val_loss"), fit_steps=grid, fit_loss=mid, band_steps=grid,
-                           band_low=low, band_high=high, stop_step=stop, planned_end=fc.target_step,
-                           monitor=monitor, title=title)

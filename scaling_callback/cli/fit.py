@@ -1,23 +1,16 @@
-"""`scaling-callback fit` and `scaling-callback plan`: cross-run scaling laws from the shell.
-
-`add_fit_parser(subparsers)` / `add_plan_parser(subparsers)` register the subcommands on an
-argparse parser; each sets `func`, which runs the command and returns the exit status (2 with
-a one-line message on bad input, never a traceback). numpy/scipy are imported only when a
-command runs, so building the parser stays cheap.
-"""
+"""`scaling-callback fit`: a scaling law L(N, D) across runs, with bootstrap intervals and the
+compute-optimal allocation. numpy/scipy are imported only when the command runs."""
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import sys
 
-__all__ = ["add_fit_parser", "add_plan_parser"]
-
-PF_DAY = 8.64e19  # FLOPs in one PF-day (Kaplan et al. 2020 §2.1)
+from ..core.compute import PF_DAY_FLOPS
+from .common import estimate, fail, level, num
 
 
-def add_fit_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "fit",
         help="fit a scaling law L(N, D) across runs",
@@ -45,33 +38,13 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="print only one JSON object with the law's parameters, each a number or "
                         "{value, low, high}")
     p.add_argument("--save", metavar="FIT.json", help="save the fit for `scaling-callback plan`")
-    p.set_defaults(func=run_fit)
+    p.set_defaults(func=run)
     return p
 
 
-def add_plan_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "plan",
-        help="compute-optimal N, D and expected loss for a budget, from a saved fit",
-        description="Compute-optimal model size N, tokens D and the expected loss for a compute "
-                    "budget, from a fit saved by `scaling-callback fit --save`.")
-    p.add_argument("--compute", type=float, required=True, metavar="FLOPS",
-                   help="training budget in FLOPs (C = 6ND; 1 PF-day = 8.64e19 FLOPs)")
-    p.add_argument("--fit", required=True, metavar="FIT.json", help="a fit saved by `scaling-callback fit --save`")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object: compute, N, D, tokens_per_parameter, loss")
-    p.set_defaults(func=run_plan)
-    return p
-
-
-def _fail(command: str, message: str) -> int:
-    print(f"scaling-callback {command}: error: {message}", file=sys.stderr)
-    return 2
-
-
-def run_fit(args) -> int:
-    from .crossrun import ScalingLawError, fit_scaling_law
-    from .runpoints import read_run_points
+def run(args) -> int:
+    from ..core.crossrun import ScalingLawError, fit_scaling_law
+    from ..io import read_run_points
 
     try:
         points = read_run_points(args.runs, loss_tag=args.tag, loss=args.loss)
@@ -86,11 +59,11 @@ def run_fit(args) -> int:
         if args.save:
             fit.save(args.save)
         if args.plot:
-            from .crossrun_plot import plot_fit
+            from ..plots import plot_fit
 
             plot_fit(fit, points.N, points.D, points.loss, args.plot)
     except (ScalingLawError, OSError, ImportError) as exc:
-        return _fail("fit", str(exc))
+        return fail("fit", str(exc))
     if args.json:
         print(json.dumps({name: est.as_json() for name, est in fit.parameters.items()}))
         return 0
@@ -103,90 +76,36 @@ def run_fit(args) -> int:
     return 0
 
 
-def run_plan(args) -> int:
-    from .crossrun import ScalingLawError, ScalingLawFit
-
-    try:
-        fit = ScalingLawFit.load(args.fit)
-        plan = fit.compute_optimal(args.compute)
-    except (ScalingLawError, OSError) as exc:
-        return _fail("plan", str(exc))
-    if args.json:
-        print(json.dumps({"compute": plan.compute, "N": plan.N.as_json(), "D": plan.D.as_json(),
-                          "tokens_per_parameter": plan.tokens_per_parameter.as_json(),
-                          "loss": plan.loss.as_json()}))
-        return 0
-    level = _level(fit)
-    print(f"budget {plan.compute:.4g} FLOPs ({plan.compute / PF_DAY:.4g} PF-days); "
-          f"{fit.form} law from {args.fit}, fitted on {fit.n_points} points")
-    rows = [("N (parameters)", plan.N), ("D (tokens)", plan.D),
-            ("tokens per parameter", plan.tokens_per_parameter), ("expected loss", plan.loss)]
-    for name, est in rows:
-        interval = "" if est.low is None else f"   {level} interval {_num(est.low)} – {_num(est.high)}"
-        print(f"  {name:<21}{_num(est.value):>11}{interval}")
-    note = _extrapolation_note(fit, plan.compute)
-    if note:
-        print(note)
-    return 0
-
-
-# ------------------------------------------------------------------------------ formatting
-
-
-def _num(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _level(fit) -> str:
-    return f"{100 * fit.confidence:g}%"
-
-
-def _est(est) -> str:
-    if est.low is None:
-        return _num(est.value)
-    return f"{_num(est.value)} [{_num(est.low)}, {_num(est.high)}]"
-
-
 def _describe_fit(fit) -> str:
     lines = [f"{fit.form} law fitted on {fit.n_points} points: {fit.law.formula}",
              f"objective Σ Huber(δ={fit.delta:g}) of log-loss residuals: {fit.cost:.6g}"]
     if fit.bootstrap_laws:
-        lines.append(f"{_level(fit)} bootstrap intervals from {len(fit.bootstrap_laws)} of "
+        lines.append(f"{level(fit)} bootstrap intervals from {len(fit.bootstrap_laws)} of "
                      f"{fit.n_bootstrap} resamples")
     else:
         lines.append("no intervals (--bootstrap 0)")
     lines.append("")
     for name, est in fit.parameters.items():
-        interval = "" if est.low is None else f"   [{_num(est.low)}, {_num(est.high)}]"
-        lines.append(f"  {name:<8}{_num(est.value):>11}{interval}")
+        interval = "" if est.low is None else f"   [{num(est.low)}, {num(est.high)}]"
+        lines.append(f"  {name:<8}{num(est.value):>11}{interval}")
     lines.append("")
-    lines.append(f"compute-optimal allocation: N_opt ∝ C^{_est(fit.n_opt_exponent)}, "
-                 f"D_opt ∝ C^{_est(fit.d_opt_exponent)}")
+    lines.append(f"compute-optimal allocation: N_opt ∝ C^{estimate(fit.n_opt_exponent)}, "
+                 f"D_opt ∝ C^{estimate(fit.d_opt_exponent)}")
     return "\n".join(lines)
 
 
 def _allocation_table(fit, table) -> str:
     head = ("compute (FLOPs)", "PF-days", "N_opt", "D_opt", "tokens/param", "loss")
-    rows = [(_num(p.compute), _num(p.compute / PF_DAY), _est(p.N), _est(p.D),
-             _est(p.tokens_per_parameter), _est(p.loss)) for p in table]
+    rows = [(num(p.compute), num(p.compute / PF_DAY_FLOPS), estimate(p.N), estimate(p.D),
+             estimate(p.tokens_per_parameter), estimate(p.loss)) for p in table]
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     low, high = fit.compute_range
-    out.append(f"(the runs span {_num(low)} – {_num(high)} FLOPs; rows beyond are extrapolations)")
+    out.append(f"(the runs span {num(low)} – {num(high)} FLOPs; rows beyond are extrapolations)")
     return "\n".join(out)
 
 
 def _default_budgets(compute_range):
     low, high = compute_range
     return [10.0 ** k for k in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 2)]
-
-
-def _extrapolation_note(fit, compute: float) -> str:
-    low, high = fit.compute_range
-    if compute > high:
-        return (f"note: {compute / high:.3g}x the compute of the largest run in the fit "
-                f"({_num(high)} FLOPs): an extrapolation")
-    if compute < low:
-        return (f"note: below the smallest run in the fit ({_num(low)} FLOPs): an extrapolation")
-    return ""

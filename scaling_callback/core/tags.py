@@ -1,0 +1,112 @@
+"""Every tag the package logs, named once.
+
+The callbacks write these names, the TensorBoard layout refers to them, and `scaling-callback
+fit` reads some of them back; nothing else in the package spells a tag. `TAGS` lists every
+scalar, text and image tag with what it holds (docs/tags.md is generated from it).
+"""
+from __future__ import annotations
+
+from typing import Dict, NamedTuple
+
+
+class Tag(NamedTuple):
+    name: str
+    kind: str  # "scalar", "text" or "image"
+    group: str  # "scaling", "forecast", "advice" or "gate"
+    meaning: str
+
+
+# ---- the run's scale (every validation end, every logger) -------------------------------------
+PARAMS = "scaling/params_non_embedding"  # N, convention="kaplan"
+PARAMS_TOTAL = "scaling/params_total"  # N, convention="total"
+TOKENS = "scaling/tokens"
+FLOPS = "scaling/compute_flops"
+PF_DAYS = "scaling/compute_pf_days"
+TOKENS_PER_PARAM = "scaling/tokens_per_param"
+EPOCHS = "scaling/epochs"
+PARAMS_BY_CONVENTION = {"kaplan": PARAMS, "total": PARAMS_TOTAL}
+
+# ---- the forecast (global rank zero) ----------------------------------------------------------
+FINAL_LOSS = "forecast/final_loss"
+FINAL_LOSS_LOW = "forecast/final_loss_low"
+FINAL_LOSS_HIGH = "forecast/final_loss_high"
+ASYMPTOTIC_LOSS = "forecast/asymptotic_loss"
+EXPONENT = "forecast/exponent"
+FINAL_STEP = "forecast/final_step"
+FITTED_LOSS = "forecast/fitted_loss"
+FORECAST_OK = "forecast/ok"
+POINTS_USED = "forecast/points_used"
+POINTS_SKIPPED = "forecast/points_skipped"
+FIT_SECONDS = "forecast/fit_seconds"
+FORECAST_FIGURE = "forecast/figure"  # image
+LOSS_AT_STEP_PREFIX = "forecast/loss_at_step_"  # + the step, for horizons= when the run has no end
+
+
+def loss_at_step(step: int) -> str:
+    """The tag of the forecast at a user horizon (runs without a planned end)."""
+    return f"{LOSS_AT_STEP_PREFIX}{int(step)}"
+
+
+# ---- the advice (global rank zero) ------------------------------------------------------------
+RECOMMENDED_STOP = "advice/recommended_stop_step"
+RECOMMENDED_DECAY_START = "advice/recommended_decay_start_step"
+OVERFITTING = "advice/overfitting"
+OVERFITTING_SINCE = "advice/overfitting_since_step"
+TOKENS_TO_DATA_LIMIT = "advice/tokens_to_data_limit"
+REPEATED_DATA = "advice/repeated_data"
+EFFECTIVE_DATA_FRACTION = "advice/effective_data_fraction"
+KAPLAN_EFFICIENT_STEP = "advice/kaplan_efficient_step"
+ADVICE_TEXT = "advice/summary"  # text; TensorBoard stores it as "advice/summary/text_summary"
+
+# ---- the predictive early-stopping gate -------------------------------------------------------
+GATE_GAIN = "gate/optimistic_gain"
+GATE_WAIT = "gate/wait_count"
+GATE_STOPPED = "gate/stopped_step"
+GATE_REASON = "gate/reason"  # text
+
+# ---- TensorBoard custom-scalars layout --------------------------------------------------------
+LAYOUT_CATEGORY = "scaling-callback"
+
+_S, _T, _I = "scalar", "text", "image"
+TAGS: Dict[str, Tag] = {t.name: t for t in (
+    Tag(PARAMS, _S, "scaling", "non-embedding parameters N (Kaplan et al. 2020), convention='kaplan'"),
+    Tag(PARAMS_TOTAL, _S, "scaling", "every parameter N (Hoffmann et al. 2022), convention='total'"),
+    Tag(TOKENS, _S, "scaling", "training tokens D so far, padding excluded, summed over data-parallel ranks"),
+    Tag(FLOPS, _S, "scaling", "training compute C = 6·N·D in FLOPs (plus the context term when given)"),
+    Tag(PF_DAYS, _S, "scaling", "the same compute in PF-days (8.64e19 FLOPs each)"),
+    Tag(TOKENS_PER_PARAM, _S, "scaling", "D / N"),
+    Tag(EPOCHS, _S, "scaling", "passes over the training data"),
+    Tag(FINAL_LOSS, _S, "forecast", "the monitored loss forecast at the planned end"),
+    Tag(FINAL_LOSS_LOW, _S, "forecast", "the interval's lower (optimistic) end at the planned end"),
+    Tag(FINAL_LOSS_HIGH, _S, "forecast", "the interval's upper end at the planned end"),
+    Tag(ASYMPTOTIC_LOSS, _S, "forecast", "the loss approached with unlimited training at the final learning rate"),
+    Tag(EXPONENT, _S, "forecast", "the exponent of the fitted law"),
+    Tag(FINAL_STEP, _S, "forecast", "the step forecast (the planned end, or the furthest horizon ahead)"),
+    Tag(FITTED_LOSS, _S, "forecast", "the fitted curve at the current step (the loss now, without the noise)"),
+    Tag(FORECAST_OK, _S, "forecast", "1 when a forecast was made at this validation, else 0"),
+    Tag(POINTS_USED, _S, "forecast", "validation points the fit used"),
+    Tag(POINTS_SKIPPED, _S, "forecast", "non-finite validation losses skipped"),
+    Tag(FIT_SECONDS, _S, "forecast", "wall time of the forecast"),
+    Tag(LOSS_AT_STEP_PREFIX + "<h>", _S, "forecast", "the forecast at horizon step h (runs without a planned end)"),
+    Tag(FORECAST_FIGURE, _I, "forecast", "the forecast figure: observed points, fitted curve, interval band"),
+    Tag(RECOMMENDED_STOP, _S, "advice", "the step after which the forecast gains less than min_delta"),
+    Tag(RECOMMENDED_DECAY_START, _S, "advice", "where to start the learning-rate cool-down (when it applies)"),
+    Tag(OVERFITTING, _S, "advice", "1 while the validation loss has turned up, else 0"),
+    Tag(OVERFITTING_SINCE, _S, "advice", "the step of the best validation loss, while overfitting"),
+    Tag(TOKENS_TO_DATA_LIMIT, _S, "advice", "Kaplan's data limit D ≈ 5·10³·N^0.74 (eq. 4.4)"),
+    Tag(REPEATED_DATA, _S, "advice", "1 when the repeated epochs are past the point of paying, else 0"),
+    Tag(EFFECTIVE_DATA_FRACTION, _S, "advice", "effective data D'/D under repetition (Muennighoff et al. 2023)"),
+    Tag(KAPLAN_EFFICIENT_STEP, _S, "advice", "Kaplan's compute-efficient stopping point on the forecast curve"),
+    Tag(ADVICE_TEXT, _T, "advice", "the advice in words (Text tab)"),
+    Tag(GATE_GAIN, _S, "gate", "fitted loss now minus the interval's low end at the planned end"),
+    Tag(GATE_WAIT, _S, "gate", "consecutive validations below min_delta"),
+    Tag(GATE_STOPPED, _S, "gate", "the step the gate stopped the run at (logged once, when it stops)"),
+    Tag(GATE_REASON, _T, "gate", "why the gate stopped the run (Text tab)"),
+)}
+
+
+def tags_markdown() -> str:
+    """The table of every tag, for docs/tags.md."""
+    rows = ["| tag | kind | what it holds |", "| --- | --- | --- |"]
+    rows += [f"| `{t.name}` | {t.kind} | {t.meaning} |" for t in TAGS.values()]
+    return "\n".join(rows)

@@ -1,0 +1,181 @@
+"""The package's pictures (matplotlib, imported only when one is drawn): the forecast of one run
+and the frontier of a cross-run fit.
+
+Built without pyplot where they go to TensorBoard (no GUI backend, no global figure registry).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .core.advice import _fmt
+
+FIGURE_GRID_POINTS = 96  # points of the drawn forecast curve (log-spaced from the first validation)
+
+
+def _matplotlib_figure_class():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ImportError("the forecast figure needs matplotlib: pip install 'scaling-callback[plot]' "
+                          "(or pip install matplotlib)") from exc
+    return Figure
+
+
+def _positive_points(name: str, steps, values):
+    s = np.asarray(steps, dtype=float).ravel()
+    v = np.asarray(values, dtype=float).ravel()
+    if s.shape != v.shape:
+        raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
+    keep = np.isfinite(s) & np.isfinite(v) & (s > 0) & (v > 0)  # log axes show positive points only
+    return s[keep], v[keep]
+
+
+def forecast_figure(
+    observed_steps,
+    observed_loss,
+    *,
+    fit_steps=None,
+    fit_loss=None,
+    band_steps=None,
+    band_low=None,
+    band_high=None,
+    stop_step: Optional[int] = None,
+    planned_end: Optional[int] = None,
+    monitor: str = "val_loss",
+    title: Optional[str] = None,
+):
+    """A matplotlib Figure of the forecast on log-log axes: observed points, the fitted curve
+    (`fit_steps`, `fit_loss`: over the observed range and beyond), the extrapolation band
+    (`band_steps`, `band_low`, `band_high`: e.g. the 80% interval), the recommended stop and
+    the planned end as vertical lines. Plain arrays in, so it needs no forecast object.
+
+    Only positive, finite points can sit on log axes; others are left out. Built without pyplot
+    (no GUI backend, no global figure registry). Raises ImportError with the install hint when
+    matplotlib is missing, ValueError when no observed point can be drawn.
+    """
+    Figure = _matplotlib_figure_class()
+    s, v = _positive_points("observed", observed_steps, observed_loss)
+    if s.size == 0:
+        raise ValueError("no positive, finite observed point to draw on log axes")
+    fig = Figure(figsize=(6.4, 4.0), dpi=100)
+    ax = fig.add_subplot()
+    if band_steps is not None:
+        bs, lo = _positive_points("band_low", band_steps, band_low)
+        bs2, hi = _positive_points("band_high", band_steps, band_high)
+        if bs.size and np.array_equal(bs, bs2):
+            ax.fill_between(bs, lo, hi, color="tab:orange", alpha=0.25, linewidth=0,
+                            label="forecast interval")
+    if fit_steps is not None:
+        fs, fv = _positive_points("fit", fit_steps, fit_loss)
+        if fs.size:
+            ax.plot(fs, fv, color="tab:orange", linewidth=1.5, label="fitted curve")
+    ax.plot(s, v, "o", color="tab:blue", markersize=3, label=f"observed {monitor}")
+    if stop_step is not None and stop_step > 0:
+        ax.axvline(stop_step, color="tab:green", linestyle="--", linewidth=1,
+                   label=f"recommended stop ({int(stop_step)})")
+    if planned_end is not None and planned_end > 0:
+        ax.axvline(planned_end, color="grey", linestyle=":", linewidth=1, label=f"planned end ({int(planned_end)})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # losses span a narrow range: plain numbers read better (and draw faster) than 2.5×10⁰ mathtext
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda y, _: f"{y:.3g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(monitor)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    # fixed margins: tight_layout measures every tick label first and would double the drawing time
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.12, top=0.92 if title else 0.97)
+    return fig
+
+
+def forecast_figure_of(history, assessment, *, monitor: str = "val_loss"):
+    """The matplotlib figure of one assessment (see `forecast_figure`): observed
+    points, the fitted curve and its band from the first validation to the target, the
+    recommended stop and the target. Needs matplotlib and a successful forecast."""
+    fc = assessment.forecast
+    if fc is None or not fc.ok:
+        raise ValueError(f"no forecast to draw: {assessment.record.reason}")
+    steps = history.column("step")
+    first = max(int(steps.min()), 1)
+    grid = np.unique(np.rint(np.geomspace(first, max(fc.target_step, first + 1), FIGURE_GRID_POINTS)))
+    mid, low, high = fc.predict(grid)
+    stop = assessment.stop.stop_step if assessment.stop is not None else None
+    title = (f"step {assessment.record.step}: {_fmt(fc.loss)} at step {fc.target_step} "
+             f"({round(100 * fc.confidence)}% {_fmt(fc.low)}–{_fmt(fc.high)})")
+    return forecast_figure(steps, history.column("val_loss"), fit_steps=grid, fit_loss=mid, band_steps=grid,
+                           band_low=low, band_high=high, stop_step=stop, planned_end=fc.target_step,
+                           monitor=monitor, title=title)
+
+
+def plot_fit(fit, N, D, loss, path: str) -> None:
+    """Save a two-panel figure of `fit` over the runs (N, D, loss) to `path`.
+
+    Left: iso-loss contours of the law over compute C = 6ND and model size N, the runs coloured
+    by loss, and the compute-optimal frontier N_opt(C) (as Hoffmann et al. 2022 Fig. 4, left).
+    Right: loss against compute for the runs and along the frontier, with the bootstrap band.
+    Raises ImportError with an install hint when matplotlib is missing.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.colors import Normalize
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'scaling-callback[plot]'") from None
+
+    from .core.status import ScalingLawError
+
+    N, D, loss = (np.asarray(x, float) for x in (N, D, loss))
+    C = 6.0 * N * D
+    c_grid = np.logspace(np.log10(C.min()) - 0.5, np.log10(C.max()) + 1.5, 60)
+    n_grid = np.logspace(np.log10(N.min()) - 0.5, np.log10(N.max()) + 1.0, 200)
+    CC, NN = np.meshgrid(c_grid, n_grid)
+    surface = fit.law.loss(NN, CC / (6.0 * NN))
+    try:
+        frontier = [fit.compute_optimal(c) for c in c_grid]
+    except ScalingLawError:  # an exponent is 0: no frontier to draw
+        frontier = []
+
+    def band(get):
+        value = np.array([get(p).value for p in frontier])
+        low = np.array([np.nan if get(p).low is None else get(p).low for p in frontier])
+        high = np.array([np.nan if get(p).high is None else get(p).high for p in frontier])
+        return value, low, high
+
+    norm = Normalize(vmin=loss.min(), vmax=loss.max())
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    levels = np.quantile(surface[np.isfinite(surface)], np.linspace(0.02, 0.9, 12))
+    contours = left.contour(CC, NN, surface, levels=np.unique(levels), cmap="viridis", norm=norm,
+                            linewidths=0.8)
+    left.clabel(contours, fmt="%.2f", fontsize=7)
+    left.scatter(C, N, c=loss, cmap="viridis", norm=norm, s=14, edgecolors="k", linewidths=0.3,
+                 label="runs")
+    if frontier:
+        n_opt, n_low, n_high = band(lambda p: p.N)
+        left.plot(c_grid, n_opt, "r-", label="compute-optimal N")
+        left.fill_between(c_grid, n_low, n_high, color="r", alpha=0.15, linewidth=0)
+    left.set(xscale="log", yscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="parameters N",
+             title="iso-loss contours and the efficient frontier")
+    left.set_ylim(n_grid[0], n_grid[-1])
+    left.legend(loc="upper left", fontsize=8)
+
+    right.scatter(C, loss, c=np.log10(N), cmap="plasma", s=14, label="runs (colour: log10 N)")
+    if frontier:
+        l_opt, l_low, l_high = band(lambda p: p.loss)
+        right.plot(c_grid, l_opt, "r-", label="loss at the compute-optimal (N, D)")
+        right.fill_between(c_grid, l_low, l_high, color="r", alpha=0.15, linewidth=0)
+    right.set(xscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="loss",
+              title=f"{fit.form} fit on {fit.n_points} runs")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
