@@ -1,7 +1,6 @@
 """The development curves as benchmark runs: what a forecast may see at a cutoff, and the truth.
 
-Reads <source>.csv and runs.csv from data/curves (the repository's copy, with the project's own
-cpu_gpt source) or, for what is not there, ../shared/curves, the way
+Reads data/curves/<source>.csv and runs.csv (the public curves and the project's own cpu_gpt) the way
 ../shared/tools/score_forecasts.py does: a run counts when it has at least 6 validation points
 and its last one lies within 1% of its planned end; that last point is the truth to forecast.
 A source with more than MAX_RUNS usable runs is thinned to MAX_RUNS evenly spaced in run-id
@@ -19,9 +18,7 @@ import numpy as np
 from scaling_callback.io import Curve, read_curves_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA_DIR = os.path.join(ROOT, "data", "curves")
-SHARED_DIR = os.path.join(ROOT, "..", "shared", "curves")
-CURVES_DIRS = (DATA_DIR, SHARED_DIR)  # the first that has a file wins
+CURVES_DIR = os.path.join(ROOT, "data", "curves")
 SOURCES = ("multipower_law", "gemstones", "modded_nanogpt_track1", "modded_nanogpt_track2", "lr_scheduling",
            "cpu_gpt")
 PUBLIC_SOURCES = SOURCES[:5]  # published by others; cpu_gpt is made by benchmarks/make_cpu_curves.py
@@ -58,27 +55,15 @@ def forecast_points(runs):
                 yield run, cut, steps, losses
 
 
-def _dirs(curves_dir: Optional[str]):
-    return (curves_dir,) if curves_dir else CURVES_DIRS
-
-
 def _find(name: str, curves_dir: Optional[str]) -> Optional[str]:
-    for folder in _dirs(curves_dir):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            return path
-    return None
+    path = os.path.join(curves_dir or CURVES_DIR, name)
+    return path if os.path.exists(path) else None
 
 
 def planned_steps(curves_dir: Optional[str] = None) -> dict:
-    """{run_id: planned steps} from every runs.csv found (the first folder wins a clash)."""
-    planned = {}
-    for folder in reversed(_dirs(curves_dir)):
-        path = os.path.join(folder, "runs.csv")
-        if os.path.exists(path):
-            with open(path, newline="") as fh:
-                planned.update({r["run_id"]: float(r["planned_steps"]) for r in csv.DictReader(fh)})
-    return planned
+    """{run_id: planned steps} of runs.csv."""
+    with open(os.path.join(curves_dir or CURVES_DIR, "runs.csv"), newline="") as fh:
+        return {r["run_id"]: float(r["planned_steps"]) for r in csv.DictReader(fh)}
 
 
 def thin_runs(runs: list, max_runs: Optional[int]) -> list:

@@ -42,9 +42,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
-from scaling_callback.core.forecast import (  # noqa: E402  (internals: the learnt priors must be those of this exact computation)
-    Z80, DropPrior, ForecastPriors, RawBand, _clean, _grid_posterior, calibrated, decay_fraction,
-    fitted_posterior, forecast, misspecification, turned_up)
+# internals: the learnt priors must be those of this exact computation
+from scaling_callback.core.forecast import forecast  # noqa: E402
+from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
+from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
+from scaling_callback.core.forecast.interval import Z80, RawBand, calibrated, misspecification  # noqa: E402
+from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
+from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
 from scaling_callback.core.laws import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
