@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from curve_runs import SOURCES, load_runs  # noqa: E402
 from scaling_callback import ForecastEarlyStopping, ForecastRecord, PlateauGate, forecast  # noqa: E402
 
-MAX_CHECKS = 40  # checks per run: lr_scheduling runs validate up to 1000 times (bounded benchmark time)
+MAX_CHECKS = 30  # checks per run: lr_scheduling runs validate up to 1000 times (bounded benchmark time)
 WRONG_FACTOR = 2.0  # "improved by more than 2·min_delta after the stop" counts as a wrong stop
 
 
