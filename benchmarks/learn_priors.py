@@ -369,7 +369,7 @@ def main(argv=None):
           f"{np.corrcoef(points[:, 0], points[:, 1])[0, 1]:.2f} overall, "
           + ", ".join(f"{src} {np.corrcoef(np.asarray(v)[:, 0], np.asarray(v)[:, 1])[0, 1]:.2f}"
                       for src, v in sorted(anneal.items()) if len(v) > 2))
-    cmd = "python benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
+    cmd = "python3 benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
     if args.window != START.window:
         cmd += f" --window {args.window:g}"
     print(f"# Learnt from data/curves ({used}; {len(runs)} runs) by `{cmd}`.")

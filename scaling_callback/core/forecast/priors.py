@@ -66,16 +66,16 @@ class ForecastPriors:
 
 # Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
-    log_alpha=(0.5000, 1.2000),
+    log_alpha=(-0.3000, 0.1500),
     anneal=(0.0367, 0.0592, 0.0513),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
     noise=0.00162,
     interval_trend=3.0,
-    interval_decay=0.01,
-    interval_ahead=0.3,
-    interval_z=(-0.2826, 0.2976),
+    interval_decay=0.0,
+    interval_ahead=0.1,
+    interval_z=(-0.3098, 0.2914),
     min_fraction=0.02,
     window=1.0,
 )
