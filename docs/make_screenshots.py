@@ -37,14 +37,16 @@ class Shot(NamedTuple):
     size: Tuple[int, int]  # window width, height in CSS pixels
 
 
-# the forecast charts beside the observed loss; the Margin and Multiline charts; the figure; the advice in
-# words; the scale
+# the forecast charts beside the observed loss; the Custom Scalars charts; the figure; the advice in
+# words; the throughput; the scale
 SHOTS = {
     "forecast": Shot("#scalars&tagFilter=" + quote(r"^(val_loss$|forecast/(final_loss|asymptotic_loss))", safe="")
                      + "&_smoothingWeight=0", "scalars", r"^forecast/final_loss$", (1000, 1075)),
-    "custom_scalars": Shot("#custom_scalars&_smoothingWeight=0", "custom_scalars", None, (1400, 440)),
+    "custom_scalars": Shot("#custom_scalars", "custom_scalars", None, (1400, 800)),  # default smoothing, as a user sees it
     "figure": Shot("#images&tagFilter=" + quote("^forecast/", safe=""), "images", r"^forecast/", (1000, 550)),
     "advice_text": Shot("#text&tagFilter=" + quote("^advice/", safe=""), "text", r"^advice/", (1250, 800)),
+    "throughput": Shot("#scalars&tagFilter=" + quote("^throughput/", safe="") + "&_smoothingWeight=0", "scalars",
+                       r"^throughput/", (1000, 560)),
     "scaling": Shot("#scalars&tagFilter=" + quote("^scaling/", safe="") + "&_smoothingWeight=0", "scalars",
                     r"^scaling/", (1000, 960)),
 }

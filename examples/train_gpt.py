@@ -235,8 +235,10 @@ def print_forecasts(scaling, gate, last) -> None:
         elif made:
             r = made[-1]
             print(f"  step {r.step:>5} ({r.step / end:4.0%} of the run)  {r.loss:.4f} [{r.low:.4f}, {r.high:.4f}]")
-        else:
-            print(f"  {fraction:.0%} of the run: no forecast yet (the warnings above say why)")
+        else:  # every forecast up to there failed or there was none: say why, from the record itself
+            tried = [r for r in scaling.forecasts if r.step <= fraction * end]
+            why = tried[-1].reason if tried else "no validation yet"
+            print(f"  {fraction:.0%} of the run: no forecast ({why})")
     print(f"reached at step {last.step:>5}                 {last.val_loss:.4f}")
     if gate is not None and gate.stopped_step:
         print(f"stopped by ForecastEarlyStopping at step {gate.stopped_step} of {end}: {gate.reason}")

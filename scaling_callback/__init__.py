@@ -2,7 +2,8 @@
 
 The layers (arrows point down only):
     lightning/    the Lightning callbacks, thin adapters over tracking/ (both namespaces)
-    tracking/     torch, no framework: N and token counting, the learning-rate schedule
+    tracking/     torch, no framework: N and token counting, the learning-rate schedule, and
+                  `ScalingTracker`, which a plain loop (or any framework's adapter) drives
     core/         numpy/scipy only: laws, the forecast, advice, the gate, cross-run laws, tags
     io, cli/      readers of curves, event files and run points; the command line (no torch)
 
@@ -20,6 +21,8 @@ _PUBLIC = {
     # the callbacks
     "ScalingLawCallback": "lightning.namespaces",
     "ForecastEarlyStopping": "lightning.namespaces",
+    # any training loop
+    "ScalingTracker": "tracking.tracker",
     # forecasting one run
     "forecast": "core.forecast",
     "Forecast": "core.forecast",

@@ -3,7 +3,9 @@
 - validation curves: the CSV format of data/curves (one row per run and step) and TensorBoard
   log dirs -> `Curve`;
 - cross-run points (N, D, loss): CSV files or the callback's TensorBoard log dirs -> `RunPoints`;
-- scalar series of TensorBoard event files -> `read_scalars`.
+- scalar series of TensorBoard event files -> `read_scalars`;
+- the planned learning-rate schedule the callback saves beside its events (json) ->
+  `write_schedule_file` / `read_schedule_file`.
 
 A curve file has one row per (run, step): `run_id,step,tokens,lr,val_loss` where only `step`
 and `val_loss` are required. Rows with an `lr` but no `val_loss` describe the planned schedule
@@ -12,10 +14,11 @@ between validations; blank cells are missing values.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -68,6 +71,51 @@ def read_scalars(logdir: str, tags: Optional[Iterable[str]] = None) -> Dict[str,
         steps = np.array(sorted(series), dtype=np.int64)
         out[tag] = (steps, np.array([series[s][1] for s in steps], dtype=float))
     return out
+
+
+def run_dirs(path: str) -> List[str]:
+    """The run folders under `path` (itself included): those that hold event files directly,
+    sorted. Lightning writes each run into its own `version_N` folder; a resumed run writes its
+    new event files into the same folder, so it stays one run."""
+    return sorted(root for root, _, names in os.walk(path) if any("tfevents" in n for n in names))
+
+
+# --------------------------------------------------------------------------------------------
+# The planned schedule beside the events: `scaling-callback forecast LOGDIR` forecasts under the
+# schedule the callback forecast with (the knots, linear in between), to the same planned end
+
+SCHEDULE_FORMAT = "scaling-callback schedule 1"
+
+
+def write_schedule_file(log_dir: str, *, steps: Sequence[int], lr: Sequence[float], planned_end: int,
+                        source: str, monitor: str) -> str:
+    """Write (replace) the schedule file `tags.SCHEDULE_FILE` in `log_dir`; returns its path."""
+    os.makedirs(log_dir, exist_ok=True)
+    path = os.path.join(log_dir, tags.SCHEDULE_FILE)
+    body = {"format": SCHEDULE_FORMAT, "planned_end": int(planned_end), "source": str(source),
+            "monitor": str(monitor), "steps": [int(s) for s in steps], "lr": [float(v) for v in lr]}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(body, f)
+    os.replace(tmp, path)  # a reader never sees half a file
+    return path
+
+
+def read_schedule_file(log_dir: str) -> Optional[dict]:
+    """The schedule saved in `log_dir`, or None when there is none. Raises ValueError when the
+    file is there but is not one this package wrote."""
+    path = os.path.join(log_dir, tags.SCHEDULE_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            body = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable schedule file ({exc})") from None
+    if (not isinstance(body, dict) or body.get("format") != SCHEDULE_FORMAT
+            or len(body.get("steps", ())) != len(body.get("lr", ()))):
+        raise ValueError(f"{path}: not a schedule file written by scaling-callback")
+    return body
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,13 +198,26 @@ def read_curves_csv(path: str, run_id: Optional[str] = None) -> Dict[str, Curve]
 def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[str] = None) -> Curve:
     """The scalar `tag` of a TensorBoard log dir as a Curve (lr from `lr_tag` when given).
 
-    Raises FileNotFoundError when there are no event files, KeyError when `tag` is absent
-    (the message lists the tags that exist).
+    Without `lr_tag`, the planned schedule the callback saved beside the events gives the
+    learning rate and the planned end (the curve's last row), and each loss moves to the
+    callback's validation step (`_validation_steps`), so a forecast from the command line is
+    the callback's. Raises FileNotFoundError when there are no event files, KeyError when `tag`
+    is absent (the message lists the tags that exist), ValueError when the log dir holds
+    several runs (each version folder is one).
     """
+    runs = run_dirs(logdir)
+    if len(runs) > 1:
+        raise ValueError(f"{logdir} holds {len(runs)} runs ({', '.join(runs[:4])}{', ...' if len(runs) > 4 else ''}); "
+                         "give one run's folder")
+    if runs:
+        logdir = runs[0]
     scalars = read_scalars(logdir)
     if tag not in scalars:
         raise KeyError(f"tag {tag!r} not in {logdir!r}; scalar tags: {sorted(scalars)}")
     steps, losses = scalars[tag]
+    schedule = read_schedule_file(logdir) if lr_tag is None else None
+    if schedule is not None and tags.TOKENS in scalars:
+        steps = _validation_steps(steps, scalars[tags.TOKENS][0])
     allsteps = steps.astype(float)
     lr = np.full(len(steps), np.nan)
     if lr_tag is not None:
@@ -166,10 +227,25 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
         allsteps = np.union1d(allsteps, lr_steps.astype(float))
         lr = np.full(len(allsteps), np.nan)
         lr[np.searchsorted(allsteps, lr_steps)] = lr_values
+    elif schedule is not None and schedule["steps"]:
+        knots = np.asarray(schedule["steps"], dtype=float)
+        rates = np.asarray(schedule["lr"], dtype=float)
+        allsteps = np.union1d(np.union1d(allsteps, knots), [float(schedule["planned_end"])])
+        lr = np.interp(allsteps, knots, rates)  # the knots are linear in between, as forecast() reads them
     val = np.full(len(allsteps), np.nan)
     val[np.searchsorted(allsteps, steps)] = losses
     return Curve(os.path.basename(os.path.normpath(logdir)), allsteps,
                  np.full(len(allsteps), np.nan), lr, val)
+
+
+def _validation_steps(loss_steps: np.ndarray, scale_steps: np.ndarray) -> np.ndarray:
+    """The callback's step of each validation loss: Lightning logs a validation metric at the
+    validation's global step or one before it (mid-epoch), the callback logs the run's scale at
+    the global step itself and forecasts from that step; a loss one step before a scale point
+    moves onto it."""
+    j = np.minimum(np.searchsorted(scale_steps, loss_steps, side="left"), len(scale_steps) - 1)
+    after = scale_steps[j]
+    return np.where((after >= loss_steps) & (after - loss_steps <= 1), after, loss_steps)
 
 
 def read_curves(path: str, tag: str = "val_loss", lr_tag: Optional[str] = None,
@@ -199,7 +275,9 @@ class RunPoints:
 def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str = "final") -> RunPoints:
     """Points from each path: a TensorBoard log dir written by the callback, or a CSV file.
 
-    A log dir gives one point: N from `scaling/params_non_embedding` (or `scaling/params_total`
+    A directory holding event files directly is one run; a folder of runs (Lightning's
+    `version_N` folders) gives one point per run folder, never a merge of them (`run_dirs`).
+    A run gives one point: N from `scaling/params_non_embedding` (or `scaling/params_total`
     when the run was logged with convention="total"), loss from `loss_tag`
     ("final": its last value; "best": its lowest), D from `scaling/tokens` logged at that loss's
     validation (the first token count at or after the loss's step). A CSV gives one point per row, from
@@ -211,7 +289,10 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
     rows: List[Tuple[float, float, float, str]] = []
     for path in paths:
         if os.path.isdir(path):
-            rows.append(_run_point(path, loss_tag, loss))
+            runs = run_dirs(path)
+            if not runs:
+                raise ScalingLawError(f"{path}: no TensorBoard event file under it")
+            rows.extend(_run_point(run, loss_tag, loss) for run in runs)
         elif os.path.isfile(path):
             rows.extend(_csv_points(path))
         else:

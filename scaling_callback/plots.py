@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from .core.advice import _fmt
+from .core.checks import curve_arrays
 
 FIGURE_GRID_POINTS = 96  # points of the drawn forecast curve (log-spaced from the first validation)
 
@@ -18,16 +19,13 @@ def _matplotlib_figure_class():
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise ImportError("the forecast figure needs matplotlib: pip install 'scaling-callback[plot]' "
-                          "(or pip install matplotlib)") from exc
+        raise ImportError("the forecast figure needs matplotlib (a dependency of scaling-callback that is "
+                          "missing here): pip install matplotlib") from exc
     return Figure
 
 
 def _positive_points(name: str, steps, values):
-    s = np.asarray(steps, dtype=float).ravel()
-    v = np.asarray(values, dtype=float).ravel()
-    if s.shape != v.shape:
-        raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
+    s, v = curve_arrays(steps, values, name)
     keep = np.isfinite(s) & np.isfinite(v) & (s > 0) & (v > 0)  # log axes show positive points only
     return s[keep], v[keep]
 
@@ -79,12 +77,7 @@ def forecast_figure(
         ax.axvline(planned_end, color="grey", linestyle=":", linewidth=1, label=f"planned end ({int(planned_end)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    # losses span a narrow range: plain numbers read better (and draw faster) than 2.5×10⁰ mathtext
-    from matplotlib.ticker import FuncFormatter
-
-    plain = FuncFormatter(lambda y, _: f"{y:.3g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    _readable_ticks(ax)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel(monitor)
     ax.grid(True, which="both", alpha=0.3)
@@ -94,6 +87,24 @@ def forecast_figure(
     # fixed margins: tight_layout measures every tick label first and would double the drawing time
     fig.subplots_adjust(left=0.12, right=0.98, bottom=0.12, top=0.92 if title else 0.97)
     return fig
+
+
+def _readable_ticks(ax) -> None:
+    """Plain numbers on both log axes: steps at 1, 2, 5 times powers of ten (a run of 50 to 800
+    steps gets 50, 100, 200, 500 rather than one "10²"), losses at about six round values of
+    their narrow range (rather than 2×10⁰ or none at all). Plain text also draws faster than
+    mathtext."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    low, high = ax.get_ylim()
+    ticks = [t for t in MaxNLocator(6).tick_values(low, high) if low <= t <= high and t > 0]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def forecast_figure_of(history, assessment, *, monitor: str = "val_loss"):

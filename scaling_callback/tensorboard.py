@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -16,28 +16,84 @@ from .core import tags
 _writers_with_layout: "weakref.WeakSet" = weakref.WeakSet()
 
 
-def forecast_layout(
-    monitor: str = "val_loss",
-    *,
-    forecast_tags: Sequence[str] = (tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS),
-    category: str = tags.LAYOUT_CATEGORY,
-) -> Dict[str, Dict[str, list]]:
-    """The custom-scalars layout, in the dict form `SummaryWriter.add_custom_scalars` takes.
+def _margin_chart(title: str, *series):
+    """A Margin chart: each series is (value, lower, upper) tags, or one tag drawn as a line
+    (value = lower = upper). TensorBoard does not smooth Margin charts, whatever the smoothing
+    slider says, so step-valued tags read exactly there."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
 
-    - "final loss forecast (80% interval)": a Margin chart. TensorBoard's MarginChartContent
-      series names its value, lower and upper tags exactly (no regex): forecast/final_loss,
-      forecast/final_loss_low, forecast/final_loss_high.
-    - "observed vs forecast loss": a Multiline chart of the monitored metric and
-      `forecast_tags`. Multiline entries are regular expressions the plugin `re.match`es against
-      tag names, so each exact tag is escaped and anchored (^...$).
+    parts = [(s, s, s) if isinstance(s, str) else tuple(s) for s in series]
+    content = layout_pb2.MarginChartContent(series=[
+        layout_pb2.MarginChartContent.Series(value=v, lower=lo, upper=hi) for v, lo, hi in parts])
+    return layout_pb2.Chart(title=title, margin=content)
+
+
+def _multiline_chart(title: str, regexes):
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    return layout_pb2.Chart(title=title, multiline=layout_pb2.MultilineChartContent(tag=list(regexes)))
+
+
+def _layout_of_dict(layout: Dict[str, Dict[str, list]]):
+    """A layout in `SummaryWriter.add_custom_scalars`'s dict form as a Layout proto."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    categories = []
+    for title, charts in layout.items():
+        made = []
+        for name, (kind, names) in charts.items():
+            if kind == "Margin":
+                if len(names) != 3:
+                    raise ValueError(f"chart {name!r}: a Margin chart takes [value, lower, upper] tags, got {names!r}")
+                made.append(_margin_chart(name, tuple(names)))
+            else:
+                made.append(_multiline_chart(name, names))
+        categories.append(layout_pb2.Category(title=title, chart=made))
+    return layout_pb2.Layout(category=categories)
+
+
+def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CATEGORY, extra_charts=()):
+    """The custom-scalars layout (a `layout_pb2.Layout`): one category, shown first, of three
+    Margin charts, in this order on screen:
+
+    - "<monitor> ■ and the forecast of its final value ◆, 80% band": the monitored metric
+      (drawn as a line) and forecast/final_loss between forecast/final_loss_low and
+      forecast/final_loss_high (the band), so the forecast reads against the curve it comes
+      from;
+    - "recommended stop ■ and planned end ◆ (steps)": advice/recommended_stop_step and
+      forecast/final_step;
+    - "forecast of the final loss ■ and asymptote ◆": forecast/final_loss and
+      forecast/asymptotic_loss.
+
+    Margin charts because TensorBoard never smooths them (800 reads 800, whatever the smoothing
+    slider says) and because it keeps their order; the custom-scalars dashboard (TensorBoard
+    2.21, seen in Chromium) puts Multiline charts before Margin charts and lays Margin charts
+    out last first, so they are listed reversed. The plugin draws every series of a run in that
+    run's colour and tells the series apart by marker (■, ◆ in the order given) and in the
+    tooltip, so the titles name the markers. `extra_charts`: more Chart protos for the same
+    category (a Margin chart is shown after ours).
     """
-    multiline = [f"^{re.escape(tag)}$" for tag in (monitor, *forecast_tags)]
-    return {
-        category: {
-            "final loss forecast (80% interval)": ["Margin", [tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH]],
-            "observed vs forecast loss": ["Multiline", multiline],
-        }
-    }
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    charts = [
+        _margin_chart(f"{monitor} ■ and the forecast of its final value ◆, 80% band",
+                      monitor, (tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH)),
+        _margin_chart("recommended stop ■ and planned end ◆ (steps)", tags.RECOMMENDED_STOP, tags.FINAL_STEP),
+        _margin_chart("forecast of the final loss ■ and asymptote ◆", tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS),
+    ]
+    return layout_pb2.Layout(category=[layout_pb2.Category(title=category, chart=list(extra_charts) + charts[::-1])])
+
+
+def layout_summary(layout):
+    """The Summary proto that carries a custom-scalars Layout (any number of Margin series,
+    which `SummaryWriter.add_custom_scalars`'s dict form cannot say)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+
+    metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="custom_scalars"))
+    tensor = TensorProto(dtype="DT_STRING", string_val=[layout.SerializeToString()], tensor_shape=TensorShapeProto())
+    return Summary(value=[Summary.Value(tag=tags.LAYOUT_SUMMARY, tensor=tensor, metadata=metadata)])
 
 
 def write_forecast_layout(
@@ -45,23 +101,27 @@ def write_forecast_layout(
     monitor: str = "val_loss",
     *,
     extra_layout: Optional[Dict[str, Dict[str, list]]] = None,
-    forecast_tags: Sequence[str] = (tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS),
+    extra_charts=(),
     category: str = tags.LAYOUT_CATEGORY,
 ) -> bool:
     """Write the forecast layout to `writer` once: True when written now, False when this writer
     already has it (later calls are free and write nothing).
 
     The custom-scalars plugin shows one layout per run, so a user who writes a layout of their
-    own to the same writer should pass it as `extra_layout`: its categories are merged into this
-    one (its charts join a category of the same title; a chart of the same title replaces ours)
-    and written together.
+    own to the same writer passes it as `extra_layout` (the dict form of
+    `SummaryWriter.add_custom_scalars`): its categories follow ours (charts of a category of
+    our title join ours). `extra_charts`: Chart protos added to our category.
     """
     if writer in _writers_with_layout:
         return False
-    layout = forecast_layout(monitor, forecast_tags=forecast_tags, category=category)
-    for cat, charts in (extra_layout or {}).items():
-        layout.setdefault(cat, {}).update(charts)
-    writer.add_custom_scalars(layout)
+    layout = forecast_layout(monitor, category=category, extra_charts=extra_charts)
+    for cat in _layout_of_dict(extra_layout or {}).category:
+        mine = next((c for c in layout.category if c.title == cat.title), None)
+        if mine is None:
+            layout.category.append(cat)
+        else:
+            mine.chart.extend(cat.chart)
+    writer._get_file_writer().add_summary(layout_summary(layout))
     _writers_with_layout.add(writer)
     return True
 

@@ -72,7 +72,7 @@ def test_forecast_human_output_and_errors(tmp_path, capsys):
     path.write_text("step,val_loss\n" + "".join(f"{s},{2 + 3 * (s / 100) ** -0.4:.6f}\n" for s in steps))
     assert main(["forecast", str(path), "--upto", "1500"]) == 0
     out = capsys.readouterr().out
-    assert "forecast at step 3000" in out and "80% interval" in out and "no learning-rate schedule" in out
+    assert "15 points up to step 1500" in out and "forecast at step 3000" in out and "80% interval" in out and "no learning-rate schedule" in out
     assert main(["forecast", str(path), "--upto", "100", "--json"]) == 1  # one point: no forecast
     got = json.loads(capsys.readouterr().out)
     assert got["ok"] is False and got["loss"] is None and "too few points" in got["reason"]
@@ -80,5 +80,5 @@ def test_forecast_human_output_and_errors(tmp_path, capsys):
     two.write_text("run_id,step,val_loss\na,1,3.0\nb,1,3.0\n")
     assert main(["forecast", str(two), "--upto", "1"]) == 2
     assert "--run" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["forecast", str(path)])  # --upto is required
+    assert main(["forecast", str(path)]) == 0  # --upto: every point
+    assert "run -: 30 points\n" in capsys.readouterr().out  # every point counted

@@ -32,9 +32,12 @@ def _texts(logdir, tag):
     return [e.tensor_proto.string_val[0].decode() for e in acc.Tensors(tag)]
 
 
-def test_plateau_is_stopped_well_before_max_steps(tmp_path):
+def test_plateau_is_stopped_well_before_max_steps(tmp_path, caplog):
     gate = ForecastEarlyStopping(min_delta=0.02, patience=2)
-    trainer = fit_curve(tmp_path, [gate, ScalingLawCallback()], plateau_curve)  # order does not matter
+    with caplog.at_level("INFO", logger="scaling_callback"):
+        trainer = fit_curve(tmp_path, [gate, ScalingLawCallback()], plateau_curve)  # order does not matter
+    # like EarlyStopping, it says why it stopped
+    assert any(m.endswith(gate.reason) for m in caplog.messages)
     assert 0 < gate.stopped_step == trainer.global_step <= MAX_STEPS // 2
     assert gate.reason.startswith("Stopped") and "below min_delta=0.02 for 2 consecutive checks" in gate.reason
     assert gate.last_check.stop and gate.wait_count == 2
@@ -48,7 +51,7 @@ def test_improving_run_is_not_stopped(tmp_path):
     gate = ForecastEarlyStopping(min_delta=0.02, patience=2)
     callback = ScalingLawCallback()
     trainer = fit_curve(tmp_path, [callback, gate], improving_curve, val_check_interval=50)
-    assert trainer.global_step == MAX_STEPS and gate.stopped_step == 0 and gate.reason is None
+    assert trainer.global_step == MAX_STEPS and gate.stopped_step is None and gate.reason is None
     assert len(callback.forecasts) == MAX_STEPS // 50 and all(r.ok for r in callback.forecasts[1:])
     # the last check is at the planned end: nothing left to save, no decision
     assert "nothing left to save" in gate.last_check.reason
@@ -109,7 +112,7 @@ def test_resumed_run_forecasts_and_stops_like_the_uninterrupted_one(tmp_path):
     after = [r for r in whole.forecasts if r.step > start]
     assert len(after) >= 2 and [r for r in resumed.forecasts if r.step > start] == after
     assert [r for r in resumed.forecasts if r.ok] == [r for r in whole.forecasts if r.ok]  # restored ones too
-    np.testing.assert_array_equal(resumed._schedule["lr"], whole._schedule["lr"])
+    np.testing.assert_array_equal(resumed.tracker._schedule["lr"], whole.tracker._schedule["lr"])
     logged = read_scalars(str(tmp_path / "resumed"), ["forecast/final_loss"])["forecast/final_loss"]
     expected = [r.loss for r in after]
     assert logged[0].tolist() == [r.step for r in after] and logged[1] == pytest.approx(expected, rel=1e-6)

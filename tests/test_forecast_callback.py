@@ -65,13 +65,15 @@ def test_tiny_dataset_repeated_for_many_epochs_in_tensorboard(tmp_path):
     layout.ParseFromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
     assert len(acc.Tensors("custom_scalars__config__")) == 1  # once per writer
     margin = [c.margin for c in layout.category[0].chart if c.HasField("margin")]
-    assert [(s.value, s.lower, s.upper) for s in margin[0].series] == [
-        ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high")]
+    assert [(s.value, s.lower, s.upper) for s in margin[-1].series] == [  # val_loss and the band, one chart
+        ("val_loss",) * 3, ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high")]
     texts = _texts(tmp_path)
     assert [step for step, _ in texts] == callback.history.column("step").tolist()
     last = texts[-1][1]
-    assert "Warning — Repeated data:** 60.0 epochs" in last and "Warning — Overfitting:** Overfitting since step" in last
-    assert "Warning — Data limit" in last
+    # warnings as state: each raised once, then shown "since" the step it started
+    assert "- **Repeated data** (since step 16): 60.0 epochs" in last
+    assert "- **Overfitting** (since step 64): Overfitting since step" in last
+    assert "- **Data limit** (since step 8): The plan trains on 7680 tokens, 60 epochs" in last
     pytest.importorskip("matplotlib")
     images = acc.Images("forecast/figure")
     assert images and images[0].step == ok[0].step and images[0].width == 640
@@ -181,7 +183,7 @@ def test_the_forecast_uses_the_planned_schedule_of_the_whole_run(tmp_path, sourc
     trainer = fit_curve(tmp_path, [callback, recorder], module=module, max_steps=-1, max_epochs=1,
                         accumulate_grad_batches=2, val_check_interval=80)
     assert callback.planned_end == trainer.global_step == 200
-    knots = callback._schedule
+    knots = callback.tracker._schedule
     steps = np.arange(200)
     planned = np.interp(steps, knots["steps"], knots["lr"])
     if source == "scheduler":

@@ -58,7 +58,7 @@ def test_core_source_names_no_torch_or_framework_import():
             assert not set(roots) & {"torch", "matplotlib", "tensorboard", *FRAMEWORKS}, (name, roots)
 
 
-TAG = re.compile(r"""["'](scaling|forecast|advice|gate)/[A-Za-z_]""")
+TAG = re.compile(r"""["'](scaling|forecast|advice|gate|throughput)/[A-Za-z_]""")
 
 
 @pytest.mark.parametrize("path", sorted(

@@ -71,36 +71,40 @@ def test_layout_written_once_and_read_by_the_custom_scalars_plugin(tmp_path):
     layout = layout_pb2.Layout()
     layout.ParseFromString(events[0].tensor_proto.string_val[0])
     (category,) = layout.category
-    margin = next(c for c in category.chart if c.HasField("margin"))
-    (series,) = margin.margin.series
+    margin = next(c for c in category.chart if c.HasField("margin") and "band" in c.title)
+    observed, series = margin.margin.series  # the curve and the forecast band in one chart
+    assert (observed.value, observed.lower, observed.upper) == ("val_loss",) * 3
     assert (series.value, series.lower, series.upper) == (
         "forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high")
+    assert category.chart[-1].title == margin.title  # drawn first: the plugin lays charts out last first
 
     # what the dashboard does: list the plugin, fetch the layout, then each chart's data
     ctx = tb_context.RequestContext()
     provider, plugin = _plugins(tmp_path)
     assert "custom_scalars" in provider.list_plugins(ctx, experiment_id="")
     served = json.loads(plugin.layout_impl(ctx, ""))
-    assert served["category"][0]["title"] == "scaling-callback"
+    assert served["category"][0]["title"] == "scaling-callback: where the run ends"
     for tag in (series.value, series.lower, series.upper):  # Margin series are exact tag names
         body, _ = plugin.download_data_impl(ctx, ".", tag, "", "json")
         assert [point[1] for point in body] == [100, 200, 300]  # [wall_time, step, value] rows
-    multiline = next(c for c in category.chart if c.HasField("multiline"))
-    matched = set()
-    for regex in multiline.multiline.tag:
-        payload = plugin.scalars_impl(ctx, ".", regex, "")
-        assert payload["regex_valid"]
-        matched |= set(payload["tag_to_events"])
-    assert matched == {"val_loss", "forecast/final_loss", "forecast/asymptotic_loss"}
+    # every chart is a Margin chart (never smoothed) and every tag it names exists exactly
+    assert all(c.HasField("margin") for c in category.chart)
+    named = {tag for c in category.chart for s in c.margin.series for tag in (s.value, s.lower, s.upper)}
+    assert named == {"val_loss", "forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high",
+                     "forecast/asymptotic_loss", "advice/recommended_stop_step", "forecast/final_step"}
+    for tag in named - {"advice/recommended_stop_step", "forecast/final_step"}:  # not logged by this test
+        body, _ = plugin.download_data_impl(ctx, ".", tag, "", "json")
+        assert len(body) == 3
 
     # and the scalars themselves, through the project's one reader
     scalars = read_scalars(str(tmp_path))
     np.testing.assert_allclose(scalars[FINAL_LOSS_LOW_TAG][1], [2.5, 2.45, 2.42], rtol=1e-6)
 
 
-def test_layout_merges_a_user_layout_and_escapes_the_monitor(tmp_path):
+def test_layout_merges_a_user_layout_and_names_the_monitor(tmp_path):
     layout = forecast_layout("val/loss(ppl)")
-    assert layout["scaling-callback"]["observed vs forecast loss"][1][0] == r"^val/loss\(ppl\)$"
+    band = layout.category[0].chart[-1]  # listed last, shown first
+    assert band.title.startswith("val/loss(ppl) ■") and band.margin.series[0].value == "val/loss(ppl)"
     writer = SummaryWriter(str(tmp_path))
     mine = {"mine": {"grad norm": ["Multiline", ["^grad_norm$"]]}}
     assert write_forecast_layout(writer, "val/loss(ppl)", extra_layout=mine)
@@ -108,7 +112,7 @@ def test_layout_merges_a_user_layout_and_escapes_the_monitor(tmp_path):
     acc = _accumulator(tmp_path)
     parsed = layout_pb2.Layout()
     parsed.ParseFromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
-    assert [c.title for c in parsed.category] == ["scaling-callback", "mine"]
+    assert [c.title for c in parsed.category] == ["scaling-callback: where the run ends", "mine"]
 
 
 def test_a_second_writer_gets_its_own_layout(tmp_path):
@@ -171,7 +175,7 @@ def test_figure_leaves_out_what_log_axes_cannot_show():
 def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an absent package looks like to import
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"scaling-callback\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install matplotlib"):
         forecast_figure([1, 2], [3.0, 2.0])
 
 

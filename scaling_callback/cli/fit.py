@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from ..core.compute import PF_DAY_FLOPS
 from .common import estimate, fail, level, num
+
+# fewer points than this per parameter leave a least-squares fit with fewer residual degrees of
+# freedom than parameters: its bootstrap intervals then describe the resampling, not the law
+MIN_POINTS_PER_PARAMETER = 2
+# an interval wider than a factor of 10 does not pin the parameter to its order of magnitude
+MAX_INTERVAL_RATIO = 10.0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -48,6 +55,12 @@ def run(args) -> int:
 
     try:
         points = read_run_points(args.runs, loss_tag=args.tag, loss=args.loss)
+        _say_what_was_read(points, to_stderr=args.json)
+        k = 5 if args.form == "chinchilla" else 4  # the law's parameters (E, A, B, alpha, beta / N_c, D_c, ...)
+        if len(points.N) == k:  # fewer: fit_scaling_law says how many it needs
+            raise ScalingLawError(f"{len(points.N)} points for the {k} parameters of the {args.form} law: the law "
+                                  "passes through every point, an exact fit that says nothing about the next run; "
+                                  f"give at least {MIN_POINTS_PER_PARAMETER * k} runs")
         fit = fit_scaling_law(points.N, points.D, points.loss, form=args.form,
                               n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed)
         budgets = args.compute or _default_budgets(fit.compute_range)
@@ -64,6 +77,8 @@ def run(args) -> int:
             plot_fit(fit, points.N, points.D, points.loss, args.plot)
     except (ScalingLawError, OSError, ImportError) as exc:
         return fail("fit", str(exc))
+    for warning in _fit_warnings(fit):
+        print(f"WARNING: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({name: est.as_json() for name, est in fit.parameters.items()}))
         return 0
@@ -74,6 +89,31 @@ def run(args) -> int:
     if saved:
         print("\n" + "\n".join(saved))
     return 0
+
+
+def _say_what_was_read(points, to_stderr: bool) -> None:
+    """Which runs (folders) and files the points came from, one line."""
+    runs = [s for s in points.sources if ":" not in s or not s.rsplit(":", 1)[1].isdigit()]
+    files = sorted({s.rsplit(":", 1)[0] for s in points.sources if s not in runs})
+    parts = ([f"{len(runs)} run(s): {', '.join(runs)}"] if runs else []) + \
+        [f"{sum(s.startswith(f + ':') for s in points.sources)} row(s) of {f}" for f in files]
+    print("read " + "; ".join(parts), file=sys.stderr if to_stderr else sys.stdout)
+
+
+def _fit_warnings(fit):
+    """Loud words for a fit the data do not determine: too few points per parameter, or
+    parameters whose intervals span orders of magnitude."""
+    out = []
+    k = len(fit.parameters)
+    if fit.n_points < MIN_POINTS_PER_PARAMETER * k:
+        out.append(f"{fit.n_points} points for {k} parameters (fewer than {MIN_POINTS_PER_PARAMETER} per parameter): "
+                   f"the fit is under-determined (objective {fit.cost:.3g}); its numbers and intervals are not "
+                   "to be trusted")
+    for name, est in fit.parameters.items():
+        if est.low is not None and est.low > 0 and est.high / est.low > MAX_INTERVAL_RATIO:
+            out.append(f"{name}'s interval [{num(est.low)}, {num(est.high)}] spans "
+                       f"{math.log10(est.high / est.low):.1f} orders of magnitude: the runs do not determine it")
+    return out
 
 
 def _describe_fit(fit) -> str:

@@ -21,7 +21,8 @@ def run(args) -> int:
 
     try:
         curves = read_curves(args.file, tag=args.tag, lr_tag=args.lr_tag, run_id=args.run)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError) as exc:  # KeyError's message is quoted: unwrap it
+        exc = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"scaling-callback forecast: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     if args.run is not None and os.path.isdir(args.file) and args.run not in curves:
@@ -46,9 +47,15 @@ def run(args) -> int:
         print(json.dumps(_finite_or_none(out)))
     elif fc.ok:
         pct = round(100 * fc.confidence)
-        print(f"run {curve.run_id or '-'}: {fc.n_points} points up to step {args.upto}")
+        upto = "" if args.upto is None else f" up to step {args.upto:g}"
+        fitted = f" (the last {fc.n_points} fitted)" if fc.n_points < len(steps) else ""
+        print(f"run {curve.run_id or '-'}: {len(steps)} points{upto}{fitted}")
         print(f"forecast at step {at}: {fc.loss:.4f}  ({pct}% interval {fc.low:.4f} .. {fc.high:.4f})")
-        print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
+        if fc.law == "overfitting":
+            print(f"no asymptote: the loss is rising since its best {fc.params['best_loss']:.4f} at step "
+                  f"{int(fc.params['best_step'])}")
+        else:
+            print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
         print(f"law: {fc.law}, exponent {fc.exponent:.3f}")
         for note in fc.notes:
             print(f"note: {note}")
@@ -63,12 +70,14 @@ def add_parser(subparsers) -> None:
         description="Forecast the validation loss at step --at (default: the run's last row) from the "
                     "val_loss of rows with step <= --upto. FILE is a CSV with columns step,val_loss "
                     "(and optionally run_id,tokens,lr: lr of every row is the planned schedule) or a "
-                    "TensorBoard log dir (scalar --tag, learning rate from --lr-tag).")
+                    "TensorBoard log dir of one run (scalar --tag; the planned schedule and end the "
+                    "callback saved beside the events, or the learning rate from --lr-tag).")
     p.add_argument("file", metavar="FILE", help="curve CSV or TensorBoard log dir")
     p.add_argument("--run", metavar="RUN_ID", help="run to forecast in a multi-run CSV")
-    p.add_argument("--upto", metavar="STEP", type=float, required=True,
-                   help="use only validation losses at steps <= STEP")
-    p.add_argument("--at", metavar="STEP", type=int, help="step to forecast (default: the run's last row)")
+    p.add_argument("--upto", metavar="STEP", type=float,
+                   help="use only validation losses at steps <= STEP (default: all of them)")
+    p.add_argument("--at", metavar="STEP", type=int,
+                   help="step to forecast (default: the run's last row; a callback's log dir: its planned end)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--tag", default="val_loss", help="TensorBoard scalar with the loss (default val_loss)")
     p.add_argument("--lr-tag", default=None, help="TensorBoard scalar with the learning rate, if logged")

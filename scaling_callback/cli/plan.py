@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from ..core.compute import PF_DAY_FLOPS
 from .common import fail, level, num
@@ -53,6 +54,12 @@ def run(args) -> int:
 
 def _extrapolation_note(fit, compute: float) -> str:
     low, high = fit.compute_range
+    # reach: how many times the fitted range's own width (in log compute) the budget lies beyond it
+    reach = math.log(compute / high) / math.log(high / low) if high > low and compute > high else 0.0
+    if reach > 1:
+        return (f"WARNING: {compute / high:.3g}x the compute of the largest run in the fit ({num(high)} FLOPs), "
+                f"{reach:.1f} times further (in log compute) than the fitted range {num(low)} – {num(high)} is "
+                "wide: a far extrapolation, the interval assumes the law holds out there")
     if compute > high:
         return (f"note: {compute / high:.3g}x the compute of the largest run in the fit "
                 f"({num(high)} FLOPs): an extrapolation")

@@ -17,6 +17,8 @@ from typing import ClassVar, Iterable, Optional, Tuple
 
 import numpy as np
 
+from .checks import curve_arrays, positive_number
+
 # Kaplan et al. 2020 Table 2: joint fit of L(N, D) (eq. 1.5), used by the overfitting penalty eq. 4.3
 KAPLAN_ALPHA_N = 0.076
 KAPLAN_ALPHA_D = 0.103
@@ -46,20 +48,10 @@ def _fmt(x: float) -> str:
     return f"{x:.2e}"
 
 
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return value
-
-
 def _curve(name: str, steps, values, drop_nonfinite: bool) -> Tuple[np.ndarray, np.ndarray, int]:
     """Validated (steps, values) of one curve; steps strictly increasing. Returns the number of
     non-finite values dropped (an error instead when `drop_nonfinite` is False)."""
-    s = np.asarray(steps, dtype=float).ravel()
-    v = np.asarray(values, dtype=float).ravel()
-    if s.shape != v.shape:
-        raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
+    s, v = curve_arrays(steps, values, name)
     if not np.all(np.isfinite(s)):
         raise ValueError(f"{name}: steps must be finite")
     if s.size > 1 and not np.all(np.diff(s) > 0):
@@ -110,8 +102,8 @@ def data_limit(
     tokens above the limit, negative means that many more unique tokens would be needed.
     The constants are Kaplan's WebText2 fits (Table 2): an anchor, not a fact about the user's data.
     """
-    n = _positive("n_params", n_params)
-    d = _positive("unique_tokens", unique_tokens)
+    n = positive_number(n_params, "n_params")
+    d = positive_number(unique_tokens, "unique_tokens")
     d_min = coefficient * n ** exponent  # Kaplan 2020 eq. 4.4
     penalty = (1.0 + (n / n_c) ** (alpha_n / alpha_d) * d_c / d) ** alpha_d - 1.0  # Kaplan 2020 eq. 4.3
     margin = d - d_min
@@ -162,9 +154,9 @@ def repeated_data(
     warns. `effective_fraction` = D'/D; `marginal_value` = dD'/dD = e^(−R_D/R*_D), the worth of
     one more repeated token relative to a fresh one.
     """
-    d = _positive("tokens", tokens)
-    u = _positive("unique_tokens", unique_tokens)
-    r_star = _positive("r_star", r_star)
+    d = positive_number(tokens, "tokens")
+    u = positive_number(unique_tokens, "unique_tokens")
+    r_star = positive_number(r_star, "r_star")
     epochs = d / u
     u_d = min(u, d)
     reps = max(d / u_d - 1.0, 0.0)
@@ -417,7 +409,7 @@ def recommended_stop(
     no stable phase to read, and both are None.
     """
     s, v, _ = _curve("forecast", steps, predicted_loss, drop_nonfinite=False)
-    min_delta = _positive("min_delta", min_delta)
+    min_delta = positive_number(min_delta, "min_delta")
     planned_end = int(planned_end)
     if s.size == 0:
         raise ValueError("forecast curve is empty")
@@ -508,7 +500,7 @@ def kaplan_efficient_point(
     This is context for planning the next run, labelled as such, not a reason to stop this one.
     """
     s, v, _ = _curve("forecast", steps, predicted_loss, drop_nonfinite=False)
-    l_inf = _positive("asymptotic_loss", asymptotic_loss)
+    l_inf = positive_number(asymptotic_loss, "asymptotic_loss")
     target = (1.0 + alpha_n / alpha_s) * l_inf  # Kaplan 2020 App. B.5
     hit = np.nonzero(v <= target)[0]
     step = int(s[hit[0]]) if hit.size else None
@@ -546,13 +538,13 @@ def chinchilla_reference(
     for its size (Hoffmann count all parameters, embeddings included), not when to stop it;
     runs meant for cheap inference deliberately train far longer.
     """
-    n = _positive("n_params", n_params)
+    n = positive_number(n_params, "n_params")
     ref = tokens_per_param * n
     ratio = None
     msg = (f"For reference (Hoffmann et al. 2022), compute-optimal training uses about "
            f"{tokens_per_param:g} tokens per parameter, {_fmt(ref)} tokens for {_fmt(n)} parameters")
     if planned_tokens is not None:
-        planned = _positive("planned_tokens", planned_tokens)
+        planned = positive_number(planned_tokens, "planned_tokens")
         ratio = planned / n
         msg += f"; this run plans {_fmt(planned)} ({ratio:.3g} per parameter)."
     else:

@@ -51,6 +51,7 @@ class Assessment:
     metrics: Dict[str, float]
     markdown: str
     fit_seconds: float  # wall time of the forecasting engine's call (0 when there was no target)
+    summary: ForecastSummary  # the forecast in words
 
 
 _fmt = adv._fmt  # numbers in words the way the advice writes them
@@ -157,13 +158,14 @@ def assess(
 
     engine_notes = fc.notes if fc is not None else ()
     all_notes = tuple(notes) + tuple(n for n in engine_notes if n not in notes)
-    items = [_summary(fc, record.reason, now, skipped), overfitting, stop, data, repetition, efficient, chinchilla]
+    summary = _summary(fc, record.reason, now, skipped)
+    items = [summary, overfitting, stop, data, repetition, efficient, chinchilla]
     markdown = adv.advice_markdown(items, step=now)
     if all_notes:
         markdown += "\n\n**Assumptions:**\n" + "\n".join(f"- {n}" for n in all_notes)
     status = Status.NO_TARGET if fc is None else fc.status
     return Assessment(record, status, fc, stop, overfitting, data, repetition, efficient, chinchilla, all_notes,
-                      metrics, markdown, fit_seconds)
+                      metrics, markdown, fit_seconds, summary)
 
 
 def _stop_advice(fc: Forecast, grid, mid, target: int, lr, min_delta: float, metrics: Dict[str, float]):

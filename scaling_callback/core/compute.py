@@ -10,6 +10,8 @@ from typing import Optional, Union
 
 import numpy as np
 
+from .checks import whole_number
+
 ArrayLike = Union[float, int, np.ndarray]
 
 # 1 PF-day = 1e15 FLOP/s × 86,400 s = 8.64e19 FLOPs (Kaplan et al. 2020 §1.3, notation)
@@ -43,8 +45,9 @@ def context_flops_per_token(n_layer: Optional[int], n_ctx: Optional[int], d_attn
         raise ValueError("the context term needs all of n_layer, n_ctx and d_attn (or none of them); "
                          f"got n_layer={n_layer!r}, n_ctx={n_ctx!r}, d_attn={d_attn!r}")
     for name, v in (("n_layer", n_layer), ("n_ctx", n_ctx), ("d_attn", d_attn)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+        if isinstance(v, float):  # a float, even integral, is not a layer count
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        whole_number(v, name, minimum=1)
     return 6.0 * n_layer * n_ctx * d_attn  # Kaplan et al. 2020 eq. 2.2, Table 1 (training = 3 × forward)
 
 

@@ -23,6 +23,7 @@ from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .checks import positive_number
 from .robust import huber, huber_fit
 from .status import ScalingLawError
 
@@ -402,8 +403,9 @@ def _law_text(law: Law) -> str:
 
 
 def _check_positive_scalar(name, x):
-    if not (np.isscalar(x) and np.isfinite(x) and x > 0):
+    if not np.isscalar(x):
         raise ScalingLawError(f"{name} must be a positive finite number, got {x!r}")
+    positive_number(x, name, error=ScalingLawError, what="a positive finite number")
 
 
 def _check_points(N, D, loss, form) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from .checks import positive_number, whole_number
 from .history import ForecastRecord
 
 
@@ -35,15 +36,9 @@ class PlateauGate:
     """
 
     def __init__(self, min_delta: float = 0.01, patience: int = 3, min_steps: int = 0):
-        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta > 0):
-            raise ValueError(f"min_delta must be a positive loss difference, got {min_delta!r}")
-        if isinstance(patience, bool) or not hasattr(patience, "__index__") or patience < 1:
-            raise ValueError(f"patience must be a whole number >= 1, got {patience!r}")
-        if isinstance(min_steps, bool) or not hasattr(min_steps, "__index__") or min_steps < 0:
-            raise ValueError(f"min_steps must be a whole number >= 0, got {min_steps!r}")
-        self.min_delta = float(min_delta)
-        self.patience = int(patience)
-        self.min_steps = int(min_steps)
+        self.min_delta = positive_number(min_delta, "min_delta", what="a positive loss difference")
+        self.patience = whole_number(patience, "patience", minimum=1, what="a whole number >= 1")
+        self.min_steps = whole_number(min_steps, "min_steps", minimum=0)
         self.wait_count = 0
 
     def check(self, step: int, record: Optional[ForecastRecord]) -> GateCheck:

@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple
 class Tag(NamedTuple):
     name: str
     kind: str  # "scalar", "text" or "image"
-    group: str  # "scaling", "forecast", "advice" or "gate"
+    group: str  # "scaling", "forecast", "advice", "gate" or "throughput"
     meaning: str
 
 
@@ -64,8 +64,17 @@ GATE_WAIT = "gate/wait_count"
 GATE_STOPPED = "gate/stopped_step"
 GATE_REASON = "gate/reason"  # text
 
+# ---- throughput (every validation end after the first, every logger) --------------------------
+TOKENS_PER_SECOND = "throughput/tokens_per_second"
+FLOPS_PER_SECOND = "throughput/flops_per_second"
+SECONDS_TO_PLANNED_END = "throughput/seconds_to_planned_end"
+
 # ---- TensorBoard custom-scalars layout --------------------------------------------------------
-LAYOUT_CATEGORY = "scaling-callback"
+LAYOUT_CATEGORY = "scaling-callback: where the run ends"
+LAYOUT_SUMMARY = "custom_scalars__config__"  # the custom-scalars plugin's own name for its layout record
+
+# ---- files beside the event files --------------------------------------------------------------
+SCHEDULE_FILE = "scaling_schedule.json"  # the planned schedule, read by `scaling-callback forecast LOGDIR`
 
 _S, _T, _I = "scalar", "text", "image"
 TAGS: Dict[str, Tag] = {t.name: t for t in (
@@ -102,6 +111,10 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(GATE_WAIT, _S, "gate", "consecutive validations below min_delta"),
     Tag(GATE_STOPPED, _S, "gate", "the step the gate stopped the run at (logged once, when it stops)"),
     Tag(GATE_REASON, _T, "gate", "why the gate stopped the run (Text tab)"),
+    Tag(TOKENS_PER_SECOND, _S, "throughput", "training tokens per second since the previous validation, validation time left out"),
+    Tag(FLOPS_PER_SECOND, _S, "throughput", "training FLOP per second over the same interval (6·N per token, plus the context term)"),
+    Tag(SECONDS_TO_PLANNED_END, _S, "throughput",
+        "estimated seconds to the planned end: steps left × wall time per step of the last interval, validations included"),
 )}
 
 

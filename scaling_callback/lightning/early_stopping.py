@@ -7,7 +7,6 @@ Like `callback.ScalingLawCore` it implements Lightning hooks against a duck-type
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import Dict, Optional
 
@@ -15,9 +14,9 @@ from ..core import tags
 from ..core.gate import GateCheck, PlateauGate
 from ..core.history import ForecastRecord
 from ..tensorboard import write_advice_text
-from .callback import ScalingLawCore, tensorboard_writers
-
-log = logging.getLogger(__name__)
+from .callback import ScalingLawCore
+from .report import tensorboard_writers
+from .terminal import log
 
 
 class ForecastEarlyStoppingCore:
@@ -38,10 +37,11 @@ class ForecastEarlyStoppingCore:
         min_delta: loss improvement (in the monitored metric's units) still worth training for.
         patience: consecutive validations below `min_delta` before stopping.
         min_steps: never stop before this optimizer step.
-        verbose: log each check's reason at INFO level (logger "scaling_callback.early_stopping")
-            on global rank zero; the stop itself is always logged.
+        verbose: log each check's reason at INFO level (logger "scaling_callback", shown in the
+            terminal unless logging is configured otherwise) on global rank zero; the stop
+            itself is always logged, like Lightning's EarlyStopping says why it stopped.
 
-    Attributes: `stopped_step` (the global step it stopped at, 0 when it did not), `reason`
+    Attributes: `stopped_step` (the global step it stopped at, None when it did not), `reason`
     (why, in words; None when it did not stop), `last_check` (the latest `gate.GateCheck`),
     `wait_count`. Logged: gate/optimistic_gain, gate/wait_count at each check, gate/stopped_step
     when it stops, and the reason as TensorBoard text "gate/reason". Kept across checkpoint
@@ -52,7 +52,7 @@ class ForecastEarlyStoppingCore:
     def __init__(self, min_delta: float = 0.01, patience: int = 3, min_steps: int = 0, verbose: bool = False):
         self._gate = PlateauGate(min_delta, patience, min_steps)
         self.verbose = bool(verbose)
-        self.stopped_step = 0
+        self.stopped_step: Optional[int] = None
         self.reason: Optional[str] = None
         self.last_check: Optional[GateCheck] = None
         self._source: Optional[ScalingLawCore] = None
@@ -101,7 +101,8 @@ class ForecastEarlyStoppingCore:
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
         self._gate.load_state_dict(state_dict)
-        self.stopped_step = int(state_dict["stopped_step"])
+        stopped = state_dict["stopped_step"]
+        self.stopped_step = None if stopped is None or stopped == 0 else int(stopped)  # 0: "not stopped" before
         self.reason = state_dict["reason"]
 
     # ---- called by the ScalingLawCallback after each forecast, on every rank -------------
@@ -114,7 +115,7 @@ class ForecastEarlyStoppingCore:
         metrics = {tags.GATE_WAIT: float(check.wait_count)}
         if math.isfinite(check.gain):
             metrics[tags.GATE_GAIN] = check.gain
-        if stop and not self.stopped_step:
+        if stop and self.stopped_step is None:
             trainer.should_stop = True
             self.stopped_step = int(trainer.global_step)
             self.reason = check.reason if check.stop else f"Stopped at step {self.stopped_step}: another rank decided to."

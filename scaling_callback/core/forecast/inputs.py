@@ -5,6 +5,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..checks import curve_arrays
 from ..laws import normalized_schedule
 
 
@@ -54,10 +55,7 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
 
 
 def _clean(steps, losses):
-    s = np.asarray(steps, float).ravel()
-    y = np.asarray(losses, float).ravel()
-    if len(s) != len(y):
-        raise ValueError(f"steps and losses differ in length ({len(s)} vs {len(y)})")
+    s, y = curve_arrays(steps, losses, "losses")
     good = np.isfinite(s) & np.isfinite(y) & (y > 0) & (s >= 0)
     s, y = s[good], y[good]
     order = np.argsort(s, kind="stable")

@@ -1,0 +1,41 @@
+"""The argument checks every layer shares: one place decides what a whole number or a positive
+number is, and how the error says so."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Optional, Type
+
+import numpy as np
+
+
+def whole_number(value, name: str, *, minimum: int = 0, none_ok: bool = False,
+                 what: Optional[str] = None) -> Optional[int]:
+    """`value` as an int when it is a whole number >= `minimum` (an integral float such as 1.5e8
+    counts; a bool does not); None when it is None and `none_ok`; else ValueError naming `name`."""
+    if value is None and none_ok:
+        return None
+    integral_float = isinstance(value, float) and value.is_integer()
+    if isinstance(value, bool) or not (integral_float or hasattr(value, "__index__")) or int(value) < minimum:
+        what = what or ("a positive integer" if minimum == 1 else f"a whole number >= {minimum}")
+        raise ValueError(f"{name} must be {what}{' or None' if none_ok else ''}, got {value!r}")
+    return int(value)
+
+
+def positive_number(value, name: str, *, error: Type[Exception] = ValueError, what: str = "a finite positive number") -> float:
+    """`value` as a float when it is a real number (not a bool, not a string), finite and > 0;
+    else `error` naming `name`."""
+    number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise error(f"{name} must be {what}, got {value!r}")
+    return number
+
+
+def curve_arrays(steps, values, name: str):
+    """(steps, values) of one curve as flat float arrays of one length (ValueError naming `name`
+    otherwise): where every curve reader starts; each then keeps the points it can use."""
+    s = np.asarray(steps, dtype=float).ravel()
+    v = np.asarray(values, dtype=float).ravel()
+    if s.shape != v.shape:
+        raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
+    return s, v

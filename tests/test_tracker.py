@@ -1,0 +1,101 @@
+"""`ScalingTracker` in a plain PyTorch loop: counts, forecasts, writes TensorBoard, resumes, and
+forecasts what the Lightning callback forecasts on the same curve."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+from scaling_callback import ScalingTracker, forecast, read_scalars
+from scaling_callback.core import tags
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Embedding(64, 16), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 64))
+
+
+def _loop(tracker, model, opt, sched, steps, every=10, start=1):
+    reports = []
+    for step in range(start, steps + 1):
+        ids = torch.randint(0, 64, (4, 9))
+        loss = nn.functional.cross_entropy(model(ids[:, :-1]).flatten(0, 1), ids[:, 1:].flatten())
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        sched.step()
+        tracker.count(ids[:, :-1])
+        if step % every == 0:
+            val = 2.0 + 3.0 * step ** -0.5  # a smooth, known validation curve
+            reports.append(tracker.observe(step, val, loss.item()))
+    return reports
+
+
+def test_plain_loop_counts_forecasts_and_writes_tensorboard(tmp_path):
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / 200)
+    writer = SummaryWriter(str(tmp_path))
+    tracker = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched, writer=writer,
+                             figure_every=0)
+    reports = _loop(tracker, model, opt, sched, 100)
+    writer.close()
+    n = 16 * 16 + 16 + 16 * 64 + 64  # the embedding is left out (Kaplan's N)
+    assert tracker.n_params == n
+    assert [r.observation.tokens for r in reports] == [32 * s for s in range(10, 101, 10)]
+    last = reports[-1]
+    assert last.record.ok and last.record.target_step == 200
+    assert last.record.low < last.record.loss < last.record.high
+    # the schedule decays linearly to 0 at step 200: the forecast sees the drop ahead
+    assert last.assessment.forecast.law == "multi-power"
+    scalars = read_scalars(str(tmp_path))
+    assert scalars[tags.TOKENS][1].tolist() == [32 * s for s in range(10, 101, 10)]
+    assert scalars[tags.FINAL_LOSS][1][-1] == pytest.approx(last.record.loss, rel=1e-6)
+    assert scalars[tags.FLOPS][1][-1] == pytest.approx(6 * n * 3200, rel=1e-6)
+
+
+def test_state_dict_resumes_the_counts_and_the_forecast():
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / 200)
+    whole = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched)
+    full = _loop(whole, model, opt, sched, 100)
+
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / 200)
+    first = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched)
+    _loop(first, model, opt, sched, 50)
+    state = first.state_dict()
+    resumed = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched)
+    resumed.load_state_dict(state)
+    reports = _loop(resumed, model, opt, sched, 100, start=51)
+    assert reports[-1].observation.tokens == full[-1].observation.tokens
+    assert reports[-1].record.loss == pytest.approx(full[-1].record.loss, rel=1e-9)
+    assert len(resumed.history) == 10
+
+
+def test_forecast_equals_the_functional_forecast_on_the_same_curve():
+    tracker = ScalingTracker(non_embedding_params=1000, planned_steps=1000, lr_schedule=lambda s: 1e-3)
+    steps = np.arange(50, 501, 50)
+    losses = 2.0 + 3.0 * steps ** -0.4
+    for s, v in zip(steps, losses):
+        report = tracker.observe(int(s), float(v))
+    direct = forecast(steps, losses, target_step=1000, lr=(np.array([0, 1000]), np.array([1e-3, 1e-3])))
+    assert report.record.loss == pytest.approx(direct.loss, rel=1e-9)
+    assert report.record.high == pytest.approx(direct.high, rel=1e-9)
+
+
+def test_a_missing_loss_is_recorded_without_a_warning_and_bad_settings_are_refused(recwarn):
+    tracker = ScalingTracker(non_embedding_params=10, planned_steps=100)
+    report = tracker.observe(10, None)
+    assert math.isnan(report.observation.val_loss) and not report.record.ok
+    assert not [w for w in recwarn if "non-finite" in str(w.message)]
+    with pytest.raises(RuntimeError, match="N is not known"):
+        ScalingTracker(planned_steps=10).observe(1, 2.0)
+    with pytest.raises(ValueError, match="planned_steps"):
+        ScalingTracker(planned_steps=-5)
+    with pytest.raises(ValueError, match="sum_over_ranks"):
+        ScalingTracker(sum_over_ranks=3)
