@@ -205,10 +205,16 @@ def test_family_trend_from_a_saved_fit_is_logged_and_warns_off_trend(tmp_path):
     def law_expecting(loss):
         return ChinchillaLaw(E=loss - 0.1, A=0.05 * N**0.3, B=0.05 * planned_D**0.3, alpha=0.3, beta=0.3)
 
+    def fit_expecting(loss):
+        """A saved fit as `fit --save` writes one: the law and its bootstrap laws (here ±0.5%
+        around it); a law without an interval would call the run off trend at any noise."""
+        spread = tuple(law_expecting(loss + d) for d in np.linspace(-0.01, 0.01, 21))
+        return ScalingLawFit(law=law_expecting(loss), bootstrap_laws=spread, n_bootstrap=len(spread))
+
     results = {}
     for name, expected in (("on", 2.0), ("above", 1.5)):
         path = tmp_path / f"{name}.json"
-        ScalingLawFit(law=law_expecting(expected)).save(path)
+        fit_expecting(expected).save(path)
         callback = ScalingLawCallback(non_embedding_params=N, fit=str(path), figure_every=0)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
