@@ -2,6 +2,7 @@
 
 The layers (arrows point down only):
     lightning/    the Lightning callbacks, thin adapters over tracking/ (both namespaces)
+    hf/           the transformers.Trainer callbacks, thin adapters over tracking/ (the hf extra)
     tracking/     torch, no framework: N and token counting, the learning-rate schedule, and
                   `ScalingTracker`, which a plain loop (or any framework's adapter) drives
     core/         numpy/scipy only: laws, the forecast, advice, the gate, cross-run laws, tags
@@ -21,6 +22,8 @@ _PUBLIC = {
     # the callbacks
     "ScalingLawCallback": "lightning.namespaces",
     "ForecastEarlyStopping": "lightning.namespaces",
+    "ScalingLawTrainerCallback": "hf.callback",  # transformers.Trainer (the hf extra)
+    "ForecastEarlyStoppingCallback": "hf.early_stopping",
     # any training loop
     "ScalingTracker": "tracking.tracker",
     # forecasting one run
@@ -36,9 +39,15 @@ _PUBLIC = {
     "ComputeOptimal": "core.crossrun",
     "Estimate": "core.crossrun",
     "ScalingLawError": "core.crossrun",
+    "DataConstrainedLaw": "core.repetition",
+    "inference_optimal": "core.inference",
+    "InferencePlan": "core.inference",
+    "compare_fits": "core.compare",
+    "Comparison": "core.compare",
     # accounting
     "non_embedding_params": "tracking.accounting",
     "tokens_in_batch": "tracking.accounting",
+    "data_parallel_sum": "tracking.sharded",
     "training_flops": "core.compute",
     "pf_days": "core.compute",
     # reading data

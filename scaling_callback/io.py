@@ -275,6 +275,7 @@ class RunPoints:
     D: np.ndarray
     loss: np.ndarray
     sources: Tuple[str, ...]  # "path" for a TensorBoard run, "path:row" for a CSV row
+    U: Optional[np.ndarray] = None  # unique tokens of each run: CSV column U (every row), else None
 
 
 def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str = "final") -> RunPoints:
@@ -286,12 +287,13 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
     when the run was logged with convention="total"), loss from `loss_tag`
     ("final": its last value; "best": its lowest), D from `scaling/tokens` logged at that loss's
     validation (the first token count at or after the loss's step). A CSV gives one point per row, from
-    columns N, D, loss (names case-insensitive); without D, a column C gives D = C/(6N).
+    columns N, D, loss (names case-insensitive); without D, a column C gives D = C/(6N); an
+    optional column U (unique tokens each run drew its D from) is read when every point has it.
     Raises ScalingLawError saying what is missing or which point is not positive.
     """
     if loss not in ("final", "best"):
         raise ScalingLawError(f"loss must be 'final' or 'best', got {loss!r}")
-    rows: List[Tuple[float, float, float, str]] = []
+    rows: List[Tuple[float, float, float, str, float]] = []
     for path in paths:
         if os.path.isdir(path):
             runs = run_dirs(path)
@@ -308,11 +310,20 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
         for name, value in zip(("N", "D", "loss"), row):
             if not (np.isfinite(value) and value > 0):
                 raise ScalingLawError(f"{row[3]}: {name} = {value!r}; N, D and loss must be positive numbers")
-    N, D, L, src = zip(*rows)
-    return RunPoints(np.array(N), np.array(D), np.array(L), tuple(src))
+    N, D, L, src, U = zip(*rows)
+    U = np.array(U)
+    if np.isnan(U).all():
+        U = None
+    elif np.isnan(U).any():
+        missing = next(s for s, u in zip(src, U) if np.isnan(u))
+        raise ScalingLawError(f"{missing}: no unique tokens U, which other points have; give U for every run or none")
+    elif not (np.isfinite(U) & (U > 0)).all():
+        bad = next(s for s, u in zip(src, U) if not (np.isfinite(u) and u > 0))
+        raise ScalingLawError(f"{bad}: U must be a positive number of unique tokens")
+    return RunPoints(np.array(N), np.array(D), np.array(L), tuple(src), U)
 
 
-def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, float, str]:
+def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, float, str, float]:
     try:
         scalars = read_scalars(logdir)
     except FileNotFoundError as exc:
@@ -333,10 +344,10 @@ def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, fl
     # (mid-epoch), so take the first token count logged at or after the loss's step
     j = min(int(np.searchsorted(tok_steps, loss_steps[i], side="left")), len(tokens) - 1)
     D = float(tokens[j])
-    return float(params[-1]), D, float(losses[i]), logdir
+    return float(params[-1]), D, float(losses[i]), logdir, float("nan")  # a log dir has no U
 
 
-def _csv_points(path: str) -> List[Tuple[float, float, float, str]]:
+def _csv_points(path: str) -> List[Tuple[float, float, float, str, float]]:
     with _csv_rows(path, ScalingLawError) as (header, rows_of_file):
         if not header:
             raise ScalingLawError(f"{path}: empty CSV (expected a header with columns N, D, loss)")
@@ -361,7 +372,11 @@ def _csv_points(path: str) -> List[Tuple[float, float, float, str]]:
                 D = values["d"]
             else:
                 D = values["c"] / (6.0 * values["n"]) if values["n"] > 0 else float("nan")
-            out.append((values["n"], D, values["loss"], f"{path}:{line}"))
+            try:
+                U = float(row[cols["u"]]) if "u" in cols else float("nan")
+            except (IndexError, ValueError):
+                raise ScalingLawError(f"{path}:{line}: expected a number in column U, got {row}") from None
+            out.append((values["n"], D, values["loss"], f"{path}:{line}", U))
     if not out:
         raise ScalingLawError(f"{path}: no rows under the header")
     return out

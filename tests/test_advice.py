@@ -51,14 +51,21 @@ def test_repeated_data_effective_tokens_by_eq_5():
     six = repeated_data(6 * u, u)
     assert isinstance(six, RepetitionAdvice)
     assert six.epochs == pytest.approx(6)
-    assert six.effective_tokens == pytest.approx(u * (1 + 15.4 * (1 - math.exp(-5 / 15.4))), rel=1e-12)
-    assert six.marginal_value == pytest.approx(math.exp(-5 / 15.4))
+    r_star = 15.387756  # Muennighoff et al. 2023, released fit
+    assert six.effective_tokens == pytest.approx(u * (1 + r_star * (1 - math.exp(-5 / r_star))), rel=1e-12)
+    assert six.marginal_value == pytest.approx(math.exp(-5 / r_star))
+    # the data term of their law, B/D'^β − B/D^β with B = e^7.3049974, β = 0.3526596
+    B, beta = math.exp(7.3049974), 0.3526596
+    assert six.loss_penalty == pytest.approx(B * (six.effective_tokens ** -beta - (6 * u) ** -beta), rel=1e-12)
+    assert 0 < six.loss_penalty < 0.1
+    assert six.paying_epochs == pytest.approx(1 + r_star * math.log(2))  # a pass worth half a fresh one
     assert six.warning and "past the ~4 epochs" in six.message and "88%" in six.message
     four = repeated_data(4 * u, u)
     assert not four.warning and four.effective_fraction > 0.9  # "almost as good as unique data"
     assert repeated_data(4.01 * u, u).warning
     fresh = repeated_data(0.3 * u, u)
     assert fresh.effective_fraction == 1.0 and fresh.marginal_value == 1.0 and not fresh.warning
+    assert fresh.loss_penalty == 0.0
 
 
 @settings(max_examples=200, deadline=None)
@@ -67,8 +74,9 @@ def test_repeated_data_worth_is_bounded_and_monotone(epochs, more):
     u = 1e8
     a, b = repeated_data(epochs * u, u), repeated_data(epochs * more * u, u)
     assert 0 < a.effective_fraction <= 1 and a.effective_tokens <= a.tokens * (1 + 1e-12)
-    assert a.effective_tokens <= u * (1 + 15.4) * (1 + 1e-12)  # repeated data is worth at most 16.4 epochs
+    assert a.effective_tokens <= u * (1 + 15.387756) * (1 + 1e-12)  # repeated data is worth at most 16.4 epochs
     assert b.effective_tokens >= a.effective_tokens and b.effective_fraction <= a.effective_fraction + 1e-12
+    assert a.loss_penalty >= 0 and b.loss_penalty >= a.loss_penalty - 1e-12  # more passes never cost less
 
 
 # ----------------------------------------------------------------------------- noise and overfitting

@@ -1,5 +1,6 @@
 """AdviceBoard: warnings raised once, held as state and cleared; the stop decision's hysteresis;
 the data-limit warning said of the planned run."""
+import dataclasses
 import math
 
 import numpy as np
@@ -46,6 +47,9 @@ def test_stop_now_is_left_when_the_interval_is_sure_of_more_gain():
     # the same board then sees a curve falling like a power law (a resumed run on fresh data, say)
     falling = [Observation(s, s, 1.0, 2.0 + 3.0 * s ** -0.5, math.nan) for s in range(40, 840, 40)]
     a = assess(History(falling), target_step=4000)
+    # the calibrated interval of a 5x extrapolation is wide (docs/forecast.md): this test is
+    # about the board, so its record's interval is narrowed to one sure of more gain
+    a = dataclasses.replace(a, record=dataclasses.replace(a.record, high=a.record.fitted_loss - 0.02))
     assert a.record.fitted_loss - a.record.high >= 0.01
     view = board.update(a)
     assert view.stop.decision != STOP_NOW and board.stop_since is None

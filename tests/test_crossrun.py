@@ -324,3 +324,24 @@ def test_cli_input_errors_exit_with_a_message(tmp_path, capsys):
     fit.save(tmp_path / "fit.json")
     assert "compute must be a positive" in _cli_error(["plan", "--compute", "-1", "--fit",
                                                        str(tmp_path / "fit.json")], capsys)
+
+
+def test_cli_fit_holdout_predicts_kept_out_runs_and_draws_them(tmp_path, capsys):
+    """Fit Gadre et al.'s RedPajama models below 0.5B, hold out the 1.4B and 6.9B ones."""
+    gadre = ROOT / "data" / "scaling" / "gadre_overtraining.csv"
+    with open(gadre) as f:
+        rows = [r for r in csv.DictReader(f) if r["train_dataset"] == "rpj" and r["eval_set"] == "paloma_redpajama"]
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    for path, keep in ((small, lambda n: n < 5e8), (big, lambda n: n >= 5e8)):
+        path.write_text("N,D,loss\n" + "".join(f"{r['params']},{r['train_tokens']},{r['eval_loss']}\n"
+                                               for r in rows if keep(float(r["params"]))))
+    figure = tmp_path / "fit.png"
+    assert main(["fit", str(small), "--holdout", str(big), "--bootstrap", "5", "--plot", str(figure)]) == 0
+    out = capsys.readouterr().out
+    assert "held-out run" in out and "over 3 held-out runs" in out and figure.stat().st_size > 10_000
+    assert main(["fit", str(small), "--holdout", str(big), "--bootstrap", "0", "--json"]) == 0
+    held = json.loads(capsys.readouterr().out)["holdout"]
+    assert len(held) == 3
+    for h in held:  # the 1.4B and 6.9B runs within 15% of the law's prediction
+        assert abs(h["predicted"] / h["loss"] - 1) < 0.15
+    assert main(["fit", str(small), "--holdout", str(tmp_path / "none.csv")]) == 2

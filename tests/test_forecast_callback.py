@@ -193,3 +193,43 @@ def test_the_forecast_uses_the_planned_schedule_of_the_whole_run(tmp_path, sourc
         used = np.array([callback.lr_schedule(s) for s in steps])
     assert planned == pytest.approx(used, abs=1e-5 * 0.1)
     assert all(r.ok for r in callback.forecasts[1:]) and callback.assessment.forecast.law == "multi-power"
+
+
+def test_family_trend_from_a_saved_fit_is_logged_and_warns_off_trend(tmp_path):
+    """fit= a saved cross-run law: the callback logs the loss it expects for this run's N and
+    planned D beside the forecast, and warns once when the forecast's interval misses it."""
+    from scaling_callback.core.crossrun import ChinchillaLaw, ScalingLawFit
+
+    N, planned_D = 1000, 400 * 2 * 4  # 400 steps of 2 sequences of 4 tokens (curve_loaders)
+
+    def law_expecting(loss):
+        return ChinchillaLaw(E=loss - 0.1, A=0.05 * N**0.3, B=0.05 * planned_D**0.3, alpha=0.3, beta=0.3)
+
+    def fit_expecting(loss):
+        """A saved fit as `fit --save` writes one: the law and its bootstrap laws (here ±0.5%
+        around it); a law without an interval would call the run off trend at any noise."""
+        spread = tuple(law_expecting(loss + d) for d in np.linspace(-0.01, 0.01, 21))
+        return ScalingLawFit(law=law_expecting(loss), bootstrap_laws=spread, n_bootstrap=len(spread))
+
+    results = {}
+    for name, expected in (("on", 2.0), ("above", 1.5)):
+        path = tmp_path / f"{name}.json"
+        fit_expecting(expected).save(path)
+        callback = ScalingLawCallback(non_embedding_params=N, fit=str(path), figure_every=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit_curve(tmp_path / name, [callback])
+        logged = read_scalars(str(tmp_path / name))
+        results[name] = (callback, logged, [str(w.message) for w in caught if "family's trend" in str(w.message)])
+
+    callback, logged, warned = results["on"]
+    assert logged["trend/expected_loss"][1][-1] == pytest.approx(2.0, rel=1e-9)
+    assert logged["trend/off_trend"][1][-1] == 0 and not any("above" in w for w in warned)
+    assert callback.tracker.trend.direction == "on"
+    gap = logged["trend/gap"][1][-1]
+    assert gap == pytest.approx(logged["forecast/final_loss"][1][-1] - 2.0, abs=1e-6)  # float32 events
+    callback, logged, warned = results["above"]
+    assert logged["trend/off_trend"][1][-1] == 1 and logged["trend/gap"][1][-1] > 0.4
+    assert len(warned) == 1 and "above its family's trend" in warned[0]
+    with pytest.raises(ValueError, match="cannot read the saved fit"):
+        ScalingLawCallback(fit=str(tmp_path / "missing.json"))

@@ -78,3 +78,16 @@ def test_a_decaying_schedule_is_used():
     constant = assess(_history(_power(steps)), target_step=1000)
     decaying = assess(_history(_power(steps)), target_step=1000, lr=knots)
     assert decaying.record.ok and decaying.forecast.law != constant.forecast.law
+
+
+def test_a_forecast_that_follows_a_rise_and_the_overfitting_advice_agree():
+    """Without a train loss, the advice used to ask the forecast whether the loss should fall;
+    a forecast that follows the rise (law "overfitting") found it by the same rule, so both
+    say overfitting, and the text says rising rather than quoting an asymptote."""
+    steps = np.arange(50, 2050, 50)
+    val = (2.0 + 3.0 * (steps / 50.0) ** -0.7 + 0.0004 * np.maximum(steps - 800, 0))
+    val = val * (1 + 0.002 * np.random.default_rng(0).standard_normal(len(val)))
+    a = assess(_history(val, every=50), target_step=4000)
+    assert a.forecast.law == "overfitting" and a.forecast.loss > val[-1]
+    assert a.overfitting.overfitting and a.metrics["advice/overfitting"] == 1
+    assert "rising since its best" in a.markdown and "asymptote nan" not in a.markdown

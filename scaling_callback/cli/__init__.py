@@ -1,8 +1,10 @@
 """The `scaling-callback` command line: one subcommand per task (numpy side only, starts fast).
 
     scaling-callback forecast FILE [--run RUN_ID] [--upto STEP] [--at STEP] [--json] [--tag TAG]
-    scaling-callback fit RUN [RUN ...] [--form chinchilla|kaplan] [--json] [--save FIT.json] [--plot FILE]
-    scaling-callback plan --compute FLOPS --fit FIT.json
+    scaling-callback fit RUN [RUN ...] [--form chinchilla|kaplan|muennighoff] [--holdout RUN ...]
+                         [--json] [--save FIT.json] [--plot FILE]
+    scaling-callback plan (--compute FLOPS | --loss LOSS) --fit FIT.json [--inference-tokens T]
+    scaling-callback compare FIT_A FIT_B [--compute FLOPS ...] [--plot FILE] [--json]
 
 Each subcommand is a module of this package whose `add_parser(subparsers)` registers its parser
 and sets `func` (args -> exit code); `SUBCOMMANDS` lists them. torch and Lightning are never imported here.
@@ -13,9 +15,9 @@ import argparse
 import sys
 from typing import Callable, List, Optional
 
-from . import fit, forecast, plan
+from . import compare, fit, forecast, plan
 
-SUBCOMMANDS: List[Callable] = [forecast.add_parser, fit.add_parser, plan.add_parser]
+SUBCOMMANDS: List[Callable] = [forecast.add_parser, fit.add_parser, plan.add_parser, compare.add_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,10 @@ import json
 import math
 import sys
 
+import numpy as np
+
 from ..core.compute import PF_DAY_FLOPS
-from .common import estimate, fail, level, num
+from .common import estimate, fail, level, num, table
 
 # fewer points than this per parameter leave a least-squares fit with fewer residual degrees of
 # freedom than parameters: its bootstrap intervals then describe the resampling, not the law
@@ -26,9 +28,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help="a TensorBoard log dir written by the callback (one run), or a CSV with "
                         "columns N, D, loss (or C instead of D: D = C/(6N)), one run per row")
-    p.add_argument("--form", choices=("chinchilla", "kaplan"), default="chinchilla",
+    p.add_argument("--form", choices=("chinchilla", "kaplan", "muennighoff"), default="chinchilla",
                    help="chinchilla: E + A/N^alpha + B/D^beta (default); "
-                        "kaplan: [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D")
+                        "kaplan: [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D; "
+                        "muennighoff: chinchilla in effective N', D' for repeated data (needs a CSV "
+                        "column U, the unique tokens of each run)")
     p.add_argument("--tag", default="val_loss", help="loss tag in TensorBoard runs (default: val_loss)")
     p.add_argument("--loss", choices=("final", "best"), default="final",
                    help="take each TensorBoard run's final loss (default) or its best; D is the "
@@ -40,51 +44,69 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--compute", type=float, nargs="+", metavar="FLOPS",
                    help="budgets for the compute-optimal table (default: every decade from the "
                         "smallest run's compute to ten times the largest)")
+    p.add_argument("--holdout", nargs="+", metavar="RUN", default=[],
+                   help="runs (log dirs or CSVs, as RUN) kept out of the fit: each one's loss is "
+                        "predicted with its interval and set beside the truth, and drawn by --plot")
     p.add_argument("--plot", metavar="FILE", help="save the iso-loss / frontier figure (needs matplotlib)")
     p.add_argument("--json", action="store_true",
                    help="print only one JSON object with the law's parameters, each a number or "
-                        "{value, low, high}")
+                        "{value, low, high} (with --holdout, also \"holdout\": [{N, D, loss, "
+                        "predicted}])")
     p.add_argument("--save", metavar="FIT.json", help="save the fit for `scaling-callback plan`")
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
-    from ..core.crossrun import ScalingLawError, fit_scaling_law
+    from ..core.crossrun import ScalingLawError, fit_scaling_law, law_class
     from ..io import read_run_points
 
     try:
         points = read_run_points(args.runs, loss_tag=args.tag, loss=args.loss)
         _say_what_was_read(points, to_stderr=args.json)
-        k = 5 if args.form == "chinchilla" else 4  # the law's parameters (E, A, B, alpha, beta / N_c, D_c, ...)
+        k = len(law_class(args.form).names)  # the law's parameters (E, A, B, alpha, beta / N_c, D_c, ...)
         if len(points.N) == k:  # fewer: fit_scaling_law says how many it needs
             raise ScalingLawError(f"{len(points.N)} points for the {k} parameters of the {args.form} law: the law "
                                   "passes through every point, an exact fit that says nothing about the next run; "
                                   f"give at least {MIN_POINTS_PER_PARAMETER * k} runs")
         fit = fit_scaling_law(points.N, points.D, points.loss, form=args.form,
-                              n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed)
+                              n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
+                              unique_tokens=points.U if args.form == "muennighoff" else None)
         budgets = args.compute or _default_budgets(fit.compute_range)
-        table, no_table = [], ""
+        allocations, no_table = [], ""
         try:
-            table = [fit.compute_optimal(c) for c in budgets]
+            allocations = [fit.compute_optimal(c) for c in budgets]
         except ScalingLawError as exc:  # the law fits but has no allocation: say so, keep the law
             no_table = str(exc)
+        held = read_run_points(args.holdout, loss_tag=args.tag, loss=args.loss) if args.holdout else None
+        predicted = [] if held is None else [
+            fit.expected_loss(float(n), float(d),
+                              None if held.U is None or fit.form != "muennighoff" else float(u))
+            for n, d, u in zip(held.N, held.D, held.N if held.U is None else held.U)]
         if args.save:
             fit.save(args.save)
         if args.plot:
             from ..plots import plot_fit
 
-            plot_fit(fit, points.N, points.D, points.loss, args.plot)
+            plot_fit(fit, points.N, points.D, points.loss, args.plot,
+                     holdout=None if held is None else (held.N, held.D, held.loss))
     except (ScalingLawError, OSError, ImportError) as exc:
         return fail("fit", str(exc))
     for warning in _fit_warnings(fit):
         print(f"WARNING: {warning}", file=sys.stderr)
     if args.json:
-        print(json.dumps({name: est.as_json() for name, est in fit.parameters.items()}))
+        obj = {name: est.as_json() for name, est in fit.parameters.items()}
+        if held is not None:
+            obj["holdout"] = [{"N": float(n), "D": float(d), "loss": float(y), "predicted": e.as_json()}
+                              for n, d, y, e in zip(held.N, held.D, held.loss, predicted)]
+        print(json.dumps(obj))
         return 0
     print(_describe_fit(fit))
     print()
-    print(_allocation_table(fit, table) if table else f"no compute-optimal table: {no_table}")
+    print(_allocation_table(fit, allocations) if allocations else f"no compute-optimal table: {no_table}")
+    if held is not None:
+        print()
+        print(_holdout_table(fit, held, predicted))
     saved = [f"{what}: {path}" for what, path in (("saved fit", args.save), ("saved figure", args.plot)) if path]
     if saved:
         print("\n" + "\n".join(saved))
@@ -134,16 +156,30 @@ def _describe_fit(fit) -> str:
     return "\n".join(lines)
 
 
-def _allocation_table(fit, table) -> str:
+def _allocation_table(fit, allocations) -> str:
     head = ("compute (FLOPs)", "PF-days", "N_opt", "D_opt", "tokens/param", "loss")
     rows = [(num(p.compute), num(p.compute / PF_DAY_FLOPS), estimate(p.N), estimate(p.D),
-             estimate(p.tokens_per_parameter), estimate(p.loss)) for p in table]
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+             estimate(p.tokens_per_parameter), estimate(p.loss)) for p in allocations]
+    out = [table(head, rows)]
     low, high = fit.compute_range
     out.append(f"(the runs span {num(low)} – {num(high)} FLOPs; rows beyond are extrapolations)")
     return "\n".join(out)
+
+
+def _holdout_table(fit, held, predicted) -> str:
+    head = ("held-out run", "N", "D", "compute", "loss", "predicted", "error", "inside")
+    rows, errors, inside = [], [], 0
+    for src, n, d, y, e in zip(held.sources, held.N, held.D, held.loss, predicted):
+        err = (e.value - y) / y
+        errors.append(abs(err))
+        ok = e.low is not None and e.low <= y <= e.high
+        inside += ok
+        rows.append((src, num(n), num(d), num(6.0 * n * d), num(y), estimate(e), f"{100 * err:+.2f}%",
+                     "" if e.low is None else ("yes" if ok else "no")))
+    summary = f"median |error| {100 * float(np.median(errors)):.2f}% over {len(errors)} held-out runs"
+    if predicted and predicted[0].low is not None:
+        summary += f"; the {level(fit)} interval covers {inside} of {len(errors)}"
+    return table(head, rows) + "\n" + summary
 
 
 def _default_budgets(compute_range):

@@ -56,7 +56,11 @@ def run(args) -> int:
         fitted = f" (the last {fc.n_points} fitted)" if fc.n_points < len(steps) else ""
         print(f"run {curve.run_id or '-'}: {len(steps)} points{upto}{fitted}")
         print(f"forecast at step {at}: {fc.loss:.4f}  ({pct}% interval {fc.low:.4f} .. {fc.high:.4f})")
-        print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
+        if fc.law == "overfitting":
+            print(f"no asymptote: the loss is rising since its best {fc.params['best_loss']:.4f} at step "
+                  f"{int(fc.params['best_step'])}")
+        else:
+            print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
         print(f"law: {fc.law}, exponent {fc.exponent:.3f}")
         for note in fc.notes:
             print(f"note: {note}")

@@ -18,6 +18,7 @@ from typing import ClassVar, Iterable, Optional, Tuple
 import numpy as np
 
 from .checks import curve_arrays, positive_number
+from .repetition import MUENNIGHOFF_B, MUENNIGHOFF_BETA, MUENNIGHOFF_R_STAR_D, effective_tokens
 
 # Kaplan et al. 2020 Table 2: joint fit of L(N, D) (eq. 1.5), used by the overfitting penalty eq. 4.3
 KAPLAN_ALPHA_N = 0.076
@@ -31,8 +32,9 @@ DATA_LIMIT_EXPONENT = 0.74
 KAPLAN_ALPHA_S = 0.76
 # Muennighoff et al. 2023 §3: up to ~4 epochs of repeated data are almost as good as fresh data
 REPEATED_EPOCHS_LIMIT = 4.0
-# Muennighoff et al. 2023 eq. 5, fitted R*_D (the authors' released fit: 15.387756)
-MUENNIGHOFF_R_STAR_D = 15.4
+# A further pass "stops paying" once its tokens are worth less than this fraction of as many
+# fresh ones: e^(−R/R*_D) < 1/2 (eq. 5's marginal value), i.e. past 1 + R*_D·ln 2 ≈ 11.7 epochs
+PASS_WORTH_PAYING = 0.5
 # Hoffmann et al. 2022: compute-optimal training uses about 20 tokens per parameter
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 
@@ -136,6 +138,8 @@ class RepetitionAdvice:
     marginal_value: float  # worth of the next repeated token relative to a fresh one, e^(−R/R*)
     warning: bool  # epochs > max_epochs
     message: str
+    loss_penalty: float = 0.0  # B/D'^β − B/D^β: expected loss above as many fresh tokens
+    paying_epochs: float = math.inf  # epochs past which a further pass is worth < PASS_WORTH_PAYING
 
 
 def repeated_data(
@@ -144,36 +148,49 @@ def repeated_data(
     *,
     max_epochs: float = REPEATED_EPOCHS_LIMIT,
     r_star: float = MUENNIGHOFF_R_STAR_D,
+    B: float = MUENNIGHOFF_B,
+    beta: float = MUENNIGHOFF_BETA,
 ) -> RepetitionAdvice:
     """Epochs over the data and what they are worth, by Muennighoff et al.'s effective-data model.
 
     Muennighoff et al. 2023 eq. 5: D tokens drawn from U unique ones (U_D = min(U, D)) are worth
     D' = U_D + U_D·R*_D·(1 − e^(−R_D/R*_D)) fresh tokens, with R_D = D/U_D − 1 repetitions and
-    R*_D ≈ 15.4 (their fit; the 1/e "half-life" of a repeated token's value in repetitions).
+    R*_D = 15.39 (their fit; the 1/e "half-life" of a repeated token's value in repetitions).
     Up to ~4 epochs the tokens are almost as good as fresh (their §3); past `max_epochs` this
     warns. `effective_fraction` = D'/D; `marginal_value` = dD'/dD = e^(−R_D/R*_D), the worth of
-    one more repeated token relative to a fresh one.
+    one more repeated token relative to a fresh one. `loss_penalty` = B/D'^β − B/D^β, the loss
+    the repetition is expected to cost against as many fresh tokens, with the data term of their
+    fitted law (B = 1488, β = 0.353 by default; pass a fitted law's B and beta).
+    `paying_epochs` = 1 + R*_D·ln 2: past it a further pass is worth less than half as many
+    fresh tokens (PASS_WORTH_PAYING).
     """
     d = positive_number(tokens, "tokens")
     u = positive_number(unique_tokens, "unique_tokens")
     r_star = positive_number(r_star, "r_star")
+    B, beta = positive_number(B, "B"), positive_number(beta, "beta")
     epochs = d / u
-    u_d = min(u, d)
-    reps = max(d / u_d - 1.0, 0.0)
-    effective = u_d + u_d * r_star * (1.0 - math.exp(-reps / r_star))  # Muennighoff 2023 eq. 5
+    reps = max(d / min(u, d) - 1.0, 0.0)
+    effective = float(effective_tokens(d, u, r_star))  # Muennighoff 2023 eq. 5
     fraction = effective / d
     marginal = math.exp(-reps / r_star)  # d/dD of eq. 5
+    # the data term of Muennighoff et al.'s law (Chinchilla's B/D^β in D') against fresh D
+    penalty = B * (effective ** -beta - d ** -beta)
+    # e^(−R/R*_D) = PASS_WORTH_PAYING at R = R*_D·ln(1/PASS_WORTH_PAYING) repetitions
+    paying = 1.0 + r_star * math.log(1.0 / PASS_WORTH_PAYING)
     warn = epochs > max_epochs
     if warn:
         msg = (f"{epochs:.1f} epochs over {_fmt(u)} unique tokens, past the ~{max_epochs:g} epochs that "
                f"are almost as good as fresh data (Muennighoff et al. 2023): the {_fmt(d)} tokens are "
                f"worth about {_fmt(effective)} fresh ones ({100 * fraction:.0f}%), and each further "
-               f"token is worth {100 * marginal:.0f}% of a fresh one (eq. 5, R*_D = {r_star:g}).")
+               f"token is worth {100 * marginal:.0f}% of a fresh one (eq. 5, R*_D = {r_star:g}); expected "
+               f"loss penalty {penalty:.3g} against fresh data; passes past {paying:.1f} epochs are worth "
+               f"less than half of fresh ones.")
     else:
         msg = (f"{epochs:.2f} epochs over {_fmt(u)} unique tokens, within the ~{max_epochs:g} epochs that "
                f"are almost as good as fresh data (Muennighoff et al. 2023): the tokens are worth "
-               f"{100 * fraction:.0f}% of fresh ones (eq. 5).")
-    return RepetitionAdvice(d, u, epochs, effective, fraction, marginal, warn, msg)
+               f"{100 * fraction:.0f}% of fresh ones (eq. 5)"
+               + (f", an expected loss penalty of {penalty:.3g}." if penalty > 0 else "."))
+    return RepetitionAdvice(d, u, epochs, effective, fraction, marginal, warn, msg, penalty, paying)
 
 
 # --------------------------------------------------------------------------------------------

@@ -66,9 +66,13 @@ def _summary(fc: Optional[Forecast], reason: Optional[str], step: int, skipped: 
     if fc is None or not fc.ok:
         return ForecastSummary(False, True, f"No forecast at step {step}: {reason if fc is None else fc.reason}.")
     pct = round(100 * fc.confidence)
-    msg = (f"Loss at step {fc.target_step}: {_fmt(fc.loss)} ({pct}% interval {_fmt(fc.low)} to "
-           f"{_fmt(fc.high)}); asymptote {_fmt(fc.asymptote)} ({_fmt(fc.asymptote_low)} to "
-           f"{_fmt(fc.asymptote_high)}); {fc.law} law, exponent {fc.exponent:.3g}, from {fc.n_points} points")
+    head = f"Loss at step {fc.target_step}: {_fmt(fc.loss)} ({pct}% interval {_fmt(fc.low)} to {_fmt(fc.high)}); "
+    if fc.law == "overfitting":
+        msg = (head + f"rising since its best {_fmt(fc.params['best_loss'])} at step {int(fc.params['best_step'])} "
+               f"(overfitting law, the rise carried on as the training goes on), from {fc.n_points} points")
+    else:
+        msg = (head + f"asymptote {_fmt(fc.asymptote)} ({_fmt(fc.asymptote_low)} to {_fmt(fc.asymptote_high)}); "
+               f"{fc.law} law, exponent {fc.exponent:.3g}, from {fc.n_points} points")
     if skipped:
         msg += f"; {skipped} non-finite validation loss(es) skipped"
     return ForecastSummary(True, False, msg + ".")
@@ -197,6 +201,8 @@ def _overfitting(steps, val, train, fc: Optional[Forecast]) -> adv.OverfittingAd
     # the forecast is asked only where the train loss cannot answer (fewer than two train points
     # since the best validation step): a forecast evaluation costs a few milliseconds
     train_answers = int(np.sum(has_train & (steps >= best))) >= 2
-    if fc is not None and fc.ok and best < now and not train_answers:
+    # a forecast that follows a rise (law "overfitting") found it by this same rule on the
+    # validation curve alone: asking it whether the loss should fall would contradict it
+    if fc is not None and fc.ok and fc.law != "overfitting" and best < now and not train_answers:
         kwargs.update(forecast_steps=[best, now], forecast_loss=fc.predict([best, now])[0])
     return adv.observed_overfitting(steps, val, **kwargs)

@@ -6,6 +6,8 @@ Two forms:
 - "chinchilla": L = E + A/N^α + B/D^β, fitted as Hoffmann et al. (2022) Approach 3: Huber
   (δ = 1e-3) on log loss with the log-sum-exp parameterisation, from their grid of starts.
 - "kaplan": L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D (Kaplan et al. 2020 eq. 1.5), same objective.
+- "muennighoff": Chinchilla's form in effective parameters N' and effective data D' (Muennighoff
+  et al. 2023 eq. 5), for runs that repeat their data; each point also needs its unique tokens U.
 
 The Hoffmann grid has 4,500 starts. Instead of running the local optimiser from each, the
 objective is evaluated on the whole grid at once (one vectorised numpy pass) and the optimiser
@@ -24,12 +26,14 @@ from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .checks import positive_number, whole_number
+from .repetition import DataConstrainedLaw
 from .robust import huber, huber_fit
 from .status import ScalingLawError
 
 __all__ = [
     "ChinchillaLaw",
     "ComputeOptimal",
+    "DataConstrainedLaw",
     "Estimate",
     "KaplanLaw",
     "ScalingLawError",
@@ -139,8 +143,15 @@ class KaplanLaw:
         return N, D
 
 
-Law = Union[ChinchillaLaw, KaplanLaw]
-_LAWS = {ChinchillaLaw.form: ChinchillaLaw, KaplanLaw.form: KaplanLaw}
+Law = Union[ChinchillaLaw, KaplanLaw, DataConstrainedLaw]
+_LAWS = {law.form: law for law in (ChinchillaLaw, KaplanLaw, DataConstrainedLaw)}
+
+
+def law_class(form: str):
+    """The law class of a form name ("chinchilla", "kaplan", "muennighoff"); ScalingLawError otherwise."""
+    if form not in _LAWS:
+        raise ScalingLawError(f"unknown form {form!r}; choose one of {', '.join(_LAWS)}")
+    return _LAWS[form]
 
 
 # ------------------------------------------------------------------------- fit coordinates
@@ -155,9 +166,11 @@ class _FitSpace:
     lower: Tuple[float, ...]
     upper: Tuple[float, ...]
 
-    def log_loss(self, p, logN, logD):
-        """log L̂ for parameter rows p (k,) -> (n,) or (m, k) -> (m, n)."""
+    def log_loss(self, p, logN, logD, logU=None):
+        """log L̂ for parameter rows p (k,) -> (n,) or (m, k) -> (m, n); logU: log unique tokens."""
         cols = [np.asarray(p, float)[..., i, None] for i in range(len(self.lower))]
+        if self.law is DataConstrainedLaw:
+            return _data_constrained_log_loss(cols, logN, logD, logU)
         if self.law is ChinchillaLaw:
             a, b, e, alpha, beta = cols
             # Hoffmann et al. 2022 eq. 3 / App. D.2: log L̂ = LSE(a − α·log N, b − β·log D, e)
@@ -170,14 +183,34 @@ class _FitSpace:
         """The law at fit coordinates p, or None when a parameter overflows a float (e^710 and
         beyond: the optimiser ran off to infinity, as it does when loss barely varies)."""
         p = [float(v) for v in p]
-        logs = p[:3] if self.law is ChinchillaLaw else p[:2]
+        logs = p[:3] if self.law is ChinchillaLaw else p[:3] + p[5:] if self.law is DataConstrainedLaw else p[:2]
         if not all(math.isfinite(v) for v in p) or max(logs) >= _MAX_LOG_FLOAT:
             return None
         if self.law is ChinchillaLaw:
             a, b, e, alpha, beta = p
             return ChinchillaLaw(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=alpha, beta=beta)
+        if self.law is DataConstrainedLaw:
+            a, b, e, alpha, beta, r_d, r_n = p
+            return DataConstrainedLaw(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=alpha, beta=beta,
+                                      R_D_star=math.exp(r_d), R_N_star=math.exp(r_n))
         n_c, d_c, alpha_n, alpha_d = p
         return KaplanLaw(N_c=math.exp(n_c), D_c=math.exp(d_c), alpha_N=alpha_n, alpha_D=alpha_d)
+
+
+def _data_constrained_log_loss(cols, logN, logD, logU):
+    """log L̂ of the Muennighoff form in (a, b, e, α, β, log R*_D, log R*_N)."""
+    a, b, e, alpha, beta, log_rd, log_rn = cols
+    r_d, r_n = np.exp(log_rd), np.exp(log_rn)
+    # U_N, the compute-optimal N for U tokens (Hoffmann eq. 4 inverted), in logs
+    log_g = (np.log(alpha) + a - np.log(beta) - b) / (alpha + beta)
+    log_un = np.minimum(logN, log_g + beta / alpha * (logU + log_g))
+    reps_n = np.expm1(logN - log_un)
+    log_ud = np.minimum(logU, logD)
+    reps_d = np.expm1(logD - log_ud)
+    # Muennighoff et al. 2023 eq. 5 (D') and its parameter twin (N'), in logs
+    log_n_eff = log_un + np.log1p(-r_n * np.expm1(-reps_n / r_n))
+    log_d_eff = log_ud + np.log1p(-r_d * np.expm1(-reps_d / r_d))
+    return np.logaddexp(np.logaddexp(a - alpha * log_n_eff, b - beta * log_d_eff), e)
 
 
 def _grid(*axes) -> np.ndarray:
@@ -205,16 +238,26 @@ _SPACES = {
         lower=(-_INF, -_INF, 1e-4, 1e-4),
         upper=(_INF, _INF, 10.0, 10.0),
     ),
+    # Hoffmann's grid (α, β from 0.5: the form divides by them) times log R*_D, log R*_N ∈
+    # {log 2, log 8, log 32} (Muennighoff's fit: 15.4 and 5.3): 6·6·5·4·4·3·3 = 25,920 starts
+    "muennighoff": _FitSpace(
+        DataConstrainedLaw,
+        _grid(np.arange(0, 26, 5), np.arange(0, 26, 5), np.arange(-1, 1.01, 0.5),
+              np.arange(0.5, 2.01, 0.5), np.arange(0.5, 2.01, 0.5), np.log([2.0, 8.0, 32.0]),
+              np.log([2.0, 8.0, 32.0])),
+        lower=(-_INF, -_INF, -_INF, 1e-3, 1e-3, math.log(1e-2), math.log(1e-2)),
+        upper=(_INF, _INF, _INF, 10.0, 10.0, math.log(1e4), math.log(1e4)),
+    ),
 }
 
 
-def _objective_on(space: _FitSpace, starts: np.ndarray, logN, logD, logL, delta) -> np.ndarray:
+def _objective_on(space: _FitSpace, starts: np.ndarray, logN, logD, logL, delta, logU=None) -> np.ndarray:
     """The Huber objective at every row of `starts`, in chunks of about a million residuals."""
     out = np.empty(len(starts))
     step = max(1, 1_000_000 // max(1, len(logL)))
     with np.errstate(all="ignore"):
         for i in range(0, len(starts), step):
-            r = space.log_loss(starts[i:i + step], logN, logD) - logL
+            r = space.log_loss(starts[i:i + step], logN, logD, logU) - logL
             out[i:i + step] = huber(r, delta).sum(axis=-1)
     return np.where(np.isfinite(out), out, np.inf)
 
@@ -227,7 +270,7 @@ _DELTA_RANGE = f"a number in (0, {_MAX_DELTA:g}] (the Huber threshold on log-los
 _CONFIDENCE_RANGE = "a number strictly between 0 and 1"
 
 
-def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta):
+def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta, logU=None):
     """The best local optimum over `starts`, each restarted from its result until it stops falling.
 
     The bounded trust-region solver behind huber_fit can stop early on these objectives (the
@@ -236,7 +279,9 @@ def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta):
     from where it halted reached the exact law (cost ~1e-25) from each of them.
     """
     def residuals(p):
-        return space.log_loss(p, logN, logD) - logL
+        with np.errstate(all="ignore"):
+            r = space.log_loss(p, logN, logD, logU) - logL
+        return np.where(np.isfinite(r), r, 1e3)  # a start outside the form's domain: far, not nan
 
     best = None
     for x0 in starts:
@@ -328,11 +373,17 @@ class ScalingLawFit:
         """b in D_opt ∝ C^b."""
         return self._estimate(lambda law: law.d_opt_exponent)
 
-    def expected_loss(self, N: float, D: float) -> Estimate:
-        """Loss expected for N parameters trained on D tokens."""
+    def expected_loss(self, N: float, D: float, unique_tokens: Optional[float] = None) -> Estimate:
+        """Loss expected for N parameters trained on D tokens (drawn from `unique_tokens`
+        unique ones: the muennighoff form only; None means all fresh)."""
         _check_positive_scalar("N", N)
         _check_positive_scalar("D", D)
-        return self._estimate(lambda law: law.loss(N, D))
+        if unique_tokens is None:
+            return self._estimate(lambda law: law.loss(N, D))
+        if self.form != DataConstrainedLaw.form:
+            raise ScalingLawError(f"unique_tokens needs the {DataConstrainedLaw.form} form; this fit is {self.form}")
+        _check_positive_scalar("unique_tokens", unique_tokens)
+        return self._estimate(lambda law: law.loss(N, D, unique_tokens))
 
     def compute_optimal(self, compute: float) -> ComputeOptimal:
         """N, D, expected loss and tokens per parameter for a budget of `compute` FLOPs."""
@@ -445,11 +496,20 @@ def _check_options(confidence, n_bootstrap, seed, delta, n_starts):
             whole_number(n_starts, "n_starts", minimum=1, error=ScalingLawError))
 
 
-def _check_points(N, D, loss, form) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_points(N, D, loss, form, unique_tokens=None):
+    """(N, D, loss, U) as float arrays, U None unless the form needs it; ScalingLawError otherwise."""
     if not isinstance(form, str) or form not in _SPACES:
         raise ScalingLawError(f"unknown form {form!r}; choose one of {', '.join(_SPACES)}")
+    needs_u = _SPACES[form].law is DataConstrainedLaw
+    if needs_u and unique_tokens is None:
+        raise ScalingLawError(f"the {form} form needs each run's unique tokens U (unique_tokens=, or a "
+                              "CSV column U): it models what repeating U tokens over D is worth")
+    if unique_tokens is not None and not needs_u:
+        raise ScalingLawError(f"unique tokens only enter the {DataConstrainedLaw.form} form; "
+                              f"the {form} form treats every token as fresh")
     arrays = {}
-    for name, x in (("N", N), ("D", D), ("loss", loss)):
+    columns = (("N", N), ("D", D), ("loss", loss)) + ((("U", unique_tokens),) if needs_u else ())
+    for name, x in columns:
         try:
             a = np.asarray(x, float).ravel()
         except (TypeError, ValueError):
@@ -457,7 +517,7 @@ def _check_points(N, D, loss, form) -> Tuple[np.ndarray, np.ndarray, np.ndarray]
         arrays[name] = a
     sizes = {n: a.size for n, a in arrays.items()}
     if len(set(sizes.values())) != 1:
-        raise ScalingLawError("N, D and loss must have one value per point; got sizes "
+        raise ScalingLawError(f"{', '.join(arrays)} must have one value per point; got sizes "
                               + ", ".join(f"{n}: {s}" for n, s in sizes.items()))
     for name, a in arrays.items():
         bad = np.flatnonzero(~np.isfinite(a) | (a <= 0))
@@ -485,7 +545,7 @@ def _check_points(N, D, loss, form) -> Tuple[np.ndarray, np.ndarray, np.ndarray]
         top = float(np.max(6.0 * arrays["N"] * arrays["D"]))
     if not math.isfinite(top):
         raise ScalingLawError("the compute 6·N·D of some point overflows a float (N·D > 1e307); check the units")
-    return arrays["N"], arrays["D"], arrays["loss"]
+    return arrays["N"], arrays["D"], arrays["loss"], arrays.get("U")
 
 
 def fit_scaling_law(
@@ -499,12 +559,16 @@ def fit_scaling_law(
     seed: Optional[int] = 0,
     delta: float = 1e-3,
     n_starts: int = 10,
+    unique_tokens: Optional[Sequence[float]] = None,
 ) -> ScalingLawFit:
     """Fit a scaling law L(N, D) to final losses of several runs.
 
     N: parameters of each run (non-embedding for the Kaplan convention), D: tokens each run
     trained on, loss: its final (or best) loss, one value per run; all positive.
-    form: "chinchilla" (E + A/N^α + B/D^β) or "kaplan" ([(N_c/N)^(α_N/α_D) + D_c/D]^α_D).
+    form: "chinchilla" (E + A/N^α + B/D^β), "kaplan" ([(N_c/N)^(α_N/α_D) + D_c/D]^α_D) or
+    "muennighoff" (E + A/N'^α + B/D'^β, Muennighoff et al. 2023 eq. 5; needs `unique_tokens`,
+    the unique tokens U each run drew its D from, and runs that repeat data, D > U, to identify
+    R*_D).
     Minimises Σ Huber_δ(log L̂ − log L) (Hoffmann et al. 2022 eq. 3, δ = 1e-3) from the
     `n_starts` best points of the form's starting grid (the objective is evaluated on the whole
     grid first). `n_bootstrap` resamples of the points (with replacement) are refitted for
@@ -513,14 +577,15 @@ def fit_scaling_law(
     values, N or D not varied, every loss equal, an option of the wrong type or range, e.g.
     delta outside (0, 1e6]) or when no start gives a fit or the fit diverges (a parameter overflows).
     """
-    N, D, loss = _check_points(N, D, loss, form)
+    N, D, loss, U = _check_points(N, D, loss, form, unique_tokens)
     confidence, n_bootstrap, seed, delta, n_starts = _check_options(confidence, n_bootstrap, seed, delta, n_starts)
     space = _SPACES[form]
     logN, logD, logL = np.log(N), np.log(D), np.log(loss)
+    logU = None if U is None else np.log(U)
 
-    objective = _objective_on(space, space.grid, logN, logD, logL, delta)
+    objective = _objective_on(space, space.grid, logN, logD, logL, delta, logU)
     ranked = space.grid[np.argsort(objective, kind="stable")]
-    best = _local_fit(space, ranked[:n_starts], logN, logD, logL, delta)
+    best = _local_fit(space, ranked[:n_starts], logN, logD, logL, delta, logU)
     if best is None:
         raise ScalingLawError(f"the {form} fit failed from every start (no finite objective)")
     law = space.to_law(best.params)
@@ -538,8 +603,9 @@ def fit_scaling_law(
             if np.unique(N[idx]).size < 2 or np.unique(D[idx]).size < 2:
                 continue  # this resample cannot identify the law
             x = logN[idx], logD[idx], logL[idx]
-            grid_best = candidates[np.argmin(_objective_on(space, candidates, *x, delta))]
-            refit = _local_fit(space, [best.params, grid_best], *x, delta)
+            u = None if logU is None else logU[idx]
+            grid_best = candidates[np.argmin(_objective_on(space, candidates, *x, delta, u))]
+            refit = _local_fit(space, [best.params, grid_best], *x, delta, u)
             refit_law = None if refit is None else space.to_law(refit.params)
             if refit_law is not None:  # a diverged resample is left out like a failed one
                 boot.append(refit_law)

@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple, Optional
 class Tag(NamedTuple):
     name: str
     kind: str  # "scalar", "text" or "image"
-    group: str  # "scaling", "forecast", "advice", "gate" or "throughput"
+    group: str  # "scaling", "forecast", "advice", "gate", "throughput" or "trend"
     meaning: str
 
 
@@ -83,6 +83,13 @@ TOKENS_PER_SECOND = "throughput/tokens_per_second"
 FLOPS_PER_SECOND = "throughput/flops_per_second"
 SECONDS_TO_PLANNED_END = "throughput/seconds_to_planned_end"
 
+# ---- the family's trend: a saved cross-run fit (fit=) against this run's forecast (rank zero) ----
+TREND_EXPECTED = "trend/expected_loss"
+TREND_EXPECTED_LOW = "trend/expected_loss_low"
+TREND_EXPECTED_HIGH = "trend/expected_loss_high"
+TREND_GAP = "trend/gap"
+TREND_OFF = "trend/off_trend"
+
 # ---- TensorBoard custom-scalars layout --------------------------------------------------------
 LAYOUT_CATEGORY = "scaling-callback: where the run ends"
 LAYOUT_SUMMARY = "custom_scalars__config__"  # the custom-scalars plugin's own name for its layout record
@@ -129,6 +136,11 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(FLOPS_PER_SECOND, _S, "throughput", "training FLOP per second over the same interval (6·N per token, plus the context term)"),
     Tag(SECONDS_TO_PLANNED_END, _S, "throughput",
         "estimated seconds to the planned end: steps left × wall time per step of the last interval, validations included"),
+    Tag(TREND_EXPECTED, _S, "trend", "the loss the cross-run law (fit=) expects for this run's N and planned D"),
+    Tag(TREND_EXPECTED_LOW, _S, "trend", "the lower end of the law's bootstrap interval"),
+    Tag(TREND_EXPECTED_HIGH, _S, "trend", "the upper end of the law's bootstrap interval"),
+    Tag(TREND_GAP, _S, "trend", "forecast/final_loss minus trend/expected_loss (positive: worse than the family)"),
+    Tag(TREND_OFF, _S, "trend", "1 when the forecast's interval lies above the law's, -1 below, 0 when they overlap"),
 )}
 
 

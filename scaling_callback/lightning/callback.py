@@ -13,10 +13,13 @@ from __future__ import annotations
 import math
 from typing import Callable, Dict, List, Optional
 
+import torch
+
 from ..core import tags
 from ..core.history import ForecastHistory, History
 from ..core.planning import planned_end_step
-from ..tracking.tracker import ScalingTracker
+from ..tracking.adapter import adapter_tracker
+from ..tracking.sharded import rank_counts_tokens, strategy_device_mesh
 from .resume import run_missed_validation, validation_due
 from .report import TerminalReport, tensorboard_loggers, tensorboard_writers
 
@@ -59,6 +62,10 @@ class ScalingLawCore:
             many forecasts after, at the planned end and at train end (0: never).
         progress_bar: show the latest forecast, "forecast=2.43 [2.40, 2.46]", in the Trainer's
             progress bar (without a bar: one line per validation in the terminal).
+        fit: a cross-run law of this run's family (`ScalingLawFit` or the path of a fit saved by
+            `scaling-callback fit --save`): the loss it expects for this run's N and planned D is
+            logged beside each forecast (trend/expected_loss, _low, _high, trend/gap,
+            trend/off_trend), with a warning when the run is off its family's trend.
 
     Every training micro-batch is counted (gradient accumulation included), on every rank; the
     count stays on the device and is summed over ranks only when read (validation end, checkpoint).
@@ -88,17 +95,13 @@ class ScalingLawCore:
                  d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
                  horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
                  confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10,
-                 progress_bar: bool = True):
-        if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"monitor must be a metric name, got {monitor!r}")
-        if train_monitor is not None and (not isinstance(train_monitor, str) or not train_monitor):
-            raise ValueError(f"train_monitor must be a metric name or None, got {train_monitor!r}")
-        self.tracker = ScalingTracker(
-            non_embedding_params=non_embedding_params, convention=convention, tokens_in_batch=tokens_in_batch,
-            n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn, tokens_per_epoch=tokens_per_epoch, forecast=forecast,
-            horizons=horizons, horizon_unit=horizon_unit, lr_schedule=lr_schedule, confidence=confidence,
-            min_delta=min_delta, figure_every=figure_every, monitor=monitor)
-        self.tracker.name = type(self).__qualname__
+                 progress_bar: bool = True, fit=None):
+        self.tracker = adapter_tracker(
+            self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
+            tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
+            tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
+            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every,
+            fit=fit)
         self.monitor = monitor
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
@@ -157,9 +160,14 @@ class ScalingLawCore:
 
     def on_fit_start(self, trainer, pl_module) -> None:
         strategy = trainer.strategy
-        self.tracker.sum_over_ranks = lambda t: strategy.reduce(t, reduce_op="sum")
+        # under tensor parallelism the ranks of one model replica saw the same batches: one of them counts
+        share = (lambda t: t) if rank_counts_tokens(strategy_device_mesh(strategy)) else torch.zeros_like
+        self.tracker.sum_over_ranks = lambda t: strategy.reduce(share(t), reduce_op="sum")
         self.tracker.reduce_device = strategy.root_device
-        self.tracker.set_model(pl_module)
+        # the strategy's wrapper (FSDP1, DDP, DeepSpeed) holds what a sharded LightningModule lacks: the FSDP1
+        # flat parameters' metadata sits on the wrapper, above the LightningModule
+        wrapped = getattr(strategy, "model", None)
+        self.tracker.set_model(wrapped if isinstance(wrapped, torch.nn.Module) else pl_module)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.tracker.count(batch)

@@ -13,26 +13,15 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
+from .sharded import parameter_entries
+
 CONVENTIONS = ("kaplan", "total")
-EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)
 
 TokenCount = Union[int, torch.Tensor]
 
 
-def _tensor_key(t: torch.Tensor):
-    """Identity of the memory a parameter uses, so tensors tied through different Parameter objects
-    count once. Tensors without inspectable storage (meta, DTensor, ...) fall back to object identity."""
-    try:
-        storage = t.untyped_storage()
-        if t.device.type != "meta" and storage.data_ptr() != 0:
-            return ("storage", t.device, storage.data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
-    except (RuntimeError, NotImplementedError, TypeError):
-        pass
-    return ("object", id(t))
-
-
 def non_embedding_params(module: nn.Module, convention: str = "kaplan") -> int:
-    """Parameters of `module`, each tensor counted once (tied or shared weights once).
+    """Parameters of the full model `module`, each tensor counted once (tied or shared weights once).
 
     convention="kaplan" (Kaplan et al. 2020 §2.1): N excludes the token and position embeddings,
     i.e. the weight of every `nn.Embedding`/`nn.EmbeddingBag` and any parameter tied to one: a
@@ -41,26 +30,21 @@ def non_embedding_params(module: nn.Module, convention: str = "kaplan") -> int:
     convention="total" (Hoffmann et al. 2022): every parameter once, embeddings included.
     Frozen parameters count too (the formulas assume all of them are trained).
 
+    A sharded module counts as the full model it shards (`sharded.parameter_entries`): FSDP1
+    (flat parameters, use_orig_params or not), FSDP2 and tensor-parallel DTensors (global
+    shapes), DeepSpeed ZeRO-3 (`ds_numel`); embeddings and ties are recognised there too. No
+    collective is needed: every rank gets the same N.
+
     Raises ValueError for an unknown convention, a module without parameters, a count of zero
     (every parameter is an embedding) or lazy parameters not yet initialised.
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
-    params = {}
-    for name, p in module.named_parameters(remove_duplicate=False):
-        if isinstance(p, nn.parameter.UninitializedParameter):
-            raise ValueError(f"parameter {name!r} is not initialised yet (a lazy module): run one forward "
-                             "pass first, or pass non_embedding_params= explicitly")
-        params.setdefault(_tensor_key(p), p)
-    if not params:
+    entries = parameter_entries(module)
+    if not entries:
         raise ValueError(f"{type(module).__name__} has no parameters to count; pass non_embedding_params= "
                          "explicitly if the model is built later")
-    excluded = set()
-    if convention == "kaplan":
-        for sub in module.modules():
-            if isinstance(sub, EMBEDDING_TYPES):
-                excluded.add(_tensor_key(sub.weight))
-    n = sum(p.numel() for key, p in params.items() if key not in excluded)
+    n = sum(e.numel for e in entries if convention == "total" or not e.embedding)
     if n == 0:
         raise ValueError(f"{type(module).__name__} has only embedding parameters, so Kaplan's N is 0; "
                          "use convention='total' or pass non_embedding_params=")

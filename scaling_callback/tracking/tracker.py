@@ -26,6 +26,7 @@ from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens
 from ..core.history import ForecastHistory, ForecastRecord, History, Observation
 from ..core.planning import check_horizons, compress_schedule, horizon_steps, schedule_before
 from ..core.status import Status
+from ..core.trend import TrendCheck, load_fit, trend_check
 from ..io import write_schedule_file
 from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
@@ -44,6 +45,7 @@ class Report:
     record: Optional[ForecastRecord]  # the forecast made (None where this process does not forecast)
     assessment: Optional[Assessment]  # the forecast and advice in full (None likewise, or on an error)
     advice: Optional[BoardView] = None  # the advice as state after this evaluation: changes, decision, text
+    trend: Optional[TrendCheck] = None  # the forecast against the family's law (with fit=, a forecast made)
 
 
 class ScalingTracker:
@@ -91,6 +93,10 @@ class ScalingTracker:
         sum_over_ranks: fn(int64 tensor) -> tensor summed over the data-parallel ranks (e.g. a
             `torch.distributed.all_reduce`); every rank must then call `observe` together.
         monitor: the name of the validation metric (the figure's label and the layout's series).
+        fit: a cross-run law of this run's family (a `ScalingLawFit`, or the path of one saved by
+            `scaling-callback fit --save`): at each forecast the loss it expects for N and the
+            planned D is logged beside the forecast (trend/*), with a warning when the forecast's
+            interval and the law's do not overlap (`core.trend`). Read at construction.
 
     The advice is kept as state (`core.advice_board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has
@@ -114,7 +120,7 @@ class ScalingTracker:
                  horizons=None, horizon_unit: str = "steps", confidence: float = 0.8, min_delta: float = 0.01,
                  writer=None, figure_every: int = 10,
                  sum_over_ranks: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 monitor: str = "val_loss"):
+                 monitor: str = "val_loss", fit=None):
         if convention not in CONVENTIONS:
             raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
         if tokens_in_batch is not None and not callable(tokens_in_batch):
@@ -143,6 +149,8 @@ class ScalingTracker:
         self.sum_over_ranks = sum_over_ranks
         self.reduce_device: Optional[torch.device] = None  # where the rank sum runs (a strategy's root device)
         self.monitor = monitor
+        self.fit = None if fit is None else load_fit(fit)
+        self.trend: Optional[TrendCheck] = None  # the latest check against `fit`
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
         self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
@@ -220,20 +228,21 @@ class ScalingTracker:
         rates = self.throughput.rates(observation.step, tokens, flops, self.planned_steps)
         if rates is not None:
             metrics.update(rates.metrics())
-        record = assessment = advice = None
+        record = assessment = advice = trend = None
         if self.forecasting and forecast is not False:
             if val_loss is not None and not math.isfinite(observation.val_loss):
                 self.warn_once("nonfinite", f"{self.monitor} = {observation.val_loss} at step {step}; non-finite "
                                "losses are skipped by the forecast (their count is logged as forecast/points_skipped)")
             record, assessment = self._forecast(observation, metrics.get(tags.EPOCHS), metrics)
             self.forecasts.append(record)
+            trend = self._check_trend(observation, record, metrics)
             advice = self.advice if assessment is not None else None
         if self.writer is not None:
             for tag, value in metrics.items():
                 self.writer.add_scalar(tag, value, int(step))
             if assessment is not None:
                 self.write_tensorboard([self.writer], assessment)
-        return Report(observation, metrics, record, assessment, advice)
+        return Report(observation, metrics, record, assessment, advice, trend)
 
     def _scale_metrics(self, observation: Observation, epochs: Optional[float]) -> Dict[str, float]:
         metrics = {
@@ -283,6 +292,30 @@ class ScalingTracker:
             self.warn_once(f"forecast:{assessment.status.value}", f"no forecast at step {step}: {record.reason} "
                            "(warned once for this kind of reason)")
         return record, assessment
+
+    def _check_trend(self, observation: Observation, record: ForecastRecord, metrics: Dict[str, float]):
+        """The forecast against the family's law (`fit=`): trend/* tags, a warning when off trend.
+        None without a fit or a forecast; never raises."""
+        if self.fit is None or not record.ok or observation.step <= 0 or record.target_step <= 0:
+            return None
+        planned_tokens = observation.tokens / observation.step * record.target_step
+        try:
+            check = trend_check(self.fit, float(self.n_params), planned_tokens, record.loss, record.low,
+                                record.high, unique_tokens=self.tokens_per_epoch)
+        except Exception as exc:  # noqa: BLE001 - the training loop must never see it
+            self.warn_once("trend:error", f"the cross-run law could not be evaluated ({type(exc).__name__}: {exc})")
+            return None
+        self.trend = check
+        e = check.expected
+        metrics[tags.TREND_EXPECTED] = e.value
+        if e.low is not None:
+            metrics[tags.TREND_EXPECTED_LOW], metrics[tags.TREND_EXPECTED_HIGH] = e.low, e.high
+        metrics[tags.TREND_GAP] = check.gap
+        metrics[tags.TREND_OFF] = {"above": 1.0, "below": -1.0}.get(check.direction, 0.0)
+        if check.off_trend:
+            self.warn_once(f"trend:{check.direction}", f"at step {observation.step}: {check.message} "
+                           "(warned once per direction)")
+        return check
 
     def no_forecast_reason(self) -> Optional[str]:
         """Why no forecast was made in the whole run, or None when one was (or none was tried)."""

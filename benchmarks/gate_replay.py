@@ -1,0 +1,91 @@
+"""Replay development runs through the stopping rule of ForecastEarlyStopping, at its defaults.
+
+    python3 benchmarks/gate_replay.py [--sources SOURCE ...]
+
+At validations of each run (at most MAX_CHECKS, evenly spaced: a run validating less often) the
+forecast of the planned end is made from the curve so far, as the callback makes it, and handed
+to PlateauGate(min_delta, patience, min_steps) with ForecastEarlyStopping's defaults. A run
+stopped at step s was stopped wrongly when the rest of it (to its planned end) improved on the
+best loss seen up to s by more than 2·min_delta; otherwise the steps after s are compute saved.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from curve_runs import SOURCES, load_runs  # noqa: E402
+from scaling_callback import ForecastEarlyStopping, ForecastRecord, PlateauGate, forecast  # noqa: E402
+
+MAX_CHECKS = 30  # checks per run: lr_scheduling runs validate up to 1000 times (bounded benchmark time)
+WRONG_FACTOR = 2.0  # "improved by more than 2·min_delta after the stop" counts as a wrong stop
+
+
+def gate_defaults():
+    sig = inspect.signature(ForecastEarlyStopping.__init__).parameters
+    return {name: sig[name].default for name in ("min_delta", "patience", "min_steps")}
+
+
+def replay(run, priors=None, **gate_kwargs):
+    """(stopped step or None, best loss up to the stop, best loss after it)."""
+    steps, losses = run.curve.observed()
+    gate = PlateauGate(**(gate_kwargs or gate_defaults()))
+    checks = np.unique(np.linspace(1, len(steps) - 1, min(MAX_CHECKS, len(steps) - 1)).round().astype(int))
+    for i in checks:
+        s, y = steps[: i + 1], losses[: i + 1]
+        fc = forecast(s, y, lr=run.lr, target_step=run.final_step, priors=priors)
+        if fc.ok:
+            now = float(fc.predict([s[-1]])[0][0])
+            record = ForecastRecord(int(s[-1]), run.final_step, fc.loss, fc.low, fc.high, fc.asymptote, fc.exponent,
+                                    now, True, None)
+        else:
+            record = ForecastRecord(int(s[-1]), run.final_step, *([float("nan")] * 6), False, fc.reason)
+        if gate.check(int(s[-1]), record).stop:
+            return int(s[-1]), float(np.min(y)), float(np.min(losses[i + 1:])) if i + 1 < len(losses) else np.inf
+    return None, float(np.min(losses)), np.inf
+
+
+def replay_all(runs, priors=None):
+    """{source: [(run, stopped step or None, improvement after the stop)]}."""
+    out = {}
+    for run in runs:
+        stop, before, after = replay(run, priors)
+        out.setdefault(run.source, []).append((run, stop, before - after if stop is not None else 0.0))
+    return out
+
+
+def print_replay(result):
+    d = gate_defaults()
+    wrong_gain = WRONG_FACTOR * d["min_delta"]
+    print(f"\ngate replay: PlateauGate{tuple(d.values())} (ForecastEarlyStopping's defaults min_delta, patience, "
+          f"min_steps), at most {MAX_CHECKS} checks a run")
+    print("| source | runs | stopped | wrong stops (improved > 2·min_delta after) | compute saved by right stops |")
+    print("| --- | --- | --- | --- | --- |")
+    total_wrong = 0
+    for source, rows in result.items():
+        stopped = [(r, s, g) for r, s, g in rows if s is not None]
+        wrong = [(r, s, g) for r, s, g in stopped if g > wrong_gain]
+        total_wrong += len(wrong)
+        planned = sum(r.final_step for r, _, _ in rows)
+        saved = sum(r.final_step - s for r, s, g in stopped if g <= wrong_gain)
+        detail = "; ".join(f"{r.run_id} at {s / r.final_step:.0%} (then -{g:.3f})" for r, s, g in wrong[:3])
+        print(f"| {source} | {len(rows)} | {len(stopped)} | {len(wrong)}{' ' + detail if detail else ''} | "
+              f"{100 * saved / planned:.1f}% |")
+    print(f"wrong stops in all: {total_wrong}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
+    args = ap.parse_args(argv)
+    print_replay(replay_all(load_runs(args.sources)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Forecast a run's validation loss at a future step from the curve so far (numpy only).
+
+The model is the multi-power law of Luo et al. 2025 in the normalised schedule η = lr/peak:
+
+    L(t) = E + A·(S1(t)/S1(t_c))^(−α) − B·LD(t)/B,        (Luo et al. 2025, the multi-power law)
+
+S1 the learning-rate area (warm-up included), t_c the last observed step and LD/B the loss-drop
+kernel with a fixed shape (C, β, γ). With a constant schedule LD ≡ 0 and the law is the
+saturating power law in steps (Kaplan eq. 1.6 form). Once the validation loss has turned up
+(overfitting) the forecast follows the rise since its best point instead (law "overfitting").
+
+The package, one idea a file:
+  priors.py    ForecastPriors, DropPrior, DEFAULT_PRIORS (learnt by benchmarks/learn_priors.py)
+  inputs.py    the history and the planned schedule, cleaned, thinned and normalised
+  law.py       the fitted laws as posteriors: the multi-power grid and the rising law
+  fit.py       Huber-IRLS at every grid point with its Laplace evidence; the choice of law
+  interval.py  the calibrated interval: the fit's own spread and a misspecification term
+  normal.py    normal-distribution helpers
+  __init__.py  forecast() and the Forecast it returns
+
+For each exponent α on a grid the law is linear in (E, A, B), solved exactly by Huber-IRLS under
+priors (log α ~ N; the drop the planned decay realises ~ N(a + b·decay fraction)); the grid
+points are weighted by their Laplace evidence times the prior (Bayesian model averaging), the
+forecast is the mixture's median and the interval is calibrated across development sources
+(interval.calibrated; docs/forecast.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..status import Status
+from .fit import fitted_posterior
+from .inputs import MAX_STEP, _clean
+from .law import _Posterior, _RisingPosterior
+from .normal import _mixture_quantiles
+from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
+
+__all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIORS"]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of the validation loss at `target_step`, or the reason there is none.
+
+    loss, low, high: the forecast and its `confidence` interval at the target step.
+    asymptote (low, high): the loss the law approaches with unlimited further training on the
+        schedule's final learning rate (E − B·(1 − η_target)); E for a constant schedule. Its
+        (low, high) are the posterior's own quantiles under the priors, not widened: no run
+        reaches its asymptote, so unlike (low, high) they cannot be calibrated on real curves.
+    law: "multi-power" (the schedule decays before the target), "power" (it does not, or no
+        schedule was given), "overfitting" (the validation loss has turned up: the forecast
+        follows the rise since its best point, and the asymptote is NaN) or "none". params: the most probable law's parameters.
+    exponent: α of that law (in learning-rate area, = steps for a constant schedule).
+    n_points: validation points used. ok/reason: reason is None exactly when ok; `status` says
+        the same as a `Status` code (Status.OK exactly when ok).
+    notes: assumptions made on the way (e.g. no schedule given), in words.
+    `predict(steps)` evaluates the fitted curve and its band at any steps.
+    """
+
+    ok: bool
+    reason: Optional[str]
+    target_step: int
+    loss: float
+    low: float
+    high: float
+    asymptote: float
+    asymptote_low: float
+    asymptote_high: float
+    law: str
+    params: Mapping[str, float]
+    exponent: float
+    n_points: int
+    confidence: float
+    notes: Tuple[str, ...] = ()
+    status: Status = Status.OK
+    _posterior: Optional["_Posterior"] = field(default=None, repr=False, compare=False)
+
+    def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mid, low, high) of the forecast curve at `steps` (NaN everywhere when not ok)."""
+        steps = np.atleast_1d(np.asarray(steps, float))
+        if self._posterior is None:
+            nan = np.full(steps.shape, np.nan)
+            return nan, nan.copy(), nan.copy()
+        return self._posterior.band(steps, self.confidence)
+
+    def as_dict(self) -> dict:
+        """The JSON-friendly fields (what the CLI prints)."""
+        return {
+            "ok": self.ok, "status": self.status.value, "reason": self.reason, "target_step": self.target_step,
+            "loss": self.loss, "low": self.low, "high": self.high,
+            "asymptote": self.asymptote, "asymptote_low": self.asymptote_low,
+            "asymptote_high": self.asymptote_high, "law": self.law,
+            "params": dict(self.params), "exponent": self.exponent,
+            "n_points": self.n_points, "confidence": self.confidence, "notes": list(self.notes),
+        }
+
+
+def _failed(status: Status, reason: str, target_step: int, confidence: float, n_points: int, notes=()) -> Forecast:
+    nan = float("nan")
+    return Forecast(False, reason, int(target_step), nan, nan, nan, nan, nan, nan, "none", {},
+                    nan, int(n_points), float(confidence), tuple(notes), status)
+
+
+def forecast(
+    steps: Sequence[float],
+    losses: Sequence[float],
+    *,
+    target_step: int,
+    lr=None,
+    confidence: float = 0.8,
+    priors: Optional[ForecastPriors] = None,
+) -> Forecast:
+    """Forecast the validation loss at `target_step` from (steps, losses) observed so far.
+
+    steps, losses: the validation history (any order; NaN/inf/non-positive losses are skipped).
+    target_step: the optimizer step to forecast (usually the planned end of the run).
+    lr: the planned learning rate of the whole run, either an array with the rate at every step
+        0..target_step (absolute or a multiplier: only its shape matters), or a tuple
+        (knot_steps, knot_rates) interpolated linearly between knots and held flat beyond them.
+        None means constant: the forecast is then the plain saturating power law in steps.
+    confidence: probability mass of the interval (low, high), 0.8 by default.
+    priors: what a partial curve cannot tell; DEFAULT_PRIORS were learnt from public curves.
+
+    Never raises on bad data: returns a Forecast with ok=False and a reason instead. Time is
+    bounded: at most MAX_POINTS points and a fixed grid (typically 10-30 ms).
+    """
+    priors = DEFAULT_PRIORS if priors is None else priors
+    notes: list = []
+    try:
+        target = int(target_step)
+        confidence = float(confidence)
+    except (TypeError, ValueError, OverflowError):
+        return _failed(Status.BAD_INPUT, f"target_step {target_step!r} / confidence {confidence!r} are not numbers", 0, 0.8, 0)
+    if not 0.0 < confidence < 1.0:
+        return _failed(Status.BAD_INPUT, f"confidence must be in (0, 1), got {confidence}", target, 0.8, 0)
+    try:
+        s, y, n_bad = _clean(steps, losses)
+    except (TypeError, ValueError) as exc:
+        return _failed(Status.BAD_INPUT, f"unusable input: {exc}", target, confidence, 0)
+    if n_bad:
+        notes.append(f"{n_bad} non-finite or non-positive point(s) skipped")
+    if len(s) < 2:
+        return _failed(Status.TOO_FEW_POINTS, f"too few points: {len(s)} finite validation loss(es), need at least 2",
+                       target, confidence, len(s), notes)
+    if target < 1 or target > MAX_STEP:  # memory and time are bounded at any target (pooled schedule)
+        return _failed(Status.BAD_INPUT, f"target_step {target} out of range (1..2^53)", target, confidence, len(s), notes)
+    try:
+        with np.errstate(all="ignore"):
+            post = fitted_posterior(s, y, target, lr, priors, notes)
+            if isinstance(post, tuple):
+                return _failed(*post, target, confidence, len(s), notes)
+            if isinstance(post, _RisingPosterior):
+                return _forecast_rising(post, s, y, target, confidence, notes)
+            return _forecast(post, target, confidence, notes)
+    except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
+        return _failed(Status.ERROR, f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
+
+
+def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
+    best = int(np.searchsorted(s, post.best_step))
+    mid, low, high = post.band(np.array([target], float), confidence)
+    a, b, p = post.coef
+    notes.append(f"overfitting: the validation loss has risen since its best {y[best]:.4g} at step {int(s[best])}; "
+                 f"forecast by the rise since then (no asymptote)")
+    nan = float("nan")
+    return Forecast(
+        ok=True, reason=None, target_step=target, loss=float(mid[0]), low=float(max(low[0], 0.0)),
+        high=float(high[0]), asymptote=nan, asymptote_low=nan, asymptote_high=nan, law="overfitting",
+        params={"best_step": float(s[best]), "best_loss": float(y[best]), "a": a, "b": b, "p": p,
+                "noise": post.resid},
+        exponent=float(p), n_points=post.n_points, confidence=confidence, notes=tuple(notes), _posterior=post)
+
+
+def _forecast(post, target, confidence, notes) -> Forecast:
+    mid, low, high = post.band(np.array([target], float), confidence)
+    # asymptote: E − B·(1 − η_target)
+    a_vec = np.array([1.0, 0.0, -post.depth])
+    a_mean = post.theta @ a_vec
+    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0))
+    a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
+    tail = (1.0 - confidence) / 2.0
+    alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+    top = int(np.argmax(post.weight))
+    E, A, B = post.theta[top]
+    C, beta, gamma = post.shapes[post.shape_idx[top]]
+    params = {"E": float(E), "A": float(A), "alpha": float(post.alpha[top]), "B": float(B),
+              "ref_area": float(post.ref_area * post.stride)}
+    if post.has_drop:
+        params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma)})
+    params["noise"] = float(post.noise)
+    loss = float(mid[0])
+    if not np.isfinite(loss) or loss <= 0:
+        return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
+                       target, confidence, post.n_points, notes)
+    if not np.all(np.isfinite([low[0], high[0], alo, amid, ahi])):  # never a non-finite number flagged ok
+        return _failed(Status.FIT_FAILED, "the interval or asymptote is not finite (losses spanning too many "
+                       "decades overflow the fit)", target, confidence, post.n_points, notes)
+    return Forecast(
+        ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
+        asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi),
+        law="multi-power" if post.has_drop else "power",
+        params=params, exponent=float(post.alpha[top]), n_points=post.n_points, confidence=confidence,
+        notes=tuple(notes), _posterior=post)

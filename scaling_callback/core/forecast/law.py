@@ -1,0 +1,136 @@
+"""The fitted laws as posteriors: the multi-power law over its grid of exponents and kernel
+shapes (Luo et al. 2025), and the rise of a validation loss that has turned up."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..laws import multi_power_drop
+from .interval import Z80, RawBand, calibrated, raw_band
+from .normal import _mixture_quantiles
+from .priors import ForecastPriors
+
+
+@dataclass(frozen=True)
+class _Posterior:
+    """The fitted law at every grid point (exponent, kernel shape) and their posterior weights."""
+
+    eta: np.ndarray  # normalised schedule at every (pooled) step 0..horizon
+    stride: int  # steps per pooled step
+    S1: np.ndarray  # lr_area(eta)
+    ref_area: float  # S1 at the last observed step: x = S1/ref_area
+    shapes: Tuple[Tuple[float, float, float], ...]
+    alpha: np.ndarray  # (J,) exponent per grid point
+    shape_idx: np.ndarray  # (J,) index into shapes
+    theta: np.ndarray  # (J, 3) E, A, B
+    cov: np.ndarray  # (J, 3, 3) posterior covariance of theta
+    log_evidence: np.ndarray  # (J,) log p(data | grid point) + log prior of its shape
+    weight: np.ndarray  # (J,) posterior probability (after with_exponent_prior)
+    noise: float  # relative noise of one observation
+    priors: "ForecastPriors"  # for the interval's calibration
+    trend: float  # |d L / d ln t| / L at the last observed step (`observed_trend`)
+    last_step: int  # the last observed step
+    has_drop: bool  # the schedule decays somewhere before the target
+    depth: float  # 1 − η at the target
+    n_points: int  # points fitted
+
+    def with_exponent_prior(self, log_alpha, prune: float = 1e-6) -> Optional["_Posterior"]:
+        """The posterior under log α ~ N(log_alpha), grid points below `prune`·max dropped."""
+        mu, sd = log_alpha
+        log_post = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / sd) ** 2
+        good = np.isfinite(log_post)
+        if not np.any(good):
+            return None
+        w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
+        live = w >= prune * w.max()
+        w = w[live] / w[live].sum()
+        return _Posterior(self.eta, self.stride, self.S1, self.ref_area, self.shapes, self.alpha[live],
+                          self.shape_idx[live], self.theta[live], self.cov[live], self.log_evidence[live],
+                          w, self.noise, self.priors, self.trend, self.last_step,
+                          self.has_drop, self.depth, self.n_points)
+
+    def _design(self, steps):
+        idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
+        x = np.maximum(self.S1[idx], 1e-12) / self.ref_area
+        u = x[None, :] ** (-self.alpha[:, None])  # (J, m)
+        drops = np.zeros((len(self.shapes), len(idx)))
+        for i, (C, beta, gamma) in enumerate(self.shapes):
+            if np.any(self.shape_idx == i):
+                drops[i] = multi_power_drop(self.eta, idx, C * self.stride, beta, gamma)
+        g = drops[self.shape_idx]  # (J, m)
+        return np.stack([np.ones_like(u), u, -g], axis=-1)  # (J, m, 3)
+
+    def moments(self, steps):
+        """Per grid point mean and sd of the loss at `steps`: two (J, m) arrays."""
+        X = self._design(steps)
+        mean = np.einsum("jmk,jk->jm", X, self.theta)
+        var = np.einsum("jmk,jkl,jml->jm", X, self.cov, X)
+        sd = np.sqrt(np.maximum(var, 0.0) + (self.noise * np.abs(mean)) ** 2)
+        return mean, np.maximum(sd, np.maximum(1e-9 * np.abs(mean), 1e-300))
+
+    def raw(self, steps) -> RawBand:
+        """The mixture's median and own 80% quantiles at `steps`, with the interval's features."""
+        steps = np.asarray(steps, float)
+        mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
+        lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
+        eta_at = self.eta[np.clip(np.rint(np.concatenate([[self.last_step], steps]) / self.stride).astype(np.int64),
+                                  0, len(self.eta) - 1)]
+        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], self.trend, eta_at[0], eta_at[1:], self.last_step, steps)
+
+    def band(self, steps, confidence):
+        """(mid, low, high) at `steps`: the calibrated median and interval (`calibrated`)."""
+        return calibrated(self.raw(steps), self.priors, confidence)
+
+
+@dataclass(frozen=True)
+class _RisingPosterior:
+    """The loss after its best point: y = a + b·u^p, u the learning-rate area since the best
+    point (1 at the last observed one); the rise goes on as fast as the training does."""
+
+    eta: np.ndarray
+    stride: int
+    S1: np.ndarray
+    best_step: int
+    last_step: int
+    coef: Tuple[float, float, float]  # a, b, p
+    resid: float  # relative rms residual of the fit
+    priors: "ForecastPriors"
+    trend: float
+    n_points: int
+
+    def _u(self, steps):
+        idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
+        b = self.S1[min(self.best_step // self.stride, len(self.eta) - 1)]
+        c = self.S1[min(self.last_step // self.stride, len(self.eta) - 1)]
+        return np.maximum(self.S1[idx] - b, 0.0) / max(c - b, 1e-12), idx
+
+    def raw(self, steps) -> RawBand:
+        steps = np.asarray(steps, float)
+        a, b, p = self.coef
+        u, idx = self._u(steps)
+        mid = a + b * u ** p
+        own = self.resid * np.maximum(1.0, u)  # the fit's spread grows with how far it is carried
+        half = Z80 * own * np.abs(mid)
+        now = a + b
+        eta_now = self.eta[min(self.last_step // self.stride, len(self.eta) - 1)]
+        return raw_band(mid, mid - half, mid + half, now, self.trend, eta_now, self.eta[idx], self.last_step, steps)
+
+    def band(self, steps, confidence):
+        return calibrated(self.raw(steps), self.priors, confidence)
+
+
+def decay_fraction(eta, target: int) -> float:
+    """The fraction of 0..target after the schedule first falls 2% below its peak (0 if never)."""
+    eta = np.asarray(eta, float)[: target + 1]
+    peak = int(np.argmax(eta))
+    below = np.nonzero(eta[peak:] < 0.98 * eta[peak])[0]
+    if len(below) == 0 or target <= 0:
+        return 0.0
+    return float((target - (peak + below[0])) / target)
+
+
+def _alpha_grid():
+    return np.exp(np.linspace(math.log(0.04), math.log(3.0), 48))

@@ -1,0 +1,81 @@
+"""What a partial curve cannot tell, learnt from complete curves: the forecaster's priors
+(benchmarks/learn_priors.py learns them; DEFAULT_PRIORS is its output)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+
+@dataclass(frozen=True)
+class DropPrior:
+    """One shape of the multi-power loss-drop kernel, with its prior weight among the shapes.
+
+    C, beta, gamma: the kernel G(x) = 1 − (C·x + 1)^(−β), x = η_k^(−γ)·S_k(t), of
+        laws.multi_power_drop (C per step at the peak rate). A large β with C·β fixed makes the
+        relaxation exponential in steps, as in Tissue et al.'s annealing area S2.
+    weight: prior probability of this shape among the others.
+    """
+
+    C: float
+    beta: float
+    gamma: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class ForecastPriors:
+    """What a partial curve cannot tell, learnt from complete curves (benchmarks/learn_priors.py).
+
+    log_alpha: (mean, sd) of log α, the exponent of the power law in learning-rate area.
+    anneal: (a, b, sd): the loss drop the schedule's decay realises by the target, per unit
+        of decay depth (1 − η_target) and as a fraction of the loss without the decay,
+        B·LD(T)/B / ((1 − η_T)·(E + A·x_T^(−α))), is ~ N(a + b·f, sd²) where f is the fraction
+        of the run from the start of the decay to the target (longer decays realise more). A
+        partial curve cannot tell it before the decay starts; once the decay is seen the data
+        take over.
+    drops: the candidate drop-kernel shapes and their prior weights.
+    noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
+    interval_trend, interval_decay, interval_ahead: weights w_t, w_d, w_a of the three ways a
+        forecast is known to go wrong beyond what its own fit knows (`misspecification`): the
+        loss still falling steeply (g_t, the observed trend carried to the target), a decay of
+        the learning rate not yet seen (g_d), and a large improvement still to come (g_a).
+    interval_z: (z_lo, z_hi): the forecast's standardised error z = (final − m)/(m·S) on
+        development runs is above z_lo and below z_hi in at least 90% of the forecasts of EVERY
+        development source (a conformal calibration, taken at the worst source: `calibrated`);
+        S = √(own² + D²), own the fit's own relative spread (sd) and
+        D = √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²). Learnt by benchmarks/learn_priors.py.
+    min_fraction: points earlier than this fraction of the target step are left out of the fit
+        (the first few percent of a run are warm-up transients, not the power law).
+    window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
+        the target): to extrapolate by a factor T/t_c, fit the last factor (T/t_c)^κ of the curve
+        (κ = 1: as far back as ahead, in log steps). The recent curve tells its continuation
+        best: a loss curve's local exponent drifts.
+    """
+
+    log_alpha: Tuple[float, float]
+    anneal: Tuple[float, float, float]
+    drops: Tuple[DropPrior, ...]
+    noise: float
+    interval_trend: float
+    interval_decay: float
+    interval_ahead: float
+    interval_z: Tuple[float, float]
+    min_fraction: float
+    window: float
+
+
+# Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
+DEFAULT_PRIORS = ForecastPriors(
+    log_alpha=(-0.3000, 0.1500),
+    anneal=(0.0367, 0.0592, 0.0513),
+    drops=(
+        DropPrior(0.11, 0.59, 0.64, 1.0000),
+    ),
+    noise=0.00162,
+    interval_trend=3.0,
+    interval_decay=0.0,
+    interval_ahead=0.1,
+    interval_z=(-0.3098, 0.2914),
+    min_fraction=0.02,
+    window=1.0,
+)

@@ -1,0 +1,174 @@
+"""`ScalingLawTrainerCallback`: the scaling tracker in a transformers `Trainer` (a thin adapter
+over `tracking.ScalingTracker`, as the Lightning callback is).
+
+- train begin: N of the Trainer's (wrapped) model, the planned end `state.max_steps` (the
+  Trainer's own count from max_steps or epochs, gradient accumulation included), the learning
+  rate of every step to it simulated on copies of the Trainer's optimizer and scheduler
+  (`lr_scheduler_type`, warm-up), a forward pre-hook on the model that counts each training
+  micro-batch's inputs (hf/tokens.py), and the sum over processes when there are several;
+- every log: the latest training loss (`loss`), for the overfitting check;
+- every evaluation (whose time is kept out of the throughput): `eval_loss` recorded at `state.global_step`, the forecast and advice on
+  the main process (its record sent to the others), everything reported through the Trainer's
+  integrations (`report_to`), TensorBoard under the exact tags with the layout, advice text and
+  figure; a ForecastEarlyStoppingCallback is then told.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, List, Optional
+
+import transformers
+
+from ..tracking.sharded import data_parallel_sum
+from ..tracking.adapter import adapter_tracker
+from .tokens import TrainingInputsHook
+from .trainer_access import broadcast_object, find_trainer, is_distributed, optional_trainer, report, tensorboard_writers
+
+
+class ScalingLawTrainerCallback(transformers.TrainerCallback):
+    """Logs a language-model run's scale (N, D, C = 6·N·D) at every evaluation of a
+    `transformers.Trainer`, forecasts the final `eval_loss` with an interval, and advises.
+
+        trainer = Trainer(model, args, train_dataset=..., eval_dataset=...,
+                          callbacks=[ScalingLawTrainerCallback(), ForecastEarlyStoppingCallback()])
+
+    The tags are the Lightning callback's (core/tags.py): through every `report_to`
+    integration's on_log (W&B, MLflow, ... name them as they name every log) and into the
+    Trainer's TensorBoard event file under the exact names (HF's TensorBoardCallback would
+    prefix "train/"), with the custom-scalars layout, the advice text and the figure.
+
+    Args:
+        monitor: the evaluation metric forecast (default "eval_loss").
+        train_monitor: the training-loss key of the Trainer's logs (default "loss"), recorded at
+            each evaluation for the overfitting check; None: not recorded.
+        trainer: the Trainer, when it cannot be found from the calling frames at train begin.
+        tokens_in_batch: fn(inputs) -> int or integer tensor, the tokens of one micro-batch's
+            model inputs (a dict); default: attention_mask.sum(), else input_ids.numel().
+        the others: as `ScalingTracker` (non_embedding_params, convention, n_layer, n_ctx, d_attn,
+            tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence,
+            min_delta, figure_every).
+
+    Attributes: `tracker` (the ScalingTracker: history, forecasts, assessment, n_params,
+    planned_steps). Checkpoint resume is not carried: a resumed run counts from zero again.
+    """
+
+    _scaling_callback = True  # not called back by the reports it sends through the Trainer
+
+    def __init__(self, monitor: str = "eval_loss", train_monitor: Optional[str] = "loss", *, trainer=None,
+                 tokens_in_batch: Optional[Callable] = None, non_embedding_params: Optional[int] = None,
+                 convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
+                 d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
+                 horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
+                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
+        self.tracker = adapter_tracker(
+            self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
+            tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
+            tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
+            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every)
+        self.monitor, self.train_monitor = monitor, train_monitor
+        self.trainer = optional_trainer(trainer)
+        self._train_loss = math.nan
+        self._evaluating = False
+        self._training = False
+        self._inputs_hook: Optional[TrainingInputsHook] = None
+        self._listeners: List = []  # ForecastEarlyStoppingCallbacks told of each forecast
+
+    # ---- the Trainer's hooks ---------------------------------------------------------------
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
+        tracker = self.tracker
+        tracker.is_rank_zero = state.is_world_process_zero
+        self.trainer = self.trainer or find_trainer(self)
+        if self.trainer is None:
+            tracker.warn_once("trainer", "the Trainer could not be found from the calling frames, so the tags reach "
+                              "no report_to integration; pass ScalingLawTrainerCallback(trainer=trainer)")
+        # the outermost wrapper (DDP, FSDP, DeepSpeed) holds what a sharded model lacks (FSDP1's flat parameters)
+        wrapped = getattr(self.trainer, "model_wrapped", None)
+        tracker.set_model(wrapped if wrapped is not None else model)
+        if is_distributed():
+            mesh = getattr(getattr(self.trainer, "accelerator", None), "torch_device_mesh", None)
+            tracker.sum_over_ranks = data_parallel_sum(mesh)
+            tracker.reduce_device = args.device
+        if self._inputs_hook is None:
+            self._inputs_hook = TrainingInputsHook(model, self._count_inputs)
+        writers = tensorboard_writers(self.trainer) if state.is_world_process_zero else []
+        tracker.writer = writers[0] if writers else None
+        if tracker.forecasting:
+            tracker.planned_steps = int(state.max_steps) if state.max_steps and state.max_steps > 0 else None
+            tracker.set_schedule_source(optimizer, lr_scheduler)
+            if tracker.planned_steps is None and tracker.horizons is None:
+                tracker.warn_once("no-end", f"the run has no planned end (state.max_steps={state.max_steps}), so "
+                                  "there is nothing to forecast; pass horizons=[steps, ...]")
+            elif tracker.planned_steps is not None and state.is_world_process_zero:
+                tracker.simulate_schedule(tracker.planned_steps, current_step=int(state.global_step))
+                if tracker.writer is not None:  # for `scaling-callback forecast LOGDIR`
+                    tracker.save_schedule(tracker.writer.get_logdir())
+        tracker.training_started(int(state.global_step))
+        self._evaluating = False
+        self._training = True
+
+    def _count_inputs(self, inputs) -> None:
+        self.tracker.count(inputs)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.train_monitor and logs and self.train_monitor in logs:
+            try:
+                self._train_loss = float(logs[self.train_monitor])
+            except (TypeError, ValueError):
+                pass
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        if self._training and not self._evaluating:  # the first batch of an evaluation: its time is not training time
+            self._evaluating = True
+            self.tracker.evaluation_started()
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._evaluating = False
+        if not self._training:  # trainer.evaluate() outside training: not a point of the run's curve
+            return
+        tracker = self.tracker
+        metrics = metrics or {}
+        value = metrics.get(self.monitor)
+        try:
+            val_loss = float(value)
+        except (TypeError, ValueError):
+            val_loss = math.nan
+            found = "is not in the evaluation's metrics" if value is None else f"is not one number ({value!r})"
+            tracker.warn_once(f"metric:{self.monitor}", f"the monitored metric {self.monitor!r} {found}; available: "
+                              f"{sorted(metrics)}. Its history records NaN; pass monitor=.")
+        rank_zero = state.is_world_process_zero
+        result = tracker.observe(int(state.global_step), val_loss, train_loss=self._train_loss,
+                                 epochs=state.epoch, forecast=rank_zero)
+        if self.trainer is not None:
+            report(self.trainer, self, args, state, control, result.metrics)
+        if not tracker.forecasting:
+            return
+        record = result.record
+        if is_distributed():  # every process decides on the main process's forecast
+            record = broadcast_object(record, src=0)
+            if not rank_zero:
+                tracker.forecasts.append(record)
+        for listener in self._listeners:
+            listener.on_forecast(args, state, control, record)
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            tracker.finish()  # the latest forecast's figure, while the TensorBoardCallback's writer is open
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._training = False
+        if self._inputs_hook is not None:
+            self._inputs_hook.remove()
+            self._inputs_hook = None
+        writer = self.tracker.writer
+        if writer is not None and getattr(writer, "all_writers", None) is not None:
+            self.tracker.finish()  # a run ending between evaluations; HF's TensorBoardCallback may have closed it
+        reason = self.tracker.no_forecast_reason()
+        if reason and not self.tracker.warned("no-end"):
+            self.tracker.warn_once("no-forecast", reason)
+
+    # ---- for a script ------------------------------------------------------------------------
+    @property
+    def history(self):
+        return self.tracker.history
+
+    @property
+    def forecasts(self):
+        return self.tracker.forecasts
