@@ -460,10 +460,11 @@ class ScalingLawFit:
                       n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ScalingLawError(f"saved fit is incomplete or malformed: {exc!r}") from None
-        numbers_of = [getattr(b, n) for b in (law,) + boot for n in law_type.names] + list(fit.compute_range)
-        if not all(math.isfinite(v) for v in numbers_of) or len(fit.compute_range) != 2:
-            raise ScalingLawError("saved fit is malformed: its parameters and compute_range (two numbers) "
-                                  "must be finite")
+        parameters = [getattr(b, n) for b in (law,) + boot for n in law_type.names]
+        if not all(math.isfinite(v) for v in parameters):
+            raise ScalingLawError("saved fit is malformed: its parameters must be finite numbers")
+        if len(fit.compute_range) != 2:  # NaN, NaN for a law not fitted on runs (a published one)
+            raise ScalingLawError("saved fit is malformed: compute_range must be two numbers")
         if not 0.0 < fit.confidence < 1.0:
             raise ScalingLawError(f"saved fit is malformed: confidence {fit.confidence!r} is not in (0, 1)")
         return fit
