@@ -18,7 +18,7 @@ import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
@@ -27,12 +27,17 @@ from .core.status import ScalingLawError
 
 
 @contextmanager
-def _csv_rows(path: str) -> Iterator[Tuple[List[str], Iterator[Tuple[int, List[str]]]]]:
-    """(stripped header, (line number, row) pairs) of a CSV file: the one CSV parser here."""
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader, [])]
-        yield header, enumerate(reader, start=2)
+def _csv_rows(path: str, error: Type[ValueError] = ValueError) -> Iterator[Tuple[List[str], Iterator[Tuple[int, List[str]]]]]:
+    """(stripped header, (line number, row) pairs) of a CSV file: the one CSV parser here. A
+    binary file, or one the CSV reader cannot split (a field over its size limit), raises
+    `error` saying it is not a CSV text file, while the rows are read too."""
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.reader(fh)
+            header = [h.strip() for h in next(reader, [])]
+            yield header, enumerate(reader, start=2)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise error(f"{path}: not a CSV text file ({exc})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,8 +171,8 @@ def _cell(text: Optional[str]) -> float:
 def read_curves_csv(path: str, run_id: Optional[str] = None) -> Dict[str, Curve]:
     """Every run of a curve CSV as {run_id: Curve} (only `run_id`'s when given; {} if absent).
 
-    A file without a `run_id` column is one run named ''. Raises ValueError when the header
-    lacks `step` or `val_loss` or a cell is not a number.
+    A file without a `run_id` column is one run named ''. Raises ValueError when the file is not
+    CSV text, the header lacks `step` or `val_loss` or a cell is not a number.
     """
     with _csv_rows(path) as (header, rows_of_file):
         missing = [c for c in ("step", "val_loss") if c not in header]
@@ -343,7 +348,7 @@ def _run_point(logdir: str, loss_tag: str, which: str) -> Tuple[float, float, fl
 
 
 def _csv_points(path: str) -> List[Tuple[float, float, float, str, float]]:
-    with _csv_rows(path) as (header, rows_of_file):
+    with _csv_rows(path, ScalingLawError) as (header, rows_of_file):
         if not header:
             raise ScalingLawError(f"{path}: empty CSV (expected a header with columns N, D, loss)")
         cols = {name.lower(): j for j, name in enumerate(header)}

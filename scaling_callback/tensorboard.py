@@ -52,7 +52,8 @@ def _layout_of_dict(layout: Dict[str, Dict[str, list]]):
     return layout_pb2.Layout(category=categories)
 
 
-def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CATEGORY, extra_charts=()):
+def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CATEGORY, extra_charts=(),
+                    suffix: Optional[str] = None):
     """The custom-scalars layout (a `layout_pb2.Layout`): one category, shown first, of three
     Margin charts, in this order on screen:
 
@@ -71,15 +72,18 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CA
     out last first, so they are listed reversed. The plugin draws every series of a run in that
     run's colour and tells the series apart by marker (■, ◆ in the order given) and in the
     tooltip, so the titles name the markers. `extra_charts`: more Chart protos for the same
-    category (a Margin chart is shown after ours).
+    category (a Margin chart is shown after ours). `suffix`: the instance's, when several
+    callbacks share the Trainer (`tags.for_instance`).
     """
     from tensorboard.plugins.custom_scalar import layout_pb2
 
+    final, low, high, stop, end, asymptote = (tags.for_instance(t, suffix) for t in (
+        tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH, tags.RECOMMENDED_STOP, tags.FINAL_STEP,
+        tags.ASYMPTOTIC_LOSS))
     charts = [
-        _margin_chart(f"{monitor} ■ and the forecast of its final value ◆, 80% band",
-                      monitor, (tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH)),
-        _margin_chart("recommended stop ■ and planned end ◆ (steps)", tags.RECOMMENDED_STOP, tags.FINAL_STEP),
-        _margin_chart("forecast of the final loss ■ and asymptote ◆", tags.FINAL_LOSS, tags.ASYMPTOTIC_LOSS),
+        _margin_chart(f"{monitor} ■ and the forecast of its final value ◆, 80% band", monitor, (final, low, high)),
+        _margin_chart("recommended stop ■ and planned end ◆ (steps)", stop, end),
+        _margin_chart("forecast of the final loss ■ and asymptote ◆", final, asymptote),
     ]
     return layout_pb2.Layout(category=[layout_pb2.Category(title=category, chart=list(extra_charts) + charts[::-1])])
 
@@ -103,6 +107,7 @@ def write_forecast_layout(
     extra_layout: Optional[Dict[str, Dict[str, list]]] = None,
     extra_charts=(),
     category: str = tags.LAYOUT_CATEGORY,
+    suffix: Optional[str] = None,
 ) -> bool:
     """Write the forecast layout to `writer` once: True when written now, False when this writer
     already has it (later calls are free and write nothing).
@@ -114,7 +119,7 @@ def write_forecast_layout(
     """
     if writer in _writers_with_layout:
         return False
-    layout = forecast_layout(monitor, category=category, extra_charts=extra_charts)
+    layout = forecast_layout(monitor, category=category, extra_charts=extra_charts, suffix=suffix)
     for cat in _layout_of_dict(extra_layout or {}).category:
         mine = next((c for c in layout.category if c.title == cat.title), None)
         if mine is None:

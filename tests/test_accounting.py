@@ -88,7 +88,7 @@ def test_counter_mixes_host_ints_and_device_tensors():
     counter.add_batch(torch.zeros(2, 5, dtype=torch.long))
     counter.add_batch({"input_ids": torch.zeros(2, 5, dtype=torch.long),
                        "attention_mask": torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])})
-    counter.add(torch.tensor(3.0))  # float tensors are rounded into the int64 count
+    counter.add(torch.tensor(3, dtype=torch.int32))  # any integer dtype joins the int64 count
     assert counter.read() == 10 + 8 + 3
     assert counter.read(all_reduce_sum=lambda t: t * 2) == 42  # what a 2-rank sum of equal counts gives
     counter.reset()
@@ -107,3 +107,27 @@ def test_counter_user_function_results_checked():
     counter.add_batch(torch.tensor(-20))  # a device tensor is not read per step...
     with pytest.raises(ValueError, match="negative"):
         counter.read()  # ...so the negative total is caught when read
+
+
+@pytest.mark.parametrize("bad, says", [
+    (torch.tensor(12.7), "float32 tensor"),  # was rounded to 13
+    (torch.tensor(12.0, dtype=torch.float64), "float64 tensor"),  # whole, but still not an integer count
+    (torch.tensor(True), "bool tensor"),  # was counted as 1
+    (torch.tensor(8 + 1j), "complex64 tensor"),  # was counted as 8
+    (torch.tensor(5, device="meta"), "meta device"),  # was a RuntimeError when read
+])
+def test_counter_refuses_tensors_that_are_not_integer_counts(bad, says):
+    counter = TokenCounter(lambda b: bad)
+    with pytest.raises(ValueError, match=says):
+        counter.add_batch(None)
+    assert counter.read() == 0  # nothing was added
+
+
+def test_float_attention_mask_counts_its_ones_as_an_integer():
+    ids = torch.zeros(2, 3, dtype=torch.long)
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    counted = tokens_in_batch({"input_ids": ids, "attention_mask": mask})
+    assert counted.dtype == torch.int64 and counted.item() == 3
+    counter = TokenCounter()
+    counter.add_batch({"input_ids": ids, "attention_mask": mask})
+    assert counter.read() == 3

@@ -25,6 +25,11 @@ def run(args) -> int:
         exc = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"scaling-callback forecast: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    if not curves:
+        print(f"scaling-callback forecast: {args.file} has no data rows (only a header)"
+              if args.run is None else f"scaling-callback forecast: no run {args.run!r} in {args.file}",
+              file=sys.stderr)
+        return 2
     if args.run is not None and os.path.isdir(args.file) and args.run not in curves:
         curves = {args.run: next(iter(curves.values()))}  # a log dir is one run, whatever its name
     if args.run is not None:

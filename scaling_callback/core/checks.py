@@ -9,16 +9,21 @@ from typing import Optional, Type
 import numpy as np
 
 
-def whole_number(value, name: str, *, minimum: int = 0, none_ok: bool = False,
-                 what: Optional[str] = None) -> Optional[int]:
-    """`value` as an int when it is a whole number >= `minimum` (an integral float such as 1.5e8
-    counts; a bool does not); None when it is None and `none_ok`; else ValueError naming `name`."""
+INT64_MAX = 2 ** 63 - 1  # counts and steps are kept in int64 arrays and tensors
+
+
+def whole_number(value, name: str, *, minimum: int = 0, maximum: Optional[int] = None, none_ok: bool = False,
+                 what: Optional[str] = None, error: Type[Exception] = ValueError) -> Optional[int]:
+    """`value` as an int when it is a whole number in [`minimum`, `maximum`] (an integral float
+    such as 1.5e8 counts; a bool does not); None when it is None and `none_ok`; else `error`
+    naming `name`."""
     if value is None and none_ok:
         return None
     integral_float = isinstance(value, float) and value.is_integer()
-    if isinstance(value, bool) or not (integral_float or hasattr(value, "__index__")) or int(value) < minimum:
+    if (isinstance(value, bool) or not (integral_float or hasattr(value, "__index__")) or int(value) < minimum
+            or (maximum is not None and int(value) > maximum)):
         what = what or ("a positive integer" if minimum == 1 else f"a whole number >= {minimum}")
-        raise ValueError(f"{name} must be {what}{' or None' if none_ok else ''}, got {value!r}")
+        raise error(f"{name} must be {what}{' or None' if none_ok else ''}, got {value!r}")
     return int(value)
 
 

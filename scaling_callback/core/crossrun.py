@@ -25,7 +25,7 @@ from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .checks import positive_number
+from .checks import positive_number, whole_number
 from .repetition import DataConstrainedLaw
 from .robust import huber, huber_fit
 from .status import ScalingLawError
@@ -86,10 +86,13 @@ class ChinchillaLaw:
     def compute_optimal(self, C):
         """(N_opt, D_opt) minimising L under C = 6·N·D FLOPs; nan where α or β ≤ 0."""
         C = np.asarray(C, float)
+        # numpy scalars: a zero exponent or an overflow gives inf/nan (refused by the caller),
+        # where Python floats would raise ZeroDivisionError / OverflowError
+        alpha, beta, A, B = (np.float64(v) for v in (self.alpha, self.beta, self.A, self.B))
         with np.errstate(all="ignore"):
-            s = self.alpha + self.beta
+            s = alpha + beta
             # Hoffmann et al. 2022 eq. 4: G = (αA/(βB))^(1/(α+β)), N = G(C/6)^a, D = (C/6)^b/G
-            G = (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / s)
+            G = (alpha * A / (beta * B)) ** (1.0 / s)
             N = G * (C / 6.0) ** self.n_opt_exponent
             D = (C / 6.0) ** self.d_opt_exponent / G
         if not (self.alpha > 0 and self.beta > 0):
@@ -129,10 +132,11 @@ class KaplanLaw:
     def compute_optimal(self, C):
         """(N_opt, D_opt) minimising L under C = 6·N·D FLOPs; nan where an exponent ≤ 0."""
         C = np.asarray(C, float)
-        with np.errstate(all="ignore"):
-            p = self.alpha_N / self.alpha_D
+        alpha_N, alpha_D, N_c, D_c = (np.float64(v) for v in (self.alpha_N, self.alpha_D, self.N_c, self.D_c))
+        with np.errstate(all="ignore"):  # numpy scalars: inf/nan instead of ZeroDivisionError / OverflowError
+            p = alpha_N / alpha_D
             # d/dN of (N_c/N)^p + 6·D_c·N/C = 0 (eq. 1.5 with D = C/(6N), Kaplan Table 1)
-            N = (p * self.N_c**p * C / (6.0 * self.D_c)) ** (1.0 / (1.0 + p))
+            N = (p * N_c**p * C / (6.0 * D_c)) ** (1.0 / (1.0 + p))
             D = C / (6.0 * N)
         if not (self.alpha_N > 0 and self.alpha_D > 0):
             N, D = np.full_like(C, np.nan), np.full_like(C, np.nan)
@@ -175,8 +179,13 @@ class _FitSpace:
         # Kaplan et al. 2020 eq. 1.5 in logs: α_D·LSE((α_N/α_D)(log N_c − log N), log D_c − log D)
         return alpha_d * np.logaddexp(alpha_n / alpha_d * (n_c - logN), d_c - logD)
 
-    def to_law(self, p) -> Law:
+    def to_law(self, p) -> Optional[Law]:
+        """The law at fit coordinates p, or None when a parameter overflows a float (e^710 and
+        beyond: the optimiser ran off to infinity, as it does when loss barely varies)."""
         p = [float(v) for v in p]
+        logs = p[:3] if self.law is ChinchillaLaw else p[:3] + p[5:] if self.law is DataConstrainedLaw else p[:2]
+        if not all(math.isfinite(v) for v in p) or max(logs) >= _MAX_LOG_FLOAT:
+            return None
         if self.law is ChinchillaLaw:
             a, b, e, alpha, beta = p
             return ChinchillaLaw(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=alpha, beta=beta)
@@ -209,6 +218,7 @@ def _grid(*axes) -> np.ndarray:
 
 
 _INF = math.inf
+_MAX_LOG_FLOAT = math.log(np.finfo(float).max)  # ≈ 709.78: exp of anything larger overflows
 _SPACES = {
     # Hoffmann et al. 2022 App. D.2 grid, coordinates (a, b, e, α, β):
     # a, b ∈ {0, 5, …, 25}, e ∈ {−1, −.5, …, 1}, α, β ∈ {0, .5, …, 2}: 6·6·5·5·5 = 4,500 starts
@@ -253,6 +263,11 @@ def _objective_on(space: _FitSpace, starts: np.ndarray, logN, logD, logL, delta,
 
 
 _MAX_RESTARTS = 20
+# Huber δ beyond this is least squares for any log-loss residual (|log L̂ − log L| < 1e3 even for
+# losses spanning float range), and scipy's cost ½δ²·Σρ overflows near δ = 1e154
+_MAX_DELTA = 1e6
+_DELTA_RANGE = f"a number in (0, {_MAX_DELTA:g}] (the Huber threshold on log-loss residuals)"
+_CONFIDENCE_RANGE = "a number strictly between 0 and 1"
 
 
 def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta, logU=None):
@@ -272,8 +287,8 @@ def _local_fit(space: _FitSpace, starts, logN, logD, logL, delta, logU=None):
     for x0 in starts:
         fit = huber_fit(residuals, [x0], space.lower, space.upper, delta=delta)
         for _ in range(_MAX_RESTARTS):
-            if fit is None:
-                break
+            if fit is None or space.to_law(fit.params) is None:
+                break  # failed, or ran off to infinity: restarting would only run further
             again = huber_fit(residuals, [fit.params], space.lower, space.upper, delta=delta)
             if again is None or not again.cost < fit.cost * (1.0 - 1e-9):
                 break
@@ -422,8 +437,8 @@ class ScalingLawFit:
         with open(path) as f:
             try:
                 obj = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ScalingLawError(f"{path} is not JSON: {exc}") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # UnicodeDecodeError: a binary file
+                raise ScalingLawError(f"{path} is not a JSON text file: {exc}") from None
         return cls.from_dict(obj)
 
     @classmethod
@@ -432,18 +447,27 @@ class ScalingLawFit:
             raise ScalingLawError(f"not a saved scaling-law fit (expected \"format\": \"{FIT_FILE_FORMAT}\")")
         if obj.get("version") != FIT_FILE_VERSION:
             raise ScalingLawError(f"saved fit has version {obj.get('version')!r}; this reader knows {FIT_FILE_VERSION}")
-        law_type = _LAWS.get(obj.get("form"))
+        form = obj.get("form")
+        law_type = _LAWS.get(form) if isinstance(form, str) else None
         if law_type is None:
             raise ScalingLawError(f"saved fit has unknown form {obj.get('form')!r}")
         try:
             law = law_type(**{n: float(obj["parameters"][n]) for n in law_type.names})
             boot = tuple(law_type(*map(float, row)) for row in obj.get("bootstrap", []))
-            return cls(law=law, bootstrap_laws=boot, confidence=float(obj["confidence"]),
-                       n_points=int(obj["n_points"]), cost=float(obj["cost"]), delta=float(obj["delta"]),
-                       compute_range=tuple(map(float, obj["compute_range"])),
-                       n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
-        except (KeyError, TypeError, ValueError) as exc:
+            fit = cls(law=law, bootstrap_laws=boot, confidence=float(obj["confidence"]),
+                      n_points=int(obj["n_points"]), cost=float(obj["cost"]), delta=float(obj["delta"]),
+                      compute_range=tuple(map(float, obj["compute_range"])),
+                      n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ScalingLawError(f"saved fit is incomplete or malformed: {exc!r}") from None
+        parameters = [getattr(b, n) for b in (law,) + boot for n in law_type.names]
+        if not all(math.isfinite(v) for v in parameters):
+            raise ScalingLawError("saved fit is malformed: its parameters must be finite numbers")
+        if len(fit.compute_range) != 2:  # NaN, NaN for a law not fitted on runs (a published one)
+            raise ScalingLawError("saved fit is malformed: compute_range must be two numbers")
+        if not 0.0 < fit.confidence < 1.0:
+            raise ScalingLawError(f"saved fit is malformed: confidence {fit.confidence!r} is not in (0, 1)")
+        return fit
 
 
 def _law_text(law: Law) -> str:
@@ -459,9 +483,23 @@ def _check_positive_scalar(name, x):
     positive_number(x, name, error=ScalingLawError, what="a positive finite number")
 
 
+def _check_options(confidence, n_bootstrap, seed, delta, n_starts):
+    """(confidence, n_bootstrap, seed, delta, n_starts) as float/int, or a ScalingLawError naming
+    the option of a wrong type or range."""
+    confidence = positive_number(confidence, "confidence", error=ScalingLawError, what=_CONFIDENCE_RANGE)
+    if confidence >= 1.0:
+        raise ScalingLawError(f"confidence must be {_CONFIDENCE_RANGE}, got {confidence!r}")
+    delta = positive_number(delta, "delta", error=ScalingLawError, what=_DELTA_RANGE)
+    if delta > _MAX_DELTA:
+        raise ScalingLawError(f"delta must be {_DELTA_RANGE}, got {delta!r}")
+    return (confidence, whole_number(n_bootstrap, "n_bootstrap", error=ScalingLawError),
+            whole_number(seed, "seed", none_ok=True, error=ScalingLawError), delta,
+            whole_number(n_starts, "n_starts", minimum=1, error=ScalingLawError))
+
+
 def _check_points(N, D, loss, form, unique_tokens=None):
     """(N, D, loss, U) as float arrays, U None unless the form needs it; ScalingLawError otherwise."""
-    if form not in _SPACES:
+    if not isinstance(form, str) or form not in _SPACES:
         raise ScalingLawError(f"unknown form {form!r}; choose one of {', '.join(_SPACES)}")
     needs_u = _SPACES[form].law is DataConstrainedLaw
     if needs_u and unique_tokens is None:
@@ -500,6 +538,14 @@ def _check_points(N, D, loss, form, unique_tokens=None):
             raise ScalingLawError(
                 f"every point has the same {name} = {distinct[0]:.6g}: the fit needs runs of at least "
                 f"2 different {what} ({name} varied) to tell how loss depends on {name}")
+    if np.unique(arrays["loss"]).size < 2:
+        raise ScalingLawError(
+            f"every point has the same loss = {arrays['loss'][0]:.6g}: loss does not change with N or D, "
+            "so there is no scaling law to fit (its exponents and the compute-optimal allocation are undefined)")
+    with np.errstate(over="ignore"):
+        top = float(np.max(6.0 * arrays["N"] * arrays["D"]))
+    if not math.isfinite(top):
+        raise ScalingLawError("the compute 6·N·D of some point overflows a float (N·D > 1e307); check the units")
     return arrays["N"], arrays["D"], arrays["loss"], arrays.get("U")
 
 
@@ -527,16 +573,13 @@ def fit_scaling_law(
     Minimises Σ Huber_δ(log L̂ − log L) (Hoffmann et al. 2022 eq. 3, δ = 1e-3) from the
     `n_starts` best points of the form's starting grid (the objective is evaluated on the whole
     grid first). `n_bootstrap` resamples of the points (with replacement) are refitted for
-    percentile intervals at `confidence`; 0 skips them. Raises ScalingLawError on bad input
-    (too few points, non-positive values, N or D not varied) or when no start gives a fit.
+    percentile intervals at `confidence`; 0 skips them (seed: None or a whole number ≥ 0).
+    Raises ScalingLawError, and no other exception, on bad input (too few points, non-positive
+    values, N or D not varied, every loss equal, an option of the wrong type or range, e.g.
+    delta outside (0, 1e6]) or when no start gives a fit or the fit diverges (a parameter overflows).
     """
     N, D, loss, U = _check_points(N, D, loss, form, unique_tokens)
-    if not (0.0 < confidence < 1.0):
-        raise ScalingLawError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
-    if int(n_bootstrap) != n_bootstrap or n_bootstrap < 0:
-        raise ScalingLawError(f"n_bootstrap must be a whole number ≥ 0, got {n_bootstrap!r}")
-    if int(n_starts) != n_starts or n_starts < 1:
-        raise ScalingLawError(f"n_starts must be a whole number ≥ 1, got {n_starts!r}")
+    confidence, n_bootstrap, seed, delta, n_starts = _check_options(confidence, n_bootstrap, seed, delta, n_starts)
     space = _SPACES[form]
     logN, logD, logL = np.log(N), np.log(D), np.log(loss)
     logU = None if U is None else np.log(U)
@@ -546,6 +589,11 @@ def fit_scaling_law(
     best = _local_fit(space, ranked[:n_starts], logN, logD, logL, delta, logU)
     if best is None:
         raise ScalingLawError(f"the {form} fit failed from every start (no finite objective)")
+    law = space.to_law(best.params)
+    if law is None:
+        raise ScalingLawError(
+            f"the {form} fit diverged (a parameter overflows a float); the losses hardly vary with N and D "
+            "for this form: try the other form or runs spread over more sizes")
 
     boot = []
     if n_bootstrap:
@@ -559,12 +607,13 @@ def fit_scaling_law(
             u = None if logU is None else logU[idx]
             grid_best = candidates[np.argmin(_objective_on(space, candidates, *x, delta, u))]
             refit = _local_fit(space, [best.params, grid_best], *x, delta, u)
-            if refit is not None:
-                boot.append(space.to_law(refit.params))
+            refit_law = None if refit is None else space.to_law(refit.params)
+            if refit_law is not None:  # a diverged resample is left out like a failed one
+                boot.append(refit_law)
 
     C = 6.0 * N * D
     return ScalingLawFit(
-        law=space.to_law(best.params),
+        law=law,
         bootstrap_laws=tuple(boot),
         confidence=float(confidence),
         n_points=int(N.size),

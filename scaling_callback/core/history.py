@@ -2,10 +2,13 @@
 and the forecasts made from them."""
 from __future__ import annotations
 
+import numbers
 from dataclasses import astuple, dataclass, fields
 from typing import ClassVar, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .checks import whole_number
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,33 @@ class ForecastRecord:
         return self.fitted_loss - self.low
 
 
-# how each annotated field type comes back from its plain checkpoint value
-_CONVERT = {"int": int, "float": float, "bool": bool, "Optional[str]": lambda v: None if v is None else str(v)}
+def _as_count(v):
+    """A whole number ≥ 0 (steps and token counts): 1500.7 or −5 are not silently made one."""
+    return whole_number(v, "the value", what="a whole number >= 0")
+
+
+def _as_float(v):
+    """A real number (NaN allowed: a loss not measured); a string or a bool is not one."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise ValueError(f"the value must be a number, got {v!r}")
+    return float(v)
+
+
+def _as_bool(v):
+    """True/False only: the string "False" would otherwise read as True."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"the value must be True or False, got {v!r}")
+    return bool(v)
+
+
+def _as_reason(v):
+    if v is not None and not isinstance(v, str):
+        raise ValueError(f"the value must be a string or None, got {v!r}")
+    return v
+
+
+# how each annotated field type comes back from its plain checkpoint value (checked, never coerced)
+_CONVERT = {"int": _as_count, "float": _as_float, "bool": _as_bool, "Optional[str]": _as_reason}
 _COLUMN_DTYPE = {"int": np.int64, "float": float, "bool": bool}
 
 
@@ -90,15 +118,28 @@ class Records:
     @classmethod
     def from_state_dict(cls, state: Dict[str, list]):
         names = cls.fields()
+        if not isinstance(state, dict):
+            raise ValueError(f"{cls.__name__} state must be a dict of columns, got {type(state).__name__}")
         missing = [name for name in names if name not in state]
         if missing:
             raise ValueError(f"{cls.__name__} state lacks {missing}")
+        not_lists = [name for name in names if not isinstance(state[name], (list, tuple))]
+        if not_lists:
+            raise ValueError(f"{cls.__name__} state columns {not_lists} are not lists")
         lengths = {len(state[name]) for name in names}
         if len(lengths) > 1:
             raise ValueError(f"{cls.__name__} state has columns of different lengths {sorted(lengths)}")
         convert = [_CONVERT[f.type] for f in fields(cls.record_type)]
-        return cls(cls.record_type(*(c(v) for c, v in zip(convert, row)))
-                   for row in zip(*(state[name] for name in names)))
+        records = []
+        for i, row in enumerate(zip(*(state[name] for name in names))):
+            values = []
+            for name, c, v in zip(names, convert, row):
+                try:
+                    values.append(c(v))
+                except ValueError as exc:
+                    raise ValueError(f"{cls.__name__} state column {name!r}, row {i}: {exc}") from None
+            records.append(cls.record_type(*values))
+        return cls(records)
 
 
 class History(Records):

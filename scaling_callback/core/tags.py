@@ -6,7 +6,7 @@ scalar, text and image tag with what it holds (docs/tags.md is generated from it
 """
 from __future__ import annotations
 
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Optional
 
 
 class Tag(NamedTuple):
@@ -45,6 +45,20 @@ LOSS_AT_STEP_PREFIX = "forecast/loss_at_step_"  # + the step, for horizons= when
 def loss_at_step(step: int) -> str:
     """The tag of the forecast at a user horizon (runs without a planned end)."""
     return f"{LOSS_AT_STEP_PREFIX}{int(step)}"
+
+
+# ---- several callbacks in one Trainer ---------------------------------------------------------
+INSTANCE_GROUPS = ("forecast", "advice")  # tags that depend on the monitored metric
+
+
+def for_instance(name: str, suffix: Optional[str]) -> str:
+    """`name` as written by one of several ScalingLawCallbacks in one Trainer: forecast/ and
+    advice/ tags get "/<suffix>" (the instance's monitor), so that one's forecasts do not
+    overwrite the other's; scaling/ tags, the run's own scale, and any tag with suffix None
+    stay as they are."""
+    if suffix is None or name.split("/", 1)[0] not in INSTANCE_GROUPS:
+        return name
+    return f"{name}/{suffix}"
 
 
 # ---- the advice (global rank zero) ------------------------------------------------------------

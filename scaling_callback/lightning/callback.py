@@ -20,7 +20,10 @@ from ..core.history import ForecastHistory, History
 from ..core.planning import planned_end_step
 from ..tracking.adapter import adapter_tracker
 from ..tracking.sharded import rank_counts_tokens, strategy_device_mesh
+from .resume import run_missed_validation, validation_due
 from .report import TerminalReport, tensorboard_loggers, tensorboard_writers
+
+VALIDATION_DUE_KEY = "validation_due_at"  # in the saved state: the step of a validation still to run
 
 
 class ScalingLawCore:
@@ -102,6 +105,8 @@ class ScalingLawCore:
         self.monitor = monitor
         self.train_monitor = train_monitor
         self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
+        self._ckpt_path: Optional[str] = None  # the checkpoint being resumed from, for error messages
+        self._missed_validation: Optional[int] = None  # the step of a validation the resume must run
         self.terminal = TerminalReport(progress_bar)
 
     # the settings and results users read, kept by the tracker
@@ -139,6 +144,19 @@ class ScalingLawCore:
 
     def setup(self, trainer, pl_module, stage) -> None:
         self.tracker.is_rank_zero = bool(trainer.is_global_zero)  # before a checkpoint's state is loaded
+        self.tracker.tag_suffix = self._tag_suffix(trainer)
+
+    def _tag_suffix(self, trainer) -> Optional[str]:
+        """None when this is the Trainer's only ScalingLawCallback; else its monitor (with its
+        position among them when monitors repeat), so that each writes its own forecast/ and
+        advice/ tags (`tags.for_instance`)."""
+        mine = [cb for cb in trainer.callbacks if isinstance(cb, ScalingLawCore)]
+        if len(mine) < 2:
+            return None
+        monitors = [cb.monitor for cb in mine]
+        if monitors.count(self.monitor) == 1:
+            return self.monitor
+        return f"{self.monitor}_{next(i for i, cb in enumerate(mine) if cb is self)}"
 
     def on_fit_start(self, trainer, pl_module) -> None:
         strategy = trainer.strategy
@@ -159,6 +177,20 @@ class ScalingLawCore:
         resumed run's loops, optimizers and schedulers restored by now."""
         self.tracker.training_started(int(trainer.global_step))
         self.terminal.train_started(trainer)
+        self._plan_forecast(trainer)
+        self._catch_up_validation(trainer)
+
+    def _catch_up_validation(self, trainer) -> None:
+        """Resumed from a checkpoint written just before a validation: run it now (resume.py)."""
+        due, self._missed_validation = self._missed_validation, None
+        history = self.tracker.history
+        if due is None or due != trainer.global_step or (len(history) and history[-1].step >= due):
+            return
+        if not run_missed_validation(trainer):
+            self.tracker.warn_once("resume-validation", f"the checkpoint was written before the validation at step "
+                                   f"{due}, which Lightning does not run on resume; its history lacks it")
+
+    def _plan_forecast(self, trainer) -> None:
         if not self.forecasting:
             return
         per_epoch = trainer.num_training_batches
@@ -203,7 +235,8 @@ class ScalingLawCore:
                                       math.nan if train_loss is None else train_loss,
                                       epochs=self._epochs(trainer), forecast=bool(trainer.is_global_zero))
         for logger in trainer.loggers:  # self.log is refused in on_validation_end
-            logger.log_metrics(report.metrics, step=trainer.global_step)
+            logger.log_metrics({tags.for_instance(tag, self.tracker.tag_suffix): value
+                                for tag, value in report.metrics.items()}, step=trainer.global_step)
         if report.assessment is not None and trainer.is_global_zero:
             self.tracker.write_tensorboard(tensorboard_writers(trainer), report.assessment)
             self.terminal.forecast_made(report.record, report.advice, report.observation.val_loss)
@@ -222,9 +255,25 @@ class ScalingLawCore:
         return self.tracker.state_dict()
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
-        self.tracker.load_state_dict(state_dict)
+        """Restore the tracker; a state with a key missing or wrong raises ValueError naming the
+        checkpoint (when Lightning said which) and the key."""
+        try:
+            self.tracker.load_state_dict(state_dict)
+        except ValueError as exc:
+            where = f"checkpoint {self._ckpt_path}" if self._ckpt_path else "the checkpoint"
+            raise ValueError(f"{where}, state {self.state_key!r}: {exc}") from None
+        due = state_dict.get(VALIDATION_DUE_KEY)
+        self._missed_validation = due if isinstance(due, int) and not isinstance(due, bool) else None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        # written in on_train_batch_end before a due validation (ModelCheckpoint every_n_train_steps):
+        # note it, so that a resume runs that validation (lightning/resume.py)
+        state = (checkpoint.get("callbacks") or {}).get(self.state_key)
+        if isinstance(state, dict):
+            state[VALIDATION_DUE_KEY] = int(trainer.global_step) if validation_due(trainer) else None
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        self._ckpt_path = getattr(trainer, "ckpt_path", None)  # Lightning calls this before load_state_dict
         states = checkpoint.get("callbacks") or {}
         if self.state_key in states:
             return

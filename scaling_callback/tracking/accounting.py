@@ -79,7 +79,8 @@ def tokens_in_batch(batch) -> TokenCount:
         if mask is not None:
             if not isinstance(mask, torch.Tensor):
                 raise _uncountable(batch, f"'attention_mask' is a {type(mask).__name__}, not a tensor")
-            return mask.sum()
+            # a float mask of 0/1 counts its non-zero entries: the count stays an integer tensor
+            return (mask != 0).sum() if mask.is_floating_point() else mask.sum()
         return tokens_in_batch(batch["input_ids"])
     if isinstance(batch, (tuple, list)) and len(batch) > 0:
         return tokens_in_batch(batch[0])
@@ -87,15 +88,23 @@ def tokens_in_batch(batch) -> TokenCount:
 
 
 def _checked(count, source: str) -> TokenCount:
-    """A token count as a Python int or a 0-d int64 tensor; checks only what needs no device read."""
+    """A token count as a Python int or a 0-d int64 tensor; checks only what needs no device read.
+
+    Only whole numbers count: a float tensor (12.7 would silently round), a bool or a complex
+    tensor is refused like a Python 12.5, and so is a meta tensor (it has no value to read).
+    """
     if isinstance(count, torch.Tensor):
+        if count.is_floating_point() or count.is_complex() or count.dtype == torch.bool:
+            raise ValueError(f"{source} returned a {count.dtype} tensor; expected an integer tensor or int "
+                             "(a whole number of tokens)")
+        if count.device.type == "meta":
+            raise ValueError(f"{source} returned a tensor on the meta device, which holds no value to count; "
+                             "return an int or a tensor on a real device")
         if count.dim() != 0:
             if count.numel() != 1:
                 raise ValueError(f"{source} returned a tensor of shape {tuple(count.shape)}; expected one number")
             count = count.reshape(())
-        if count.dtype != torch.int64:
-            count = (count.round() if count.is_floating_point() else count).to(torch.int64)
-        return count
+        return count.to(torch.int64) if count.dtype != torch.int64 else count
     if isinstance(count, bool) or not hasattr(count, "__index__"):
         if isinstance(count, float) and count.is_integer():
             count = int(count)

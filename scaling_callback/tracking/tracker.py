@@ -32,6 +32,7 @@ from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
 from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
 from .schedule import simulate_lr_schedule
+from .state import read_state
 from .throughput import Throughput
 
 
@@ -152,6 +153,7 @@ class ScalingTracker:
         self.trend: Optional[TrendCheck] = None  # the latest check against `fit`
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
+        self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
         self.n_params: Optional[int] = self.non_embedding_params
         self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
         self.history = History()
@@ -272,9 +274,9 @@ class ScalingTracker:
                                 horizons=self._horizons_ahead(observation) if self.planned_steps is None else ())
         except Exception as exc:  # noqa: BLE001 - the training loop must never see it
             reason = f"{type(exc).__name__}: {exc}"
-            if self.is_rank_zero:
-                warnings.warn(f"{self.name}: forecast at step {step} failed ({reason}); training continues",
-                              UserWarning, stacklevel=3)
+            metrics[tags.FORECAST_OK] = 0.0  # forecast/ok is logged at every validation, failed or not
+            self.warn_once(f"forecast:{Status.ERROR.value}", f"forecast at step {step} failed ({reason}); training "
+                           "continues (warned once; forecast/ok is 0 at every validation it fails)")
             return failed_record(step, reason), None
         self.assessment = assessment
         self.advice = self.board.update(assessment, planned_tokens=planned_tokens)
@@ -414,8 +416,9 @@ class ScalingTracker:
         advice = self.advice if self.advice is not None and self.advice.step == step else None
         try:
             for writer in writers:
-                write_forecast_layout(writer, self.monitor)
-                write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step)
+                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix)
+                write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step,
+                                  tag=tags.for_instance(tags.ADVICE_TEXT, self.tag_suffix))
             if draw:
                 self._draw(writers, assessment)
         except Exception as exc:  # noqa: BLE001
@@ -439,7 +442,7 @@ class ScalingTracker:
         history = History(o for o in self.history if o.step <= assessment.record.step)
         figure = forecast_figure_of(history, assessment, monitor=self.monitor)
         for writer in writers:
-            write_figure(writer, figure, assessment.record.step)
+            write_figure(writer, figure, assessment.record.step, tag=tags.for_instance(tags.FORECAST_FIGURE, self.tag_suffix))
         self._figure_step = assessment.record.step
 
     def save_schedule(self, log_dir: str) -> Optional[str]:
@@ -468,17 +471,23 @@ class ScalingTracker:
                 "schedule": schedule, "advice": self.board.state_dict()}
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
-        self._tokens_restored = int(state_dict["tokens"])
-        self.train_batches = int(state_dict["train_batches"])
+        """Restore what `state_dict` saved. Raises ValueError naming the key when the state has a
+        key missing or a value of a wrong type or range (tracking/state.py); nothing is loaded
+        then, so a resumed run never continues from silently wrong counts."""
+        try:
+            state = read_state(state_dict)
+        except ValueError as exc:
+            raise ValueError(f"{self.name}: the saved state is unusable: {exc}. Resume from another checkpoint, "
+                             "or delete this callback's entry from the checkpoint's 'callbacks' to restart its "
+                             "counts from zero") from None
+        self._tokens_restored = state["tokens"]
+        self.train_batches = state["train_batches"]
         self._counter.reset()
-        self.history = History.from_state_dict(state_dict["history"])
-        forecasts = state_dict.get("forecasts")  # absent in checkpoints of accounting-only versions
-        self.forecasts = ForecastHistory() if forecasts is None else ForecastHistory.from_state_dict(forecasts)
-        if state_dict.get("advice") is not None:  # absent in checkpoints of earlier versions
-            self.board.load_state_dict(state_dict["advice"])
-        schedule = state_dict.get("schedule")
-        self._schedule = None if schedule is None else dict(
-            schedule, steps=np.asarray(schedule["steps"], dtype=np.int64), lr=np.asarray(schedule["lr"], dtype=float))
+        self.history = state["history"]
+        self.forecasts = state["forecasts"]  # absent in checkpoints of accounting-only versions: empty
+        if state["advice"] is not None:  # absent in checkpoints of earlier versions
+            self.board.load_state_dict(state["advice"])
+        self._schedule = state["schedule"]
 
     # ---- warnings ------------------------------------------------------------------------
     def warn_once(self, key: str, message: str) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..status import Status
 from .fit import fitted_posterior
-from .inputs import _clean
+from .inputs import MAX_STEP, _clean
 from .law import _Posterior, _RisingPosterior
 from .normal import _mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
@@ -145,8 +145,8 @@ def forecast(
     if len(s) < 2:
         return _failed(Status.TOO_FEW_POINTS, f"too few points: {len(s)} finite validation loss(es), need at least 2",
                        target, confidence, len(s), notes)
-    if target < 1 or target > 10 ** 9:
-        return _failed(Status.BAD_INPUT, f"target_step {target} out of range (1..1e9)", target, confidence, len(s), notes)
+    if target < 1 or target > MAX_STEP:  # memory and time are bounded at any target (pooled schedule)
+        return _failed(Status.BAD_INPUT, f"target_step {target} out of range (1..2^53)", target, confidence, len(s), notes)
     try:
         with np.errstate(all="ignore"):
             post = fitted_posterior(s, y, target, lr, priors, notes)
@@ -156,7 +156,7 @@ def forecast(
                 return _forecast_rising(post, s, y, target, confidence, notes)
             return _forecast(post, target, confidence, notes)
     except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
-        return _failed(Status.FIT_FAILED, f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
+        return _failed(Status.ERROR, f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
 
 
 def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
@@ -195,6 +195,9 @@ def _forecast(post, target, confidence, notes) -> Forecast:
     if not np.isfinite(loss) or loss <= 0:
         return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
                        target, confidence, post.n_points, notes)
+    if not np.all(np.isfinite([low[0], high[0], alo, amid, ahi])):  # never a non-finite number flagged ok
+        return _failed(Status.FIT_FAILED, "the interval or asymptote is not finite (losses spanning too many "
+                       "decades overflow the fit)", target, confidence, post.n_points, notes)
     return Forecast(
         ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
         asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi),

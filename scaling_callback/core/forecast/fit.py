@@ -123,7 +123,11 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     M = np.einsum("jnk,jnl->jkl", Wz, Z) + P
     sign, logdet = np.linalg.slogdet(M)
     _, logdet_p = np.linalg.slogdet(P)
-    cov = np.linalg.inv(M)
+    # a singular M (e.g. a degenerate curve) leaves its grid point out (evidence −inf below)
+    # instead of failing the whole batched inverse
+    invertible = (sign > 0) & np.isfinite(logdet)
+    cov = np.full_like(M, np.nan)
+    cov[invertible] = np.linalg.inv(M[invertible])
     log_evidence = -cost - 0.5 * logdet + 0.5 * logdet_p
     log_evidence[~(sign > 0) | ~np.isfinite(log_evidence)] = -np.inf
     return theta, cov, log_evidence, r
@@ -169,22 +173,26 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     S1 = lr_area(eta)
     idx = np.clip(s // stride, 0, len(eta) - 1)
     keep = S1[idx] > 0
+    s_last = int(s[-1])
     early = (s < priors.min_fraction * target) | (s < s[-1] * min(1.0, s[-1] / target) ** priors.window)
     if np.sum(keep & ~early) >= 2:
         keep &= ~early
     s, y = s[keep], y[keep]
     if len(s) < 2:
+        if stride > 1 and s_last < 2 * stride:
+            return (f"history too short for a target this far: it ends at step {s_last}, within the first "
+                    f"blocks of {stride} steps the schedule to step {horizon} is pooled into")
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
     trend = observed_trend(s, y)
-    scale = float(np.median(y))  # fit in units of the typical loss: any scale of input works
+    scale = np.median(y)  # fit in units of the typical loss: any scale of input works (numpy: scale² may be inf, not raise)
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
     tidx = min(target // stride, len(eta) - 1)
     ref_area = S1[idx[-1]]
     x = S1[idx] / ref_area
     xT = max(S1[tidx], 1e-12) / ref_area
-    Lc = float(np.median(y[-3:]))
+    Lc = np.median(y[-3:])  # numpy: Lc² may underflow to 0 and 1/Lc² be inf (then no fit), not raise
 
     has_drop = bool(np.any(np.diff(eta[int(np.argmax(eta)):]) < 0))
     drops_prior = priors.drops if has_drop else priors.drops[:1]

@@ -18,6 +18,8 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
     try:
         if isinstance(lr, tuple) and len(lr) == 2:
             ks, kv = (np.asarray(v, float).ravel() for v in lr)
+            if len(ks) != len(kv):
+                raise ValueError(f"{len(ks)} knot steps but {len(kv)} rates")
             good = np.isfinite(ks) & np.isfinite(kv)
             ks, kv = ks[good], kv[good]
             if len(ks) == 0:
@@ -37,7 +39,6 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
                 raise ValueError("empty schedule")
             if len(per_step) < horizon + 1:
                 notes.append(f"learning-rate schedule has {len(per_step)} steps: held at its last value to {horizon}")
-                per_step = np.concatenate([per_step, np.full(horizon + 1 - len(per_step), per_step[-1])])
             per_step = per_step[: horizon + 1]
             bad = ~np.isfinite(per_step)
             if bad.all():
@@ -45,17 +46,30 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
             if bad.any():
                 idx = np.arange(len(per_step))
                 per_step = np.interp(idx, idx[~bad], per_step[~bad])
-            if stride > 1:
-                pad = (-len(per_step)) % stride
-                per_step = np.concatenate([per_step, np.full(pad, per_step[-1])]).reshape(-1, stride).mean(axis=1)
+            # pool what was given, then hold its last value for the blocks (or steps) beyond it:
+            # a short array is never padded out to the target step (1e9 steps would be 7.5 GiB)
+            blocks, last = -(-(horizon + 1) // stride), per_step[-1]
+            if stride > 1:  # block means, without copying a long array: whole blocks as a view
+                whole = len(per_step) - len(per_step) % stride
+                tail = per_step[whole:]
+                per_step = np.concatenate([per_step[:whole].reshape(-1, stride).mean(axis=1),
+                                           [(tail.sum() + (stride - len(tail)) * last) / stride] if len(tail) else []])
+            per_step = np.concatenate([per_step, np.full(blocks - len(per_step), last)])
         return normalized_schedule(per_step)
     except (TypeError, ValueError) as exc:
         notes.append(f"learning-rate schedule unusable ({exc}): assumed constant")
         return None
 
 
+MAX_STEP = 2 ** 53  # the largest whole number a float64 holds exactly; steps beyond it cannot be told apart
+
+
 def _clean(steps, losses):
     s, y = curve_arrays(steps, losses, "losses")
+    too_far = np.isfinite(s) & (s > MAX_STEP)
+    if np.any(too_far):
+        raise ValueError(f"step {s[too_far][0]:.4g} is beyond 2^53 ≈ 9.0e15, the largest step a forecast "
+                         "handles (a float cannot hold larger step numbers exactly)")
     good = np.isfinite(s) & np.isfinite(y) & (y > 0) & (s >= 0)
     s, y = s[good], y[good]
     order = np.argsort(s, kind="stable")

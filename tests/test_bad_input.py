@@ -1,0 +1,136 @@
+"""Every bad input to the fit, the plan and the forecast reader gets one clear error (issue 13).
+
+Each test here failed before its fix: a traceback of an unexpected type (UnicodeDecodeError,
+OverflowError, ZeroDivisionError, TypeError), a silently accepted option, or a misleading message.
+"""
+import csv
+
+import numpy as np
+import pytest
+
+from scaling_callback.cli import main
+from scaling_callback.core.crossrun import ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
+
+BINARY = bytes(range(256)) * 4  # not UTF-8: 0x80 cannot start a character
+
+
+def cli_error(argv, capsys):
+    """Run the CLI in-process; it must exit 2 with one message and no traceback."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def points_csv(path, N, D, L):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("N", "D", "loss"))
+        w.writerows(zip(N, D, L))
+    return str(path)
+
+
+SIZES = np.array([1e6, 1e6, 1e7, 1e7, 1e8, 1e8])
+TOKENS = np.array([1e9, 1e10, 1e9, 1e10, 1e9, 1e10])
+
+
+# ----------------------------------------------------------------- items 5-6: binary files
+
+
+def test_fit_on_a_binary_file_says_it_is_not_a_csv(tmp_path, capsys):
+    path = tmp_path / "runs.csv"
+    path.write_bytes(BINARY)
+    err = cli_error(["fit", str(path)], capsys)
+    assert "not a CSV text file" in err and "runs.csv" in err
+
+
+def test_plan_on_a_binary_file_says_it_is_not_json(tmp_path, capsys):
+    path = tmp_path / "fit.json"
+    path.write_bytes(BINARY)
+    err = cli_error(["plan", "--compute", "1e21", "--fit", str(path)], capsys)
+    assert "not a JSON text file" in err
+
+
+def test_forecast_on_a_binary_file_says_it_is_not_a_csv(tmp_path, capsys):
+    path = tmp_path / "curve.csv"
+    path.write_bytes(BINARY)
+    assert "not a CSV text file" in cli_error(["forecast", str(path), "--upto", "10"], capsys)
+
+
+# ----------------------------------------------------------- items 7-9: every loss the same
+
+
+@pytest.mark.parametrize("form", ["chinchilla", "kaplan"])
+def test_fit_when_every_run_has_the_same_loss(tmp_path, capsys, form):
+    runs = points_csv(tmp_path / "flat.csv", SIZES, TOKENS, np.full(6, 3.0))
+    err = cli_error(["fit", runs, "--form", form, "--bootstrap", "3"], capsys)
+    assert "same loss = 3" in err
+    with pytest.raises(ScalingLawError, match="same loss"):
+        fit_scaling_law(SIZES, TOKENS, np.full(6, 3.0), form=form, n_bootstrap=0)
+
+
+def test_fit_whose_optimum_runs_off_to_infinity_is_refused():
+    # loss varies by 1e-7: the Kaplan form's log N_c runs past e^709 (was OverflowError in math.exp)
+    L = np.full(6, 3.0)
+    L[1] += 1e-7
+    with pytest.raises(ScalingLawError, match="diverged"):
+        fit_scaling_law(SIZES, TOKENS, L, form="kaplan", n_bootstrap=0, n_starts=1)
+
+
+@pytest.mark.parametrize("law", [
+    ChinchillaLaw(E=1.0, A=1.0, B=1.0, alpha=0.0, beta=0.0),  # was ZeroDivisionError
+    ChinchillaLaw(E=1.0, A=1e300, B=1e-300, alpha=1e-3, beta=1e-3),  # was OverflowError
+    KaplanLaw(N_c=1e300, D_c=1.0, alpha_N=1.0, alpha_D=1e-300),  # was OverflowError
+    KaplanLaw(N_c=1.0, D_c=1.0, alpha_N=0.0, alpha_D=0.0),  # was ZeroDivisionError
+])
+def test_a_law_without_an_allocation_says_so(law):
+    fit = ScalingLawFit(law=law, bootstrap_laws=(law,), n_points=6, compute_range=(1e15, 1e18))
+    with pytest.raises(ScalingLawError, match="no compute-optimal allocation"):
+        fit.compute_optimal(1e20)
+    assert fit.n_opt_exponent.value >= 0 or np.isnan(fit.n_opt_exponent.value)  # reading it never raises
+
+
+# ---------------------------------------------------- item 10: options of a wrong type or value
+
+
+@pytest.mark.parametrize("option, value", [
+    ("confidence", "0.9"), ("confidence", None), ("confidence", 1.5), ("confidence", True),
+    ("n_bootstrap", 2.5), ("n_bootstrap", "3"), ("n_bootstrap", -1), ("n_bootstrap", None),
+    ("seed", -1), ("seed", 1.5), ("seed", "0"),
+    ("delta", -1), ("delta", 0.0), ("delta", float("nan")), ("delta", "1e-3"),
+    ("n_starts", None), ("n_starts", 0), ("n_starts", 2.5),
+])
+def test_fit_options_of_a_wrong_type_or_value_raise_scaling_law_error(option, value):
+    L = 1.7 + 400 / SIZES ** 0.34 + 410 / TOKENS ** 0.28
+    with pytest.raises(ScalingLawError, match=option) as info:
+        fit_scaling_law(SIZES, TOKENS, L, **{"n_bootstrap": 0, option: value})
+    assert type(info.value) is ScalingLawError
+
+
+@pytest.mark.parametrize("form", [None, 3, ["chinchilla"]])
+def test_fit_form_of_a_wrong_type(form):
+    with pytest.raises(ScalingLawError, match="unknown form"):
+        fit_scaling_law(SIZES, TOKENS, np.linspace(3, 2, 6), form=form, n_bootstrap=0)
+
+
+def test_points_whose_compute_overflows_are_refused():
+    with pytest.raises(ScalingLawError, match="overflows"):
+        fit_scaling_law(SIZES * 1e150, TOKENS * 1e150, np.linspace(3, 2, 6), n_bootstrap=0)
+
+
+@pytest.mark.parametrize("compute", ["1e21", None, float("inf"), True])
+def test_compute_of_a_wrong_type(compute):
+    fit = ScalingLawFit(law=ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28))
+    with pytest.raises(ScalingLawError, match="compute must be a positive"):
+        fit.compute_optimal(compute)
+
+
+# ------------------------------------------------------- item 11: a header and no rows
+
+
+def test_forecast_on_a_header_only_csv_says_there_is_no_data(tmp_path, capsys):
+    path = tmp_path / "curve.csv"
+    path.write_text("run_id,step,val_loss\n")
+    err = cli_error(["forecast", str(path), "--upto", "10"], capsys)
+    assert "no data rows" in err and "runs" not in err
