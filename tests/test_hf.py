@@ -12,6 +12,7 @@ from scaling_callback import ScalingLawCallback, read_scalars
 from scaling_callback.hf import ForecastEarlyStoppingCallback, ScalingLawTrainerCallback
 from tiny_hf import CurveModel, PaddedItems, StepToModel, collate, gpt2_params, tiny_gpt2, training_args
 from tiny_models import CurveModule, curve_loaders, improving_curve, plateau_curve, trainer_kwargs
+from ranks import free_port, run_ranks
 
 pytest.importorskip("accelerate")  # the Trainer needs it
 
@@ -135,7 +136,7 @@ def test_gate_without_a_forecasting_callback_is_refused(tmp_path):
 
 
 def _hf_rank(rank, port, out):
-    """One of 2 data-parallel Trainer processes (accelerate's MULTI_CPU, gloo), forked with the
+    """One of 2 data-parallel Trainer processes (accelerate's MULTI_CPU, gloo), spawned with the
     environment torchrun gives."""
     import json
     import os
@@ -158,17 +159,8 @@ def test_two_processes_sum_their_tokens_and_share_the_forecast(tmp_path):
     process counts its half), the Trainer's own gathered count agrees, and both processes hold
     the main process's forecasts."""
     import json
-    import multiprocessing
-    import socket
-
-    import torch.multiprocessing as mp
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("needs fork (POSIX)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_hf_rank, args=(port, str(tmp_path)), nprocs=2, start_method="fork")
+    port = free_port()
+    run_ranks(_hf_rank, (port, str(tmp_path)))
     epoch = PaddedItems(200).tokens(range(200))
     records = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for record in records:

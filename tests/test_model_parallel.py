@@ -2,14 +2,12 @@
 data × tensor-parallel mesh is the data-parallel count (tensor-parallel ranks train on the same
 batches), and N of the parallelised model is the unsharded N.
 
-The two ranks are forked from the test process with the environment a launcher such as
+The two ranks are spawned from the test process with the environment a launcher such as
 torchrun gives (LOCAL_RANK, WORLD_SIZE, ...), so Lightning takes the processes as created
 externally and nothing imports torch or Lightning again.
 """
 import json
-import multiprocessing
 import os
-import socket
 
 import lightning.pytorch as L
 import pytest
@@ -19,10 +17,10 @@ from torch.utils.data import DataLoader
 
 from scaling_callback import ScalingLawCallback
 from tiny_models import PaddedTokens, TinyGPTModule, expected_params, pad_collate, trainer_kwargs
+from ranks import free_port, run_ranks
 
 pytestmark = pytest.mark.skipif(
-    not dist.is_available() or "fork" not in multiprocessing.get_all_start_methods(),
-    reason="needs torch.distributed and fork (POSIX)")
+    not dist.is_available(), reason="needs torch.distributed")
 
 
 class ParallelTinyGPT(TinyGPTModule):
@@ -69,12 +67,9 @@ def _rank(rank, port, out, dp, tp):
 
 @pytest.mark.parametrize("dp, tp, steps", [(1, 2, 8), (2, 1, 4)])
 def test_model_parallel_counts_each_batch_once(tmp_path, dp, tp, steps):
-    import torch.multiprocessing as mp
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_rank, args=(port, str(tmp_path), dp, tp), nprocs=2, start_method="fork")
+    port = free_port()
+    run_ranks(_rank, (port, str(tmp_path), dp, tp))
     total = PaddedTokens(n_items=16).total_tokens()  # one epoch: every item once over the data-parallel ranks
     for r in (0, 1):
         record = json.loads((tmp_path / f"rank{r}.json").read_text())

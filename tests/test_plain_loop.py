@@ -2,14 +2,13 @@
 alone, and as 2 data-parallel processes (gloo) whose token counts are summed."""
 import importlib.util
 import json
-import multiprocessing
 import os
-import socket
 
 import pytest
 import torch
 
 from scaling_callback import read_scalars
+from ranks import free_port, run_ranks
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "train_plain_loop.py")
 TINY = ["--steps", "12", "--eval-every", "4", "--accumulate", "2", "--batch-size", "4", "--n-ctx", "16",
@@ -52,14 +51,10 @@ def _rank(rank, port, out):
                    "forecasts": len(tracker.forecasts)}, f)
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
 def test_plain_loop_two_processes_sum_their_tokens(tmp_path):
-    import torch.multiprocessing as mp
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_rank, args=(port, str(tmp_path)), nprocs=2, start_method="fork")
+    port = free_port()
+    run_ranks(_rank, (port, str(tmp_path)))
     records = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for record in records:  # every rank holds the global count
         assert record["tokens"] == [2 * 4 * PER_STEP, 2 * 8 * PER_STEP, 2 * 12 * PER_STEP]

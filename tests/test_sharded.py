@@ -1,15 +1,13 @@
 """N of sharded models and D under data × tensor-parallel meshes, on 2 real CPU processes (gloo).
 
-One forked pair of processes shards TinyGPT with FSDP1 (use_orig_params off and on), FSDP2
+One spawned pair of processes shards TinyGPT with FSDP1 (use_orig_params off and on), FSDP2
 (`fully_shard`) and tensor parallelism (`parallelize_module`), counts N on each rank, and
 counts tokens on 2×1 and 1×2 device meshes named like Lightning's ModelParallelStrategy's; each
 rank writes what it found to a JSON file and the tests compare with the unsharded counts.
-Forking costs well under a second per process (a spawned one would import torch again).
+The ranks are spawned (tests/ranks.py says why not forked).
 """
 import json
-import multiprocessing
 import os
-import socket
 
 import pytest
 import torch
@@ -19,10 +17,10 @@ from torch import nn
 from scaling_callback.tracking.accounting import TokenCounter, non_embedding_params
 from scaling_callback.tracking.sharded import parameter_entries, rank_counts_tokens
 from tiny_models import TinyGPT, expected_params, pad_collate, PaddedTokens
+from ranks import free_port, run_ranks
 
 pytestmark = pytest.mark.skipif(
-    not dist.is_available() or "fork" not in multiprocessing.get_all_start_methods(),
-    reason="needs torch.distributed and fork (POSIX)")
+    not dist.is_available(), reason="needs torch.distributed")
 
 
 def _local_numel(p):
@@ -144,13 +142,10 @@ def _worker(rank, port, out):
 
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory):
-    import torch.multiprocessing as mp
 
     out = str(tmp_path_factory.mktemp("sharded"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.start_processes(_worker, args=(port, out), nprocs=2, start_method="fork")
+    port = free_port()
+    run_ranks(_worker, (port, out))
     return [json.loads(open(os.path.join(out, f"rank{r}.json")).read()) for r in (0, 1)]
 
 
