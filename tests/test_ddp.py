@@ -1,9 +1,11 @@
 """DDP with 2 CPU processes (gloo): every rank records, and rank 0 logs, the global token count;
 ForecastEarlyStopping stops both ranks at the same step.
 
-Runs with strategy="ddp_fork": the ranks are forked from the test process, so they start in well
-under a second (a "ddp" subprocess would import torch and Lightning twice). The callback's
-collective (the token sum) is the same under every DDP launcher.
+Each run is one spawned process (tests/ranks.py: a fresh interpreter, under a deadline) whose
+Trainer uses strategy="ddp_fork": its two ranks are forked from that fresh process, which holds no
+threads of earlier tests (forking the pytest process itself can deadlock a rank), and start in
+well under a second. The callback's collective (the token sum) is the same under every DDP
+launcher. Every rank writes what it saw to a JSON file the test reads.
 """
 import json
 import multiprocessing
@@ -14,6 +16,7 @@ import pytest
 from torch.utils.data import DataLoader
 
 from scaling_callback import ForecastEarlyStopping, ScalingLawCallback, read_scalars
+from ranks import run_ranks
 from tiny_models import (CurveModule, PaddedTokens, TinyGPTModule, curve_loaders, improving_curve, pad_collate,
                          plateau_curve, trainer_kwargs)
 
@@ -33,16 +36,20 @@ class WriteRankRecord(L.Callback):
             json.dump(record, f)
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
-def test_ddp_two_cpu_processes_count_every_rank(tmp_path):
+def _fit_counting(_, out):
     data = PaddedTokens(n_items=16)
     callback = ScalingLawCallback()
-    settings = trainer_kwargs(tmp_path, strategy="ddp_fork", devices=2, max_epochs=2)
-    trainer = L.Trainer(callbacks=[callback, WriteRankRecord(str(tmp_path), callback)],
-                        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"), **settings)
+    settings = trainer_kwargs(out, strategy="ddp_fork", devices=2, max_epochs=2)
+    trainer = L.Trainer(callbacks=[callback, WriteRankRecord(out, callback)],
+                        logger=L.loggers.TensorBoardLogger(out, name="tb"), **settings)
     trainer.fit(TinyGPTModule(), DataLoader(data, batch_size=2, collate_fn=pad_collate),
                 DataLoader(PaddedTokens(n_items=4), batch_size=2, collate_fn=pad_collate))
 
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
+def test_ddp_two_cpu_processes_count_every_rank(tmp_path):
+    run_ranks(_fit_counting, (str(tmp_path),), nprocs=1)
+    data = PaddedTokens(n_items=16)
     total = data.total_tokens()
     # DistributedSampler gives rank 0 the even items, rank 1 the odd ones: unequal local counts
     even = sum(data.length(i) for i in range(0, 16, 2))
@@ -76,16 +83,20 @@ class WriteGateRecord(L.Callback):
             json.dump(record, f)
 
 
+def _fit_gate(_, out):
+    callback, gate = ScalingLawCallback(), ForecastEarlyStopping(min_delta=0.02, patience=2)
+    settings = trainer_kwargs(out, strategy="ddp_fork", devices=2, max_steps=1000, val_check_interval=40,
+                              limit_val_batches=1)
+    trainer = L.Trainer(callbacks=[callback, gate, WriteGateRecord(out, callback, gate)],
+                        logger=L.loggers.TensorBoardLogger(out, name="tb"), **settings)
+    trainer.fit(CurveModule(_plateau_on_rank0_improving_on_rank1), *curve_loaders(2000))
+
+
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
 def test_ddp_both_ranks_stop_at_the_same_step(tmp_path):
     """Rank 1's own validation loss keeps improving: were the gate to decide on each rank's own
     curve, rank 0 would stop and rank 1 would not. Rank 0 forecasts, broadcasts, and both stop."""
-    callback, gate = ScalingLawCallback(), ForecastEarlyStopping(min_delta=0.02, patience=2)
-    settings = trainer_kwargs(tmp_path, strategy="ddp_fork", devices=2, max_steps=1000, val_check_interval=40,
-                              limit_val_batches=1)
-    trainer = L.Trainer(callbacks=[callback, gate, WriteGateRecord(str(tmp_path), callback, gate)],
-                        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"), **settings)
-    trainer.fit(CurveModule(_plateau_on_rank0_improving_on_rank1), *curve_loaders(2000))
+    run_ranks(_fit_gate, (str(tmp_path),), nprocs=1)
 
     records = [json.loads((tmp_path / f"gate{r}.json").read_text()) for r in (0, 1)]
     assert 0 < records[0]["stopped_step"] == records[0]["global_step"] < 500
