@@ -210,7 +210,6 @@ def peer_chinchilla(configs, cut, folder):
     try:
         import tempfile
 
-        import chinchilla
         from chinchilla import Chinchilla
         from chinchilla._metrics import log_huber
     except Exception as exc:  # report why the peer cannot run, whatever it is

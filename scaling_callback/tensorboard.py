@@ -5,7 +5,6 @@ is one); no Lightning import. The figure itself is drawn by `plots.forecast_figu
 """
 from __future__ import annotations
 
-import re
 import weakref
 from typing import Dict, Optional
 

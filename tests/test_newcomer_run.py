@@ -4,7 +4,6 @@ the figure at the end, throughput, and the command line reproducing the callback
 its own log dir. Real Trainers, real TensorBoard event files read back."""
 import json
 import logging
-import math
 
 import lightning.pytorch as L
 import numpy as np

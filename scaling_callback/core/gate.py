@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
+from . import tags
 from .checks import positive_number, whole_number
 from .history import ForecastRecord
 
@@ -72,3 +73,18 @@ class PlateauGate:
 
     def load_state_dict(self, state: Dict[str, int]) -> None:
         self.wait_count = int(state["wait_count"])
+
+
+def gate_outcome(check: GateCheck, stop: bool, step: int, stopped_step: Optional[int],
+                 peer: str = "rank") -> Tuple[Dict[str, float], Optional[str]]:
+    """What a gate adapter logs after a check, and why the run stops now (None when it does not
+    stop at this check). `stop` is the decision agreed by every process (one may stop on a
+    check of its own); `stopped_step` is where the gate stopped already (None: not yet)."""
+    metrics = {tags.GATE_WAIT: float(check.wait_count)}
+    if math.isfinite(check.gain):
+        metrics[tags.GATE_GAIN] = check.gain
+    if not stop or stopped_step is not None:
+        return metrics, None
+    metrics[tags.GATE_STOPPED] = float(step)
+    reason = check.reason if check.stop else f"Stopped at step {step}: another {peer} decided to."
+    return metrics, reason

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from .checks import positive_number
-from .crossrun import ChinchillaLaw, Estimate, KaplanLaw, ScalingLawError, ScalingLawFit
+from .crossrun import ChinchillaLaw, Estimate, ScalingLawError, ScalingLawFit
 from .repetition import DataConstrainedLaw
 
 __all__ = ["InferencePlan", "inference_optimal"]

@@ -4,13 +4,12 @@ as for Lightning's ForecastEarlyStopping)."""
 from __future__ import annotations
 
 import logging
-import math
 from typing import Optional
 
 import transformers
 
 from ..core import tags
-from ..core.gate import GateCheck, PlateauGate
+from ..core.gate import GateCheck, PlateauGate, gate_outcome
 from ..core.history import ForecastRecord
 from ..tensorboard import write_advice_text
 from .callback import ScalingLawTrainerCallback
@@ -29,7 +28,7 @@ class ForecastEarlyStoppingCallback(transformers.TrainerCallback):
 
     Needs a ScalingLawTrainerCallback with forecasting on in the same Trainer (a RuntimeError at
     train begin otherwise). Logs gate/optimistic_gain and gate/wait_count at each check,
-    gate/stopped_step and the text gate/reason when it stops. Attributes: `stopped_step` (0 when
+    gate/stopped_step and the text gate/reason when it stops. Attributes: `stopped_step` (None when
     it did not stop), `reason`, `last_check`, `wait_count`.
     """
 
@@ -40,7 +39,7 @@ class ForecastEarlyStoppingCallback(transformers.TrainerCallback):
         self._gate = PlateauGate(min_delta, patience, min_steps)
         self.verbose = bool(verbose)
         self.trainer = optional_trainer(trainer)
-        self.stopped_step = 0
+        self.stopped_step: Optional[int] = None
         self.reason: Optional[str] = None
         self.last_check: Optional[GateCheck] = None
         self._source: Optional[ScalingLawTrainerCallback] = None
@@ -74,15 +73,11 @@ class ForecastEarlyStoppingCallback(transformers.TrainerCallback):
         check = self._gate.check(int(state.global_step), record)
         self.last_check = check
         stop = any_process(check.stop, device=args.device)
-        metrics = {tags.GATE_WAIT: float(check.wait_count)}
-        if math.isfinite(check.gain):
-            metrics[tags.GATE_GAIN] = check.gain
+        metrics, reason = gate_outcome(check, stop, int(state.global_step), self.stopped_step, peer="process")
         writer = self._source.tracker.writer
-        if stop and not self.stopped_step:
+        if reason is not None:
             control.should_training_stop = True
-            self.stopped_step = int(state.global_step)
-            self.reason = check.reason if check.stop else f"Stopped at step {self.stopped_step}: another process decided to."
-            metrics[tags.GATE_STOPPED] = float(self.stopped_step)
+            self.stopped_step, self.reason = int(state.global_step), reason
             if writer is not None:
                 write_advice_text(writer, self.reason, self.stopped_step, tag=tags.GATE_REASON)
         if self.trainer is not None:

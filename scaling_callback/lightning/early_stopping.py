@@ -7,11 +7,10 @@ Like `callback.ScalingLawCore` it implements Lightning hooks against a duck-type
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, Optional
 
 from ..core import tags
-from ..core.gate import GateCheck, PlateauGate
+from ..core.gate import GateCheck, PlateauGate, gate_outcome
 from ..core.history import ForecastRecord
 from ..tensorboard import write_advice_text
 from .callback import ScalingLawCore
@@ -112,14 +111,10 @@ class ForecastEarlyStoppingCore:
         check = self._gate.check(int(trainer.global_step), record)
         self.last_check = check
         stop = bool(trainer.strategy.reduce_boolean_decision(check.stop, all=False))
-        metrics = {tags.GATE_WAIT: float(check.wait_count)}
-        if math.isfinite(check.gain):
-            metrics[tags.GATE_GAIN] = check.gain
-        if stop and self.stopped_step is None:
+        metrics, reason = gate_outcome(check, stop, int(trainer.global_step), self.stopped_step, peer="rank")
+        if reason is not None:
             trainer.should_stop = True
-            self.stopped_step = int(trainer.global_step)
-            self.reason = check.reason if check.stop else f"Stopped at step {self.stopped_step}: another rank decided to."
-            metrics[tags.GATE_STOPPED] = float(self.stopped_step)
+            self.stopped_step, self.reason = int(trainer.global_step), reason
             self._write_reason(trainer)
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
