@@ -52,8 +52,14 @@ def annealing_area(eta, decay: float = 0.999) -> np.ndarray:
     return np.cumsum(momentum)
 
 
-def multi_power_drop(eta, steps, C: float, beta: float, gamma: float, cells: int = 512) -> np.ndarray:
-    """LD(t)/B of the multi-power law (Luo et al. 2025): Σ_k (η_{k−1} − η_k)·G(η_k^(−γ)·S_k(t)).
+def multi_power_drop(eta, steps, C: float, beta: float, gamma: float, cells: int = 512,
+                     power: float = 1.0) -> np.ndarray:
+    """LD(t)/B of the multi-power law (Luo et al. 2025): Σ_k (η_{k−1}^p − η_k^p)·G(η_k^(−γ)·S_k(t)).
+
+    p = `power` = 1 is Luo et al.'s law: every unit of decrease of the rate buys the same drop.
+    p < 1 buys more per unit near η = 0 (the drop is linear in the decrease of η^p): what
+    lr_scheduling's cool-down branches at high peak rates show against their constant run
+    (benchmarks/cooldown_drop.py).
 
     G(x) = 1 − (C·x + 1)^(−β) and S_k(t) = Σ_{τ=k..t} η_τ, evaluated at each of `steps`
     (integers in 0..T). The sum starts at the schedule's peak (warm-up increases are Luo's S_W,
@@ -67,7 +73,8 @@ def multi_power_drop(eta, steps, C: float, beta: float, gamma: float, cells: int
     if T < 1:
         return np.zeros(len(steps))
     S1 = lr_area(eta)
-    drop = np.concatenate([[0.0], eta[:-1] - eta[1:]])
+    ep = eta if power == 1.0 else np.maximum(eta, 0.0) ** power
+    drop = np.concatenate([[0.0], ep[:-1] - ep[1:]])
     drop[: int(np.argmax(eta)) + 1] = 0.0
     width = max(1, -(-T // cells))
     block = np.arange(T + 1) // width

@@ -177,19 +177,22 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
 def _forecast(post, target, confidence, notes) -> Forecast:
     mid, low, high = post.band(np.array([target], float), confidence)
     # asymptote: E − B·(1 − η_target)
-    a_vec = np.array([1.0, 0.0, -post.depth])
-    a_mean = post.theta @ a_vec
-    a_sd = np.sqrt(np.maximum(np.einsum("k,jkl,l->j", a_vec, post.cov, a_vec), 0.0))
+    # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
+    powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
+    full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
+    a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
+    a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
+    a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
     a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
     tail = (1.0 - confidence) / 2.0
     alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     top = int(np.argmax(post.weight))
     E, A, B = post.theta[top]
-    C, beta, gamma = post.shapes[post.shape_idx[top]]
+    C, beta, gamma, power = post.shapes[post.shape_idx[top]]
     params = {"E": float(E), "A": float(A), "alpha": float(post.alpha[top]), "B": float(B),
               "ref_area": float(post.ref_area * post.stride)}
     if post.has_drop:
-        params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma)})
+        params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma), "power": float(power)})
     params["noise"] = float(post.noise)
     loss = float(mid[0])
     if not np.isfinite(loss) or loss <= 0:

@@ -196,11 +196,12 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
 
     has_drop = bool(np.any(np.diff(eta[int(np.argmax(eta)):]) < 0))
     drops_prior = priors.drops if has_drop else priors.drops[:1]
-    shapes = tuple((d.C, d.beta, d.gamma) for d in drops_prior)
+    shapes = tuple((d.C, d.beta, d.gamma, d.power) for d in drops_prior)
     log_shape_w = np.log(np.array([d.weight for d in drops_prior], float) / sum(d.weight for d in drops_prior))
     both = np.concatenate([idx, [tidx]])
     if has_drop:
-        drops = np.array([multi_power_drop(eta, both, C * stride, beta, gamma) for C, beta, gamma in shapes])
+        drops = np.array([multi_power_drop(eta, both, C * stride, beta, gamma, power=power)
+                          for C, beta, gamma, power in shapes])
     else:
         drops = np.zeros((1, len(both)))
     depth = float(1.0 - eta[tidx])

@@ -22,7 +22,7 @@ class _Posterior:
     stride: int  # steps per pooled step
     S1: np.ndarray  # lr_area(eta)
     ref_area: float  # S1 at the last observed step: x = S1/ref_area
-    shapes: Tuple[Tuple[float, float, float], ...]
+    shapes: Tuple[Tuple[float, float, float, float], ...]  # (C, β, γ, power) of each DropPrior
     alpha: np.ndarray  # (J,) exponent per grid point
     shape_idx: np.ndarray  # (J,) index into shapes
     theta: np.ndarray  # (J, 3) E, A, B
@@ -57,9 +57,9 @@ class _Posterior:
         x = np.maximum(self.S1[idx], 1e-12) / self.ref_area
         u = x[None, :] ** (-self.alpha[:, None])  # (J, m)
         drops = np.zeros((len(self.shapes), len(idx)))
-        for i, (C, beta, gamma) in enumerate(self.shapes):
+        for i, (C, beta, gamma, power) in enumerate(self.shapes):
             if np.any(self.shape_idx == i):
-                drops[i] = multi_power_drop(self.eta, idx, C * self.stride, beta, gamma)
+                drops[i] = multi_power_drop(self.eta, idx, C * self.stride, beta, gamma, power=power)
         g = drops[self.shape_idx]  # (J, m)
         return np.stack([np.ones_like(u), u, -g], axis=-1)  # (J, m, 3)
 

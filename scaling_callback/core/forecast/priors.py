@@ -14,12 +14,15 @@ class DropPrior:
         laws.multi_power_drop (C per step at the peak rate). A large β with C·β fixed makes the
         relaxation exponential in steps, as in Tissue et al.'s annealing area S2.
     weight: prior probability of this shape among the others.
+    power: p of the drop's dependence on the rate: each decrease buys a drop ∝ the decrease of
+        η^p (1: Luo et al.'s law, linear in η; < 1: more of the drop comes as η → 0).
     """
 
     C: float
     beta: float
     gamma: float
     weight: float
+    power: float = 1.0
 
 
 @dataclass(frozen=True)
