@@ -73,23 +73,26 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     """Huber-IRLS MAP of (E, A, B) ≥ 0 at every grid point, with its Laplace evidence.
 
     u: (J, n) power-law column, g: (J, n) drop column, uT, gT: (J,) both at the target; depth:
-    1 − η at the target; drop_prior: (mean, sd) of the realised drop; sigma: the residual scale.
+    1 − η at the target; drop_prior: (mean, sd) of the realised drop per unit depth, in the
+    fit's units of loss; sigma: the residual scale.
     Returns theta (J, 3), cov (J, 3, 3), log evidence (J,) and relative residuals (J, n).
     """
     J, n = u.shape
     Z = np.stack([np.ones_like(u), u, -g], axis=-1) / y[None, :, None]  # (J, n, 3): r = Zθ − 1
-    # priors on θ: weak E ~ N(Lc, Lc²), A ~ N(0, Lc²); the drop realised at the target as the
-    # linear row (B·gT − μ·d·(E + A·uT))/(σ·d·Lc) ~ N(0, 1), d the decay depth; B = 0 without a drop.
+    # priors on θ: weak E ~ N(Lc, Lc²), A ~ N(0, Lc²); the drop realised at the target per unit
+    # decay depth d as the row a·θ = B·gT/(σ·d) ~ N(μ/σ, 1); B = 0 without a drop.
     mu, sd = drop_prior
     P = np.zeros((J, 3, 3))
     P[:, 0, 0] += 1.0 / Lc ** 2
     P[:, 1, 1] += 1.0 / Lc ** 2
     pm = np.zeros((J, 3))
     pm[:, 0] = Lc / Lc ** 2  # P·μ0 for the E prior
+    a, m = np.zeros((J, 3)), mu / sd
     if has_drop:
         d = max(depth, 1e-3)
-        a = np.stack([-mu * d * np.ones(J), -mu * d * uT, gT], axis=-1) / (sd * d * Lc)
+        a[:, 2] = gT / (sd * d)
         P += a[:, :, None] * a[:, None, :]
+        pm += a * m
     else:
         P[:, 2, 2] += 1e12 / Lc ** 2
     w = np.ones((J, n))
@@ -118,7 +121,10 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     r = np.einsum("jnk,jk->jn", Z, theta) - 1.0
     dev = theta.copy()
     dev[:, 0] -= Lc
-    cost = huber(r, HUBER_DELTA).sum(axis=1) / sigma ** 2 + 0.5 * np.einsum("jk,jkl,jl->j", dev, P, dev)
+    P0 = P - a[:, :, None] * a[:, None, :]  # the priors but the drop's row, all centred at (Lc, 0, 0)
+    row = np.einsum("jk,jk->j", a, theta) - m if has_drop else 0.0
+    cost = (huber(r, HUBER_DELTA).sum(axis=1) / sigma ** 2 + 0.5 * np.einsum("jk,jkl,jl->j", dev, P0, dev)
+            + 0.5 * row ** 2)
     Wz = Z * (w / sigma ** 2)[:, :, None]
     M = np.einsum("jnk,jnl->jkl", Wz, Z) + P
     sign, logdet = np.linalg.slogdet(M)
@@ -205,7 +211,8 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     else:
         drops = np.zeros((1, len(both)))
     depth = float(1.0 - eta[tidx])
-    drop_prior = (priors.anneal[0] + priors.anneal[1] * decay_fraction(eta, tidx), priors.anneal[2])
+    # the anneal prior is in the loss's own units (nats): the fit's units are the loss / scale
+    drop_prior = ((priors.anneal[0] + priors.anneal[1] * decay_fraction(eta, tidx)) / scale, priors.anneal[2] / scale)
 
     def fit_points(alpha, shape_idx, sigma):
         u = x[None, :] ** (-alpha[:, None])

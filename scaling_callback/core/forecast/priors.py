@@ -31,11 +31,12 @@ class ForecastPriors:
 
     log_alpha: (mean, sd) of log α, the exponent of the power law in learning-rate area.
     anneal: (a, b, sd): the loss drop the schedule's decay realises by the target, per unit
-        of decay depth (1 − η_target) and as a fraction of the loss without the decay,
-        B·LD(T)/B / ((1 − η_T)·(E + A·x_T^(−α))), is ~ N(a + b·f, sd²) where f is the fraction
+        of decay depth (1 − η_target), B·LD(T)/B / (1 − η_T), in the loss's own units (nats of
+        a cross-entropy; not a fraction of the loss, which carries the data's entropy that no
+        decay removes: benchmarks/cooldown_drop.py), is ~ N(a + b·f, sd²) where f is the fraction
         of the run from the start of the decay to the target (longer decays realise more). A
         partial curve cannot tell it before the decay starts; once the decay is seen the data
-        take over.
+        take over. A loss in other units (bits, a scaled loss) needs these scaled alike.
     drops: the candidate drop-kernel shapes and their prior weights.
     noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
     interval_trend, interval_decay, interval_ahead: weights w_t, w_d, w_a of the three ways a
@@ -69,16 +70,16 @@ class ForecastPriors:
 
 # Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
-    log_alpha=(-0.3000, 0.1500),
-    anneal=(0.0367, 0.0592, 0.0513),
+    log_alpha=(-0.5000, 0.1000),
+    anneal=(0.1082, 0.1280, 0.0696),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
-    noise=0.00162,
-    interval_trend=3.0,
+    noise=0.00161,
+    interval_trend=0.0,
     interval_decay=0.0,
-    interval_ahead=0.1,
-    interval_z=(-0.3098, 0.2914),
+    interval_ahead=0.0,
+    interval_z=(-4.5263, 2.1507),
     min_fraction=0.02,
     window=1.0,
 )
