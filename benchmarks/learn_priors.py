@@ -18,8 +18,8 @@
 3. The interval, by split-conformal calibration across sources (forecasting.calibrated): every
    run is forecast again from every cutoff under the learnt priors, exactly as forecast() does
    (the rising law too); each forecast's error is standardised as z = (final − m)/(m·S),
-   S = √(own² + D²), D = √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²) the misspecification term.
-   For each (w_t, w_d, w_a) on a grid, z_lo and z_hi are the most extreme of the sources' 10%
+   S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the misspecification term.
+   For each (w_o, w_h, w_s, w_a) on a grid, z_lo and z_hi are the most extreme of the sources' 10%
    and 90% quantiles of z (`calibrate`); the weights kept are those whose per-source coverage
    (and per source-and-cutoff coverage) is nearest 80%: a scale that makes the sources alike is
    what lets a calibration carry to a source not seen.
@@ -46,7 +46,8 @@ from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.core.forecast import forecast  # noqa: E402
 from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
 from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
-from scaling_callback.core.forecast.interval import Z80, RawBand, calibrated, misspecification  # noqa: E402
+from scaling_callback.core.forecast.interval import (Z80, RawBand, calibrated, misspecification,  # noqa: E402
+                                                    relative_own_sd)
 from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
 from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
 from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
@@ -250,29 +251,32 @@ def interval_cases(runs, priors: ForecastPriors) -> IntervalCases:
                          np.array([r[3] for r in rows]))
 
 
-# Grid of the misspecification weights (w_t, w_d, w_a): 0 (the feature unused) and log-spaced
-# values wide enough that the selected ones are inside (checked on the learnt priors' output).
+# Grid of the misspecification weights (w_h, w_s, w_a): 0 (the feature unused) and log-spaced
+# values wide enough that the selected ones are inside (checked on the learnt priors' output);
+# and of w_o, the weight of the fit's own spread (only the weights' ratios matter: z scales them).
 INTERVAL_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+OWN_WEIGHTS = (0.0, 0.3, 1.0)
 CONFIDENCE = 0.8
 
 
-def standardised_errors(cases: IntervalCases, w_trend: float, w_decay: float, w_ahead: float) -> np.ndarray:
-    """z = (final − m)/(m·S) of every forecast (forecasting.calibrated inverts exactly this)."""
+def standardised_errors(cases: IntervalCases, w_own: float, w_hindcast: float, w_sensitivity: float,
+                        w_ahead: float) -> np.ndarray:
+    """z = (final − m)/(m·S) of every forecast (forecast.interval.calibrated inverts exactly this)."""
     raw, y = cases.raw, cases.truth
     size = np.maximum(np.abs(raw.mid), 1e-300)
-    own = (raw.hi80 - raw.lo80) / (2 * Z80) / size
-    S = np.sqrt(own ** 2 + misspecification(raw, w_trend, w_decay, w_ahead) ** 2)
-    return (y - raw.mid) / (size * S)
+    S = np.sqrt((w_own * relative_own_sd(raw)) ** 2
+                + misspecification(raw, w_hindcast, w_sensitivity, w_ahead) ** 2)
+    return (y - raw.mid) / (size * np.maximum(S, 1e-300))
 
 
-def calibrate(cases: IntervalCases, w_trend: float, w_decay: float, w_ahead: float):
+def calibrate(cases: IntervalCases, *weights: float):
     """(z_lo, z_hi) for these weights: the lowest of the sources' 10% quantiles of z and the highest
     of their 90% quantiles, so that every source's forecasts fall below z_lo (above z_hi) at most
     10% of the time. Taken at the worst source, not pooled: pooled quantiles fit the typical
     source and under-cover a source unlike the others (left-one-source-out, the pooled choice
     covered 0.29 of cpu_gpt and 0.71 of lr_scheduling; this one 0.52 and 0.84, at the price of
     wider intervals on the easy sources; docs/forecast.md)."""
-    z = standardised_errors(cases, w_trend, w_decay, w_ahead)
+    z = standardised_errors(cases, *weights)
     tail = (1 - CONFIDENCE) / 2
     groups = [z[cases.source == src] for src in sorted(set(cases.source))]
     return (round(float(min(np.quantile(g, tail) for g in groups)), 4),
@@ -298,18 +302,21 @@ def calibration_cost(by_source, by_cut, width) -> float:
 
 
 def interval_parameters(cases: IntervalCases, priors: ForecastPriors) -> ForecastPriors:
-    """The priors with the interval's weights and quantiles: the (w_t, w_d, w_a) on
-    INTERVAL_WEIGHTS of lowest calibration_cost, with its (z_lo, z_hi)."""
+    """The priors with the interval's weights and quantiles: the (w_o, w_h, w_s, w_a) on
+    OWN_WEIGHTS × INTERVAL_WEIGHTS³ of lowest calibration_cost, with its (z_lo, z_hi)."""
     best = None
-    for wt in INTERVAL_WEIGHTS:
-        for wd in INTERVAL_WEIGHTS:
-            for wa in INTERVAL_WEIGHTS:
-                z = calibrate(cases, wt, wd, wa)
-                trial = dataclasses.replace(priors, interval_trend=float(wt), interval_decay=float(wd),
-                                            interval_ahead=float(wa), interval_z=z)
-                cost = calibration_cost(*coverage_groups(cases, trial))
-                if best is None or cost < best[0]:
-                    best = (cost, trial)
+    for wo in OWN_WEIGHTS:
+        for wh in INTERVAL_WEIGHTS:
+            for ws in INTERVAL_WEIGHTS:
+                for wa in INTERVAL_WEIGHTS:
+                    if wo == wh == ws == wa == 0.0:
+                        continue
+                    z = calibrate(cases, wo, wh, ws, wa)
+                    trial = dataclasses.replace(priors, interval_own=float(wo), interval_hindcast=float(wh),
+                                                interval_sensitivity=float(ws), interval_ahead=float(wa), interval_z=z)
+                    cost = calibration_cost(*coverage_groups(cases, trial))
+                    if best is None or cost < best[0]:
+                        best = (cost, trial)
     return best[1]
 
 
@@ -325,7 +332,8 @@ def typical_noise(runs, base: ForecastPriors) -> float:
 
 # where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
 START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
-                       noise=0.002, interval_trend=0.0, interval_decay=0.0, interval_ahead=0.0,
+                       noise=0.002, interval_own=1.0, interval_hindcast=0.0, interval_sensitivity=0.0,
+                       interval_ahead=0.0,
                        interval_z=(-Z80, Z80), min_fraction=0.02, window=1.0)
 
 
@@ -381,8 +389,9 @@ def main(argv=None):
         print(f"        DropPrior({d.C:.6g}, {d.beta:g}, {d.gamma:g}, {d.weight:.4f}),")
     print("    ),")
     print(f"    noise={priors.noise!r},")
-    print(f"    interval_trend={priors.interval_trend!r},")
-    print(f"    interval_decay={priors.interval_decay!r},")
+    print(f"    interval_own={priors.interval_own!r},")
+    print(f"    interval_hindcast={priors.interval_hindcast!r},")
+    print(f"    interval_sensitivity={priors.interval_sensitivity!r},")
     print(f"    interval_ahead={priors.interval_ahead!r},")
     print(f"    interval_z={priors.interval_z!r},")
     print(f"    min_fraction={priors.min_fraction!r},")

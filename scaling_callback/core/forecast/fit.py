@@ -13,7 +13,7 @@ from ..laws import lr_area, multi_power_drop
 from ..robust import huber, huber_weights
 from ..status import Status
 from .inputs import _schedule, _thin
-from .interval import observed_trend
+from .interval import hindcast_cutoff
 from .law import _Posterior, _RisingPosterior, _alpha_grid, decay_fraction
 from .priors import ForecastPriors
 
@@ -51,7 +51,7 @@ def _rising_posterior(s, y, best, target, lr, priors, notes):
     if eta is None:
         eta = np.ones(-(-(horizon + 1) // stride))
     S1 = lr_area(eta)
-    post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0.0, 0)
+    post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0)
     ss, yy = s[best:], y[best:]
     u, _ = post._u(ss)
     fits = []
@@ -66,7 +66,7 @@ def _rising_posterior(s, y, best, target, lr, priors, notes):
         return "the validation loss turned up, but no rising law fits the points since its best"
     _, coef, r = min(fits, key=lambda f: f[0])
     resid = max(float(np.sqrt(np.mean(r * r) * len(r) / max(len(r) - 2, 1))) / float(np.median(yy)), priors.noise)
-    return dataclasses.replace(post, coef=coef, resid=resid, trend=observed_trend(ss, yy), n_points=len(ss))
+    return dataclasses.replace(post, coef=coef, resid=resid, n_points=len(ss))
 
 
 def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
@@ -133,22 +133,51 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     return theta, cov, log_evidence, r
 
 
-def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list):
+def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hindcast: bool = True):
     """The fit forecast() makes of a clean history (s, y): a _RisingPosterior when the loss has
     turned up, else the grid posterior under the exponent prior; or (Status, reason) when there
-    is none. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
+    is none. With `hindcast`, it carries the law's error on the run's own past (`hindcast_error`)
+    for the interval. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
     best = turned_up(s, y)
     if best is not None:
         post = _rising_posterior(s, y, best, target, lr, priors, notes)
-        return (Status.FIT_FAILED, post) if isinstance(post, str) else post
-    diverging = _diverging(y)
-    if diverging:
-        return Status.DIVERGING, diverging
-    post = _grid_posterior(s, y, target, lr, priors, notes)
-    if isinstance(post, str):
-        return Status.FIT_FAILED, post
-    post = post.with_exponent_prior(priors.log_alpha)
-    return (Status.FIT_FAILED, "no exponent on the grid gives a finite fit") if post is None else post
+        if isinstance(post, str):
+            return Status.FIT_FAILED, post
+    else:
+        diverging = _diverging(y)
+        if diverging:
+            return Status.DIVERGING, diverging
+        post = _grid_posterior(s, y, target, lr, priors, notes)
+        if isinstance(post, str):
+            return Status.FIT_FAILED, post
+        post = post.with_exponent_prior(priors.log_alpha)
+        if post is None:
+            return Status.FIT_FAILED, "no exponent on the grid gives a finite fit"
+    return dataclasses.replace(post, hindcast_error=hindcast_error(s, y, target, lr, priors)) if hindcast else post
+
+
+HINDCAST_MIN_POINTS = 3  # the fewest points a hindcast is fitted to (as the shared scorer's forecasts)
+
+
+def hindcast_error(s, y, target, lr, priors: "ForecastPriors"):
+    """(h, span): how wrong the same fit was about this run's own past. The history up to
+    t_h = `hindcast_cutoff`(t_c, T) forecasts the last observed step t_c; h = |y_c/m_h − 1|, y_c the
+    median of the last three losses, over span = ln(t_c/t_h) of log steps; the interval carries
+    it to step t as h·ln(t/t_c)/span. A law that misdescribes this curve (e.g. a loss falling
+    log-linearly for thousands of steps, which a saturating law bends too early) shows it here
+    before it shows at the target. (0, 0) when fewer than HINDCAST_MIN_POINTS precede t_h."""
+    t_c = int(s[-1])
+    t_h = hindcast_cutoff(t_c, target)
+    early = s <= t_h
+    if np.sum(early) < HINDCAST_MIN_POINTS or t_h <= 0:
+        return 0.0, 0.0
+    post = fitted_posterior(s[early], y[early], t_c, lr, priors, [], hindcast=False)
+    if isinstance(post, tuple):
+        return 0.0, 0.0
+    m_h = float(post.median(np.array([t_c], float))[0])
+    if not (np.isfinite(m_h) and m_h > 0):
+        return 0.0, 0.0
+    return abs(float(np.median(y[-3:])) / m_h - 1.0), math.log(t_c / t_h)
 
 
 def _diverging(y) -> Optional[str]:
@@ -184,7 +213,6 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
                     f"blocks of {stride} steps the schedule to step {horizon} is pooled into")
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
-    trend = observed_trend(s, y)
     scale = np.median(y)  # fit in units of the typical loss: any scale of input works (numpy: scale² may be inf, not raise)
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
@@ -260,5 +288,5 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
         width[m] = np.maximum(np.diff(edges), 1e-12)
     log_ev = log_ev + np.log(width / np.max(width))
     return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
-                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors, trend,
+                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors,
                       int(s[-1]), has_drop, depth, len(s))

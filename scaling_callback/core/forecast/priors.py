@@ -35,15 +35,17 @@ class ForecastPriors:
         take over.
     drops: the candidate drop-kernel shapes and their prior weights.
     noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
-    interval_trend, interval_decay, interval_ahead: weights w_t, w_d, w_a of the three ways a
-        forecast is known to go wrong beyond what its own fit knows (`misspecification`): the
-        loss still falling steeply (g_t, the observed trend carried to the target), a decay of
-        the learning rate not yet seen (g_d), and a large improvement still to come (g_a).
+    interval_own: w_o, the weight of the fit's own relative spread (sd) in the interval's scale.
+    interval_hindcast, interval_sensitivity, interval_ahead: weights w_h, w_s, w_a of the three
+        ways a forecast is known to go wrong beyond what its own fit knows (`misspecification`):
+        the law's error on the run's own past (g_h: the hindcast, carried to the target), how
+        much the forecast owes to the exponent prior (g_s) and a large improvement still to
+        come (g_a).
     interval_z: (z_lo, z_hi): the forecast's standardised error z = (final − m)/(m·S) on
         development runs is above z_lo and below z_hi in at least 90% of the forecasts of EVERY
         development source (a conformal calibration, taken at the worst source: `calibrated`);
-        S = √(own² + D²), own the fit's own relative spread (sd) and
-        D = √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²). Learnt by benchmarks/learn_priors.py.
+        S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
+        benchmarks/learn_priors.py.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -56,8 +58,9 @@ class ForecastPriors:
     anneal: Tuple[float, float, float]
     drops: Tuple[DropPrior, ...]
     noise: float
-    interval_trend: float
-    interval_decay: float
+    interval_own: float
+    interval_hindcast: float
+    interval_sensitivity: float
     interval_ahead: float
     interval_z: Tuple[float, float]
     min_fraction: float
@@ -72,10 +75,11 @@ DEFAULT_PRIORS = ForecastPriors(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
     noise=0.00162,
-    interval_trend=3.0,
-    interval_decay=0.0,
-    interval_ahead=0.1,
-    interval_z=(-0.3098, 0.2914),
+    interval_own=0.0,
+    interval_hindcast=0.1,
+    interval_sensitivity=0.3,
+    interval_ahead=0.01,
+    interval_z=(-23.7017, 10.6538),
     min_fraction=0.02,
     window=1.0,
 )
