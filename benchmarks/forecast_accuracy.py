@@ -55,24 +55,26 @@ def baseline_power(steps, losses, run):
 
 
 def score(runs, priors_for):
-    """{(method, source, cutoff): [(signed relative error, covered or None)]} and fit times."""
+    """{(method, source, cutoff): [(signed relative error, covered or None, interval width / final or
+    None)]} and fit times."""
     out, seconds = {}, []
     for run, cut, steps, losses in forecast_points(runs):
         truth = run.final_loss
-        out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None))
+        out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None, None))
         for method, priors in priors_for(run.source).items():
             t0 = time.perf_counter()
             fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
             seconds.append(time.perf_counter() - t0)
             guess = fc.loss if fc.ok else losses[-1]
             covered = bool(fc.low <= truth <= fc.high) if fc.ok else False  # no forecast: not covered
-            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered))
+            width = (fc.high - fc.low) / truth if fc.ok else np.nan
+            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width))
     return out, seconds
 
 
 def print_tables(results, sources, methods):
     print("\n|forecast − final| / final in %: median (p90) | signed bias = median of (forecast − final)/final in %"
-          " | 80% coverage")
+          " | c: 80% coverage | w: median interval width (high − low)/final in %")
     print("| source | method | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " | coverage |")
     print("| --- | --- |" + " --- |" * len(CUTOFFS) + " --- |")
     for source in sources:
@@ -87,7 +89,7 @@ def print_tables(results, sources, methods):
                 cell = f"{100 * np.median(np.abs(e)):.2f} ({100 * np.percentile(np.abs(e), 90):.2f}) {100 * np.median(e):+.2f}"
                 cov = [g[1] for g in got if g[1] is not None]
                 if cov:
-                    cell += f" c{np.mean(cov):.2f}"
+                    cell += f" c{np.mean(cov):.2f} w{100 * np.nanmedian([g[2] for g in got]):.1f}"
                     covered += cov
                 cells.append(cell)
             total = f"{np.mean(covered):.2f}" if covered else ""
@@ -110,8 +112,8 @@ def main(argv=None):
             loso[source] = learn_priors([r for r in everything if r.source != source])
             p = loso[source]
             print(f"# priors without {source}: log_alpha={tuple(round(v, 3) for v in p.log_alpha)} "
-                  f"anneal={tuple(round(v, 4) for v in p.anneal)} interval=(w_t {p.interval_trend}, w_d "
-                  f"{p.interval_decay}, w_a {p.interval_ahead}, z {p.interval_z}) [{time.perf_counter() - t0:.0f} s]",
+                  f"anneal={tuple(round(v, 4) for v in p.anneal)} interval=(w_o {p.interval_own}, w_h "
+                  f"{p.interval_hindcast}, w_s {p.interval_sensitivity}, w_a {p.interval_ahead}, z {p.interval_z}) [{time.perf_counter() - t0:.0f} s]",
                   flush=True)
 
     def priors_for(source):

@@ -18,8 +18,8 @@
 3. The interval, by split-conformal calibration across sources (forecasting.calibrated): every
    run is forecast again from every cutoff under the learnt priors, exactly as forecast() does
    (the rising law too); each forecast's error is standardised as z = (final − m)/(m·S),
-   S = √(own² + D²), D = √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²) the misspecification term.
-   For each (w_t, w_d, w_a) on a grid, z_lo and z_hi are the most extreme of the sources' 10%
+   S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the misspecification term.
+   For each (w_o, w_h, w_s, w_a) on a grid, z_lo and z_hi are the most extreme of the sources' 10%
    and 90% quantiles of z (`calibrate`); the weights kept are those whose per-source coverage
    (and per source-and-cutoff coverage) is nearest 80%: a scale that makes the sources alike is
    what lets a calibration carry to a source not seen.
@@ -46,7 +46,8 @@ from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.core.forecast import forecast  # noqa: E402
 from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
 from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
-from scaling_callback.core.forecast.interval import Z80, RawBand, calibrated, misspecification  # noqa: E402
+from scaling_callback.core.forecast.interval import (Z80, RawBand, calibrated, misspecification,  # noqa: E402
+                                                    relative_own_sd)
 from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
 from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
 from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
@@ -88,17 +89,17 @@ def run_schedule(run) -> np.ndarray:
     return normalized_schedule(np.interp(np.arange(run.final_step + 1, dtype=float), knots_steps, knots_lr))
 
 
-def realised_drop(fc, run) -> float:
-    """B·LD(T)/B / (1 − η_T) of a law fitted to the whole curve: the drop per unit decay depth in
-    the loss's own units (nats). Not as a fraction of the loss: the loss carries the data's
-    entropy, which the decay does not touch, and the fraction transfers worse to a source left
-    out (benchmarks/cooldown_drop.py, table 2: log(prior/realised) +0.49/+0.49/+0.33/+0.19/−1.12
-    as a fraction, +0.32/+0.20/+0.10/−0.05/−0.48 in nats)."""
+def realised_drop(fc, run, nats: bool = False) -> float:
+    """B·LD(T)/B / ((1 − η_T)·(E + A)) of a law fitted to the whole curve (x_T = 1 there): the
+    drop per unit decay depth as a fraction of the loss without it; with `nats`, B·LD(T)/B /
+    (1 − η_T), in the loss's own units (ForecastPriors.anneal_nats; benchmarks/cooldown_drop.py,
+    table 2: left one source out, the other sources' line misses the public sources' drop by
+    log(prior/realised) +0.49/+0.49/+0.33/+0.19 as a fraction, +0.32/+0.20/+0.10/−0.05 in nats)."""
     p = fc.params
     eta = run_schedule(run)
     drop = p["B"] * multi_power_drop(eta, [run.final_step], p["C"], p["beta"], p["gamma"],
                                      power=p.get("power", 1.0))[0]
-    return float(drop / (1.0 - eta[-1]))
+    return float(drop / (1.0 - eta[-1]) if nats else drop / ((1.0 - eta[-1]) * (p["E"] + p["A"])))
 
 
 def pooled_line(points_by_source):
@@ -130,7 +131,7 @@ def complete_curve_fits(runs, base: ForecastPriors, shapes):
             continue
         fits = []
         for i, (C, beta, gamma) in enumerate(shapes):
-            flat = dataclasses.replace(base, log_alpha=(base.log_alpha[0], FLAT), anneal=(0.1, 0.0, FLAT),
+            flat = dataclasses.replace(base, log_alpha=(base.log_alpha[0], FLAT), anneal=(base.anneal[0], 0.0, FLAT),
                                        drops=(DropPrior(C, beta, gamma, 1.0),), window=0.0)
             fc, rms = fit_complete(run, flat)
             if fc.ok and fc.law != "overfitting":  # a curve that turned up tells nothing of the decay's drop
@@ -139,7 +140,7 @@ def complete_curve_fits(runs, base: ForecastPriors, shapes):
             continue
         rms, best, fc = min(fits, key=lambda f: f[0])
         anneal.setdefault(run.source, []).append((decay_fraction(run_schedule(run), run.final_step),
-                                                  realised_drop(fc, run)))
+                                                  realised_drop(fc, run, base.anneal_nats)))
         for i in range(len(shapes)):
             votes[i].setdefault(run.source, []).append(float(i == best))
     return anneal, votes
@@ -255,29 +256,32 @@ def interval_cases(runs, priors: ForecastPriors) -> IntervalCases:
                          np.array([r[3] for r in rows]))
 
 
-# Grid of the misspecification weights (w_t, w_d, w_a): 0 (the feature unused) and log-spaced
-# values wide enough that the selected ones are inside (checked on the learnt priors' output).
+# Grid of the misspecification weights (w_h, w_s, w_a): 0 (the feature unused) and log-spaced
+# values wide enough that the selected ones are inside (checked on the learnt priors' output);
+# and of w_o, the weight of the fit's own spread (only the weights' ratios matter: z scales them).
 INTERVAL_WEIGHTS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+OWN_WEIGHTS = (0.0, 0.3, 1.0)
 CONFIDENCE = 0.8
 
 
-def standardised_errors(cases: IntervalCases, w_trend: float, w_decay: float, w_ahead: float) -> np.ndarray:
-    """z = (final − m)/(m·S) of every forecast (forecasting.calibrated inverts exactly this)."""
+def standardised_errors(cases: IntervalCases, w_own: float, w_hindcast: float, w_sensitivity: float,
+                        w_ahead: float) -> np.ndarray:
+    """z = (final − m)/(m·S) of every forecast (forecast.interval.calibrated inverts exactly this)."""
     raw, y = cases.raw, cases.truth
     size = np.maximum(np.abs(raw.mid), 1e-300)
-    own = (raw.hi80 - raw.lo80) / (2 * Z80) / size
-    S = np.sqrt(own ** 2 + misspecification(raw, w_trend, w_decay, w_ahead) ** 2)
-    return (y - raw.mid) / (size * S)
+    S = np.sqrt((w_own * relative_own_sd(raw)) ** 2
+                + misspecification(raw, w_hindcast, w_sensitivity, w_ahead) ** 2)
+    return (y - raw.mid) / (size * np.maximum(S, 1e-300))
 
 
-def calibrate(cases: IntervalCases, w_trend: float, w_decay: float, w_ahead: float):
+def calibrate(cases: IntervalCases, *weights: float):
     """(z_lo, z_hi) for these weights: the lowest of the sources' 10% quantiles of z and the highest
     of their 90% quantiles, so that every source's forecasts fall below z_lo (above z_hi) at most
     10% of the time. Taken at the worst source, not pooled: pooled quantiles fit the typical
     source and under-cover a source unlike the others (left-one-source-out, the pooled choice
     covered 0.29 of cpu_gpt and 0.71 of lr_scheduling; this one 0.52 and 0.84, at the price of
     wider intervals on the easy sources; docs/forecast.md)."""
-    z = standardised_errors(cases, w_trend, w_decay, w_ahead)
+    z = standardised_errors(cases, *weights)
     tail = (1 - CONFIDENCE) / 2
     groups = [z[cases.source == src] for src in sorted(set(cases.source))]
     return (round(float(min(np.quantile(g, tail) for g in groups)), 4),
@@ -303,18 +307,21 @@ def calibration_cost(by_source, by_cut, width) -> float:
 
 
 def interval_parameters(cases: IntervalCases, priors: ForecastPriors) -> ForecastPriors:
-    """The priors with the interval's weights and quantiles: the (w_t, w_d, w_a) on
-    INTERVAL_WEIGHTS of lowest calibration_cost, with its (z_lo, z_hi)."""
+    """The priors with the interval's weights and quantiles: the (w_o, w_h, w_s, w_a) on
+    OWN_WEIGHTS × INTERVAL_WEIGHTS³ of lowest calibration_cost, with its (z_lo, z_hi)."""
     best = None
-    for wt in INTERVAL_WEIGHTS:
-        for wd in INTERVAL_WEIGHTS:
-            for wa in INTERVAL_WEIGHTS:
-                z = calibrate(cases, wt, wd, wa)
-                trial = dataclasses.replace(priors, interval_trend=float(wt), interval_decay=float(wd),
-                                            interval_ahead=float(wa), interval_z=z)
-                cost = calibration_cost(*coverage_groups(cases, trial))
-                if best is None or cost < best[0]:
-                    best = (cost, trial)
+    for wo in OWN_WEIGHTS:
+        for wh in INTERVAL_WEIGHTS:
+            for ws in INTERVAL_WEIGHTS:
+                for wa in INTERVAL_WEIGHTS:
+                    if wo == wh == ws == wa == 0.0:
+                        continue
+                    z = calibrate(cases, wo, wh, ws, wa)
+                    trial = dataclasses.replace(priors, interval_own=float(wo), interval_hindcast=float(wh),
+                                                interval_sensitivity=float(ws), interval_ahead=float(wa), interval_z=z)
+                    cost = calibration_cost(*coverage_groups(cases, trial))
+                    if best is None or cost < best[0]:
+                        best = (cost, trial)
     return best[1]
 
 
@@ -329,8 +336,9 @@ def typical_noise(runs, base: ForecastPriors) -> float:
 
 
 # where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
-START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.1, 0.0, 0.1), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
-                       noise=0.002, interval_trend=0.0, interval_decay=0.0, interval_ahead=0.0,
+START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
+                       noise=0.002, interval_own=1.0, interval_hindcast=0.0, interval_sensitivity=0.0,
+                       interval_ahead=0.0,
                        interval_z=(-Z80, Z80), min_fraction=0.02, window=1.0)
 
 
@@ -361,11 +369,16 @@ def learn_priors_and_cases(runs, base: ForecastPriors = START, shapes=CANDIDATE_
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--exclude", nargs="*", default=[], choices=SOURCES, help="sources left out")
+    ap.add_argument("--nats", action="store_true",
+                    help="the drop prior in nats, not as a fraction of the loss (ForecastPriors.anneal_nats)")
     ap.add_argument("--window", type=float, default=START.window,
                     help="fit only points after this fraction of the last observed step")
     args = ap.parse_args(argv)
     runs = load_runs([s for s in SOURCES if s not in args.exclude])
-    priors = learn_priors(runs, dataclasses.replace(START, window=args.window))
+    start = dataclasses.replace(START, window=args.window)
+    if args.nats:  # a vague start in nats per unit depth (the sources' medians are 0.13-0.27)
+        start = dataclasses.replace(start, anneal=(0.1, 0.0, 0.1), anneal_nats=True)
+    priors = learn_priors(runs, start)
     used = ", ".join(sorted({r.source for r in runs}))
     anneal, _ = complete_curve_fits(runs, dataclasses.replace(priors, drops=priors.drops), CANDIDATE_SHAPES)
     points = np.concatenate([np.asarray(v) for v in anneal.values()])
@@ -375,6 +388,8 @@ def main(argv=None):
           + ", ".join(f"{src} {np.corrcoef(np.asarray(v)[:, 0], np.asarray(v)[:, 1])[0, 1]:.2f}"
                       for src, v in sorted(anneal.items()) if len(v) > 2))
     cmd = "python3 benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
+    if args.nats:
+        cmd += " --nats"
     if args.window != START.window:
         cmd += f" --window {args.window:g}"
     print(f"# Learnt from data/curves ({used}; {len(runs)} runs) by `{cmd}`.")
@@ -386,12 +401,15 @@ def main(argv=None):
         print(f"        DropPrior({d.C:.6g}, {d.beta:g}, {d.gamma:g}, {d.weight:.4f}),")
     print("    ),")
     print(f"    noise={priors.noise!r},")
-    print(f"    interval_trend={priors.interval_trend!r},")
-    print(f"    interval_decay={priors.interval_decay!r},")
+    print(f"    interval_own={priors.interval_own!r},")
+    print(f"    interval_hindcast={priors.interval_hindcast!r},")
+    print(f"    interval_sensitivity={priors.interval_sensitivity!r},")
     print(f"    interval_ahead={priors.interval_ahead!r},")
     print(f"    interval_z={priors.interval_z!r},")
     print(f"    min_fraction={priors.min_fraction!r},")
     print(f"    window={priors.window!r},")
+    if priors.anneal_nats:
+        print(f"    anneal_nats={priors.anneal_nats!r},")
     print(")")
 
 

@@ -258,8 +258,6 @@ def main():
     for (r, order, off_step, on_step, off_fit, on_fit, noise) in rows:
         print(f"{r:>6} {order:>5} {1e3 * off_step:>12.3f} {1e3 * on_step:>11.3f} {on_step / off_step:>7.4f} "
               f"{off_fit:>10.2f} {on_fit:>9.2f} {on_fit / off_fit:>7.4f} {noise:>17.4f}")
-    step_ratios = [row[3] / row[2] for row in rows]
-    fit_ratios = [row[5] / row[4] for row in rows]
     noise = [abs(row[6] - 1) for row in rows]
     median_step = statistics.median(row[2] for row in rows)
     per_batch = statistics.median(batch_hook)

@@ -99,7 +99,7 @@ def test_ddp_both_ranks_stop_at_the_same_step(tmp_path):
     run_ranks(_fit_gate, (str(tmp_path),), nprocs=1)
 
     records = [json.loads((tmp_path / f"gate{r}.json").read_text()) for r in (0, 1)]
-    assert 0 < records[0]["stopped_step"] == records[0]["global_step"] < 500
+    assert 0 < records[0]["stopped_step"] == records[0]["global_step"] < 600  # of 1000 (plateau test in test_early_stopping)
     assert records[1] == records[0]  # same step, same reason, same forecasts (NaN-free after the first)
     assert records[0]["reason"].startswith("Stopped")
     logged = read_scalars(str(tmp_path), ["gate/stopped_step"])["gate/stopped_step"]

@@ -38,7 +38,9 @@ def test_plateau_is_stopped_well_before_max_steps(tmp_path, caplog):
         trainer = fit_curve(tmp_path, [gate, ScalingLawCallback()], plateau_curve)  # order does not matter
     # like EarlyStopping, it says why it stopped
     assert any(m.endswith(gate.reason) for m in caplog.messages)
-    assert 0 < gate.stopped_step == trainer.global_step <= MAX_STEPS // 2
+    # well before the end, not at once: the interval is calibrated on real runs, many of which went
+    # on falling after looking flat at 10-20% of the run, so the first checks keep a lower end
+    assert 0 < gate.stopped_step == trainer.global_step <= 0.6 * MAX_STEPS
     assert gate.reason.startswith("Stopped") and "below min_delta=0.02 for 2 consecutive checks" in gate.reason
     assert gate.last_check.stop and gate.wait_count == 2
     logged = read_scalars(str(tmp_path), ["gate/stopped_step", "gate/optimistic_gain", "gate/wait_count"])
@@ -58,9 +60,9 @@ def test_improving_run_is_not_stopped(tmp_path):
 
 
 def test_min_steps_is_honoured(tmp_path):
-    gate = ForecastEarlyStopping(min_delta=0.02, patience=2, min_steps=450)
+    gate = ForecastEarlyStopping(min_delta=0.02, patience=2, min_steps=650)  # without: stopped by step 600
     trainer = fit_curve(tmp_path, [ScalingLawCallback(), gate], plateau_curve, val_check_interval=50)
-    assert gate.stopped_step == trainer.global_step == 450  # the first check from min_steps on
+    assert gate.stopped_step == trainer.global_step == 650  # the first check from min_steps on
 
 
 def test_pytorch_lightning_namespace(tmp_path):
@@ -110,8 +112,10 @@ def test_resumed_run_forecasts_and_stops_like_the_uninterrupted_one(tmp_path):
     assert resumed_gate.reason == whole_gate.reason
     # the same forecasts at the same steps, warm-up schedule included (restored, not re-simulated)
     after = [r for r in whole.forecasts if r.step > start]
-    assert len(after) >= 2 and [r for r in resumed.forecasts if r.step > start] == after
-    assert [r for r in resumed.forecasts if r.ok] == [r for r in whole.forecasts if r.ok]  # restored ones too
+    # (compared by repr: an overfitting forecast's asymptote is NaN, and NaN != NaN)
+    assert len(after) >= 2 and [repr(r) for r in resumed.forecasts if r.step > start] == [repr(r) for r in after]
+    # restored ones too (repr: an overfitting forecast's asymptote is NaN, and NaN != NaN)
+    assert [repr(r) for r in resumed.forecasts if r.ok] == [repr(r) for r in whole.forecasts if r.ok]
     np.testing.assert_array_equal(resumed.tracker._schedule["lr"], whole.tracker._schedule["lr"])
     logged = read_scalars(str(tmp_path / "resumed"), ["forecast/final_loss"])["forecast/final_loss"]
     expected = [r.loss for r in after]

@@ -118,7 +118,7 @@ def test_gate_stops_the_hf_run(tmp_path):
     gate = ForecastEarlyStoppingCallback(min_delta=0.02, patience=2)
     trainer = _hf_curve_run(tmp_path, plateau_curve, [ScalingLawTrainerCallback(), gate], max_steps=1000,
                             eval_steps=40, lr_scheduler_type="constant")
-    assert 0 < gate.stopped_step == trainer.state.global_step < 500
+    assert 0 < gate.stopped_step == trainer.state.global_step < 600  # of 1000, as the Lightning gate (test_early_stopping)
     assert gate.reason.startswith("Stopped")
     logged = read_scalars(str(tmp_path), ["gate/stopped_step", "gate/wait_count"])
     assert logged["gate/stopped_step"][1].tolist() == [gate.stopped_step]

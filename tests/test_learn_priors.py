@@ -19,9 +19,9 @@ def test_learn_priors_on_two_runs_a_source_gives_the_recorded_priors():
     assert sorted({r.source for r in runs}) == sorted(SOURCES) and len(runs) == 12
     p = learn_priors(runs)
     assert p.log_alpha == (-0.8, 0.1)
-    assert p.anneal == pytest.approx((0.10304, 0.11176, 0.02868), abs=2e-4)  # nats per unit decay depth
+    assert p.anneal == pytest.approx((0.06628, -0.02032, 0.03154), abs=2e-4)
     assert [(d.C, d.beta, d.gamma, d.weight, d.power) for d in p.drops] == [(0.11, 0.59, 0.64, 1.0, 1.0)]
-    assert p.noise == pytest.approx(0.00287, abs=2e-5)
-    assert (p.interval_trend, p.interval_decay, p.interval_ahead) == (3.0, 0.1, 0.03)
-    assert p.interval_z == pytest.approx((-0.2445, 0.0721), abs=2e-3)
-    assert (p.min_fraction, p.window) == (0.02, 1.0)
+    assert p.noise == pytest.approx(0.00331, abs=2e-5)
+    assert (p.interval_own, p.interval_hindcast, p.interval_sensitivity, p.interval_ahead) == (0.3, 0.1, 0.01, 0.03)
+    assert p.interval_z == pytest.approx((-11.3085, 2.5186), abs=2e-3)
+    assert (p.min_fraction, p.window, p.anneal_nats) == (0.02, 1.0, False)

@@ -212,7 +212,5 @@ def improving_curve(step, rank=0):
 def curve_loaders(n_batches: int, batch_size: int = 2, n_ctx: int = 4):
     """(train, val) loaders for CurveModule: one epoch of `n_batches` token batches
     (batch_size·n_ctx tokens each), and one validation batch."""
-    from torch.utils.data import DataLoader
-
     return (DataLoader(random_tokens(n_items=n_batches * batch_size, n_ctx=n_ctx), batch_size=batch_size),
             DataLoader(random_tokens(n_items=1, n_ctx=n_ctx, seed=1), batch_size=1))

@@ -13,7 +13,7 @@ from ..laws import lr_area, multi_power_drop
 from ..robust import huber, huber_weights
 from ..status import Status
 from .inputs import _schedule, _thin
-from .interval import observed_trend
+from .interval import hindcast_cutoff
 from .law import _Posterior, _RisingPosterior, _alpha_grid, decay_fraction
 from .priors import ForecastPriors
 
@@ -51,7 +51,7 @@ def _rising_posterior(s, y, best, target, lr, priors, notes):
     if eta is None:
         eta = np.ones(-(-(horizon + 1) // stride))
     S1 = lr_area(eta)
-    post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0.0, 0)
+    post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0)
     ss, yy = s[best:], y[best:]
     u, _ = post._u(ss)
     fits = []
@@ -66,21 +66,23 @@ def _rising_posterior(s, y, best, target, lr, priors, notes):
         return "the validation loss turned up, but no rising law fits the points since its best"
     _, coef, r = min(fits, key=lambda f: f[0])
     resid = max(float(np.sqrt(np.mean(r * r) * len(r) / max(len(r) - 2, 1))) / float(np.median(yy)), priors.noise)
-    return dataclasses.replace(post, coef=coef, resid=resid, trend=observed_trend(ss, yy), n_points=len(ss))
+    return dataclasses.replace(post, coef=coef, resid=resid, n_points=len(ss))
 
 
-def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
+def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8, nats=False):
     """Huber-IRLS MAP of (E, A, B) ≥ 0 at every grid point, with its Laplace evidence.
 
     u: (J, n) power-law column, g: (J, n) drop column, uT, gT: (J,) both at the target; depth:
     1 − η at the target; drop_prior: (mean, sd) of the realised drop per unit depth, in the
-    fit's units of loss; sigma: the residual scale.
+    fit's units of loss when `nats`, else as a fraction of the loss; sigma: the residual scale.
     Returns theta (J, 3), cov (J, 3, 3), log evidence (J,) and relative residuals (J, n).
     """
     J, n = u.shape
     Z = np.stack([np.ones_like(u), u, -g], axis=-1) / y[None, :, None]  # (J, n, 3): r = Zθ − 1
     # priors on θ: weak E ~ N(Lc, Lc²), A ~ N(0, Lc²); the drop realised at the target per unit
-    # decay depth d as the row a·θ = B·gT/(σ·d) ~ N(μ/σ, 1); B = 0 without a drop.
+    # decay depth d as a linear row a·θ ~ N(m, 1): with `nats` a·θ = B·gT/(σ·d), m = μ/σ; else
+    # a·θ = (B·gT − μ·d·(E + A·uT))/(σ·d·Lc), m = 0 (a fraction of the loss without the drop);
+    # B = 0 without a drop.
     mu, sd = drop_prior
     P = np.zeros((J, 3, 3))
     P[:, 0, 0] += 1.0 / Lc ** 2
@@ -90,7 +92,10 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     a, m = np.zeros((J, 3)), mu / sd
     if has_drop:
         d = max(depth, 1e-3)
-        a[:, 2] = gT / (sd * d)
+        if nats:
+            a[:, 2] = gT / (sd * d)
+        else:
+            a, m = np.stack([-mu * d * np.ones(J), -mu * d * uT, gT], axis=-1) / (sd * d * Lc), 0.0
         P += a[:, :, None] * a[:, None, :]
         pm += a * m
     else:
@@ -121,7 +126,10 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     r = np.einsum("jnk,jk->jn", Z, theta) - 1.0
     dev = theta.copy()
     dev[:, 0] -= Lc
-    P0 = P - a[:, :, None] * a[:, None, :]  # the priors but the drop's row, all centred at (Lc, 0, 0)
+    # the prior's cost: E's and A's rows centred at (Lc, 0), the drop's row at m (before issue 11
+    # the drop's row was centred with them, at a·(Lc, 0, 0) ≠ m, which charged the evidence of every
+    # exponent for the drop its fit realises and so favoured the exponents that realise less)
+    P0 = P - a[:, :, None] * a[:, None, :]
     row = np.einsum("jk,jk->j", a, theta) - m if has_drop else 0.0
     cost = (huber(r, HUBER_DELTA).sum(axis=1) / sigma ** 2 + 0.5 * np.einsum("jk,jkl,jl->j", dev, P0, dev)
             + 0.5 * row ** 2)
@@ -139,22 +147,51 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8):
     return theta, cov, log_evidence, r
 
 
-def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list):
+def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hindcast: bool = True):
     """The fit forecast() makes of a clean history (s, y): a _RisingPosterior when the loss has
     turned up, else the grid posterior under the exponent prior; or (Status, reason) when there
-    is none. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
+    is none. With `hindcast`, it carries the law's error on the run's own past (`hindcast_error`)
+    for the interval. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
     best = turned_up(s, y)
     if best is not None:
         post = _rising_posterior(s, y, best, target, lr, priors, notes)
-        return (Status.FIT_FAILED, post) if isinstance(post, str) else post
-    diverging = _diverging(y)
-    if diverging:
-        return Status.DIVERGING, diverging
-    post = _grid_posterior(s, y, target, lr, priors, notes)
-    if isinstance(post, str):
-        return Status.FIT_FAILED, post
-    post = post.with_exponent_prior(priors.log_alpha)
-    return (Status.FIT_FAILED, "no exponent on the grid gives a finite fit") if post is None else post
+        if isinstance(post, str):
+            return Status.FIT_FAILED, post
+    else:
+        diverging = _diverging(y)
+        if diverging:
+            return Status.DIVERGING, diverging
+        post = _grid_posterior(s, y, target, lr, priors, notes)
+        if isinstance(post, str):
+            return Status.FIT_FAILED, post
+        post = post.with_exponent_prior(priors.log_alpha)
+        if post is None:
+            return Status.FIT_FAILED, "no exponent on the grid gives a finite fit"
+    return dataclasses.replace(post, hindcast_error=hindcast_error(s, y, target, lr, priors)) if hindcast else post
+
+
+HINDCAST_MIN_POINTS = 3  # the fewest points a hindcast is fitted to (as the shared scorer's forecasts)
+
+
+def hindcast_error(s, y, target, lr, priors: "ForecastPriors"):
+    """(h, span): how wrong the same fit was about this run's own past. The history up to
+    t_h = `hindcast_cutoff`(t_c, T) forecasts the last observed step t_c; h = |y_c/m_h − 1|, y_c the
+    median of the last three losses, over span = ln(t_c/t_h) of log steps; the interval carries
+    it to step t as h·ln(t/t_c)/span. A law that misdescribes this curve (e.g. a loss falling
+    log-linearly for thousands of steps, which a saturating law bends too early) shows it here
+    before it shows at the target. (0, 0) when fewer than HINDCAST_MIN_POINTS precede t_h."""
+    t_c = int(s[-1])
+    t_h = hindcast_cutoff(t_c, target)
+    early = s <= t_h
+    if np.sum(early) < HINDCAST_MIN_POINTS or t_h <= 0:
+        return 0.0, 0.0
+    post = fitted_posterior(s[early], y[early], t_c, lr, priors, [], hindcast=False)
+    if isinstance(post, tuple):
+        return 0.0, 0.0
+    m_h = float(post.median(np.array([t_c], float))[0])
+    if not (np.isfinite(m_h) and m_h > 0):
+        return 0.0, 0.0
+    return abs(float(np.median(y[-3:])) / m_h - 1.0), math.log(t_c / t_h)
 
 
 def _diverging(y) -> Optional[str]:
@@ -190,7 +227,6 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
                     f"blocks of {stride} steps the schedule to step {horizon} is pooled into")
         return "too few points after the first step (need 2 with a positive learning-rate area)"
     s, y = _thin(s, y, MAX_POINTS)
-    trend = observed_trend(s, y)
     scale = np.median(y)  # fit in units of the typical loss: any scale of input works (numpy: scale² may be inf, not raise)
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
@@ -211,13 +247,14 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
     else:
         drops = np.zeros((1, len(both)))
     depth = float(1.0 - eta[tidx])
-    # the anneal prior is in the loss's own units (nats): the fit's units are the loss / scale
-    drop_prior = ((priors.anneal[0] + priors.anneal[1] * decay_fraction(eta, tidx)) / scale, priors.anneal[2] / scale)
+    drop_prior = (priors.anneal[0] + priors.anneal[1] * decay_fraction(eta, tidx), priors.anneal[2])
+    if priors.anneal_nats:  # in the loss's own units: the fit's units are the loss / scale
+        drop_prior = (drop_prior[0] / scale, drop_prior[1] / scale)
 
     def fit_points(alpha, shape_idx, sigma):
         u = x[None, :] ** (-alpha[:, None])
         theta, cov, log_ev, resid = _fit_grid(u, drops[shape_idx, :-1], y, xT ** (-alpha), drops[shape_idx, -1],
-                                              depth, drop_prior, sigma, Lc, has_drop)
+                                              depth, drop_prior, sigma, Lc, has_drop, nats=priors.anneal_nats)
         return theta, cov, log_ev + log_shape_w[shape_idx], resid
 
     alphas = _alpha_grid()
@@ -268,5 +305,5 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list):
         width[m] = np.maximum(np.diff(edges), 1e-12)
     log_ev = log_ev + np.log(width / np.max(width))
     return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
-                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors, trend,
+                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors,
                       int(s[-1]), has_drop, depth, len(s))

@@ -2,6 +2,7 @@
 shapes (Luo et al. 2025), and the rise of a validation loss that has turned up."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -31,26 +32,28 @@ class _Posterior:
     weight: np.ndarray  # (J,) posterior probability (after with_exponent_prior)
     noise: float  # relative noise of one observation
     priors: "ForecastPriors"  # for the interval's calibration
-    trend: float  # |d L / d ln t| / L at the last observed step (`observed_trend`)
     last_step: int  # the last observed step
     has_drop: bool  # the schedule decays somewhere before the target
     depth: float  # 1 − η at the target
     n_points: int  # points fitted
+    flat_weight: Optional[np.ndarray] = None  # (J,) the posterior without the exponent prior
+    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span) of fit.hindcast_error
 
     def with_exponent_prior(self, log_alpha, prune: float = 1e-6) -> Optional["_Posterior"]:
-        """The posterior under log α ~ N(log_alpha), grid points below `prune`·max dropped."""
+        """The posterior under log α ~ N(log_alpha), grid points below `prune`·max dropped (under
+        both this prior and none: the forecast without it is the interval's g_s)."""
         mu, sd = log_alpha
         log_post = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / sd) ** 2
         good = np.isfinite(log_post)
         if not np.any(good):
             return None
         w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
-        live = w >= prune * w.max()
-        w = w[live] / w[live].sum()
-        return _Posterior(self.eta, self.stride, self.S1, self.ref_area, self.shapes, self.alpha[live],
-                          self.shape_idx[live], self.theta[live], self.cov[live], self.log_evidence[live],
-                          w, self.noise, self.priors, self.trend, self.last_step,
-                          self.has_drop, self.depth, self.n_points)
+        flat = np.where(good, np.exp(self.log_evidence - np.max(self.log_evidence[good])), 0.0)
+        live = (w >= prune * w.max()) | (flat >= prune)
+        return dataclasses.replace(self, alpha=self.alpha[live], shape_idx=self.shape_idx[live],
+                                   theta=self.theta[live], cov=self.cov[live],
+                                   log_evidence=self.log_evidence[live], weight=w[live] / w[live].sum(),
+                                   flat_weight=flat[live] / flat[live].sum())
 
     def _design(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
@@ -76,9 +79,13 @@ class _Posterior:
         steps = np.asarray(steps, float)
         mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
         lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
-        eta_at = self.eta[np.clip(np.rint(np.concatenate([[self.last_step], steps]) / self.stride).astype(np.int64),
-                                  0, len(self.eta) - 1)]
-        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], self.trend, eta_at[0], eta_at[1:], self.last_step, steps)
+        flat = mid if self.flat_weight is None else _mixture_quantiles(self.flat_weight, mean, sd, (0.5,))[0]
+        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], flat[1:], self.hindcast_error, self.last_step, steps)
+
+    def median(self, steps) -> np.ndarray:
+        """The forecast (the mixture's median) at `steps`, without the interval."""
+        mean, sd = self.moments(np.asarray(steps, float))
+        return _mixture_quantiles(self.weight, mean, sd, (0.5,))[0]
 
     def band(self, steps, confidence):
         """(mid, low, high) at `steps`: the calibrated median and interval (`calibrated`)."""
@@ -98,8 +105,8 @@ class _RisingPosterior:
     coef: Tuple[float, float, float]  # a, b, p
     resid: float  # relative rms residual of the fit
     priors: "ForecastPriors"
-    trend: float
     n_points: int
+    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span) of fit.hindcast_error
 
     def _u(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
@@ -107,16 +114,18 @@ class _RisingPosterior:
         c = self.S1[min(self.last_step // self.stride, len(self.eta) - 1)]
         return np.maximum(self.S1[idx] - b, 0.0) / max(c - b, 1e-12), idx
 
+    def median(self, steps) -> np.ndarray:
+        a, b, p = self.coef
+        return a + b * self._u(steps)[0] ** p
+
     def raw(self, steps) -> RawBand:
         steps = np.asarray(steps, float)
-        a, b, p = self.coef
-        u, idx = self._u(steps)
-        mid = a + b * u ** p
-        own = self.resid * np.maximum(1.0, u)  # the fit's spread grows with how far it is carried
+        mid = self.median(steps)
+        own = self.resid * np.maximum(1.0, self._u(steps)[0])  # the fit's spread grows with how far it is carried
         half = Z80 * own * np.abs(mid)
-        now = a + b
-        eta_now = self.eta[min(self.last_step // self.stride, len(self.eta) - 1)]
-        return raw_band(mid, mid - half, mid + half, now, self.trend, eta_now, self.eta[idx], self.last_step, steps)
+        a, b, _ = self.coef
+        # no exponent prior here: the forecast owes nothing to one (g_s = 0)
+        return raw_band(mid, mid - half, mid + half, a + b, mid, self.hindcast_error, self.last_step, steps)
 
     def band(self, steps, confidence):
         return calibrated(self.raw(steps), self.priors, confidence)

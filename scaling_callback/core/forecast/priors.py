@@ -31,23 +31,29 @@ class ForecastPriors:
 
     log_alpha: (mean, sd) of log α, the exponent of the power law in learning-rate area.
     anneal: (a, b, sd): the loss drop the schedule's decay realises by the target, per unit
-        of decay depth (1 − η_target), B·LD(T)/B / (1 − η_T), in the loss's own units (nats of
-        a cross-entropy; not a fraction of the loss, which carries the data's entropy that no
-        decay removes: benchmarks/cooldown_drop.py), is ~ N(a + b·f, sd²) where f is the fraction
-        of the run from the start of the decay to the target (longer decays realise more). A
-        partial curve cannot tell it before the decay starts; once the decay is seen the data
-        take over. A loss in other units (bits, a scaled loss) needs these scaled alike.
+        of decay depth (1 − η_target), as a fraction of the loss without the decay,
+        B·LD(T)/B / ((1 − η_T)·(E + A·x_T^(−α))) (or in nats, B·LD(T)/B / (1 − η_T), with
+        `anneal_nats`), is ~ N(a + b·f, sd²) where f is the fraction of the run from the start of
+        the decay to the target (longer decays realise more). A partial curve cannot tell it
+        before the decay starts; once the decay is seen the data take over.
+    anneal_nats: the drop prior in the loss's own units (nats of a cross-entropy) instead of as a
+        fraction of the loss. The loss carries the data's entropy, which no decay removes; left
+        one source out the nats transfer better between sources (benchmarks/cooldown_drop.py,
+        table 2), but lr_scheduling's forecasts get worse (docs/forecast.md). A loss in other
+        units (bits, a scaled loss) needs `anneal` scaled alike.
     drops: the candidate drop-kernel shapes and their prior weights.
     noise: a typical relative noise of a validation loss, the prior guess for the residual scale.
-    interval_trend, interval_decay, interval_ahead: weights w_t, w_d, w_a of the three ways a
-        forecast is known to go wrong beyond what its own fit knows (`misspecification`): the
-        loss still falling steeply (g_t, the observed trend carried to the target), a decay of
-        the learning rate not yet seen (g_d), and a large improvement still to come (g_a).
+    interval_own: w_o, the weight of the fit's own relative spread (sd) in the interval's scale.
+    interval_hindcast, interval_sensitivity, interval_ahead: weights w_h, w_s, w_a of the three
+        ways a forecast is known to go wrong beyond what its own fit knows (`misspecification`):
+        the law's error on the run's own past (g_h: the hindcast, carried to the target), how
+        much the forecast owes to the exponent prior (g_s) and a large improvement still to
+        come (g_a).
     interval_z: (z_lo, z_hi): the forecast's standardised error z = (final − m)/(m·S) on
         development runs is above z_lo and below z_hi in at least 90% of the forecasts of EVERY
         development source (a conformal calibration, taken at the worst source: `calibrated`);
-        S = √(own² + D²), own the fit's own relative spread (sd) and
-        D = √((w_t·g_t)² + (w_d·g_d)² + (w_a·g_a)²). Learnt by benchmarks/learn_priors.py.
+        S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
+        benchmarks/learn_priors.py.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -60,26 +66,29 @@ class ForecastPriors:
     anneal: Tuple[float, float, float]
     drops: Tuple[DropPrior, ...]
     noise: float
-    interval_trend: float
-    interval_decay: float
+    interval_own: float
+    interval_hindcast: float
+    interval_sensitivity: float
     interval_ahead: float
     interval_z: Tuple[float, float]
     min_fraction: float
     window: float
+    anneal_nats: bool = False
 
 
 # Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
-    log_alpha=(-0.5000, 0.1000),
-    anneal=(0.1082, 0.1280, 0.0696),
+    log_alpha=(-0.3000, 0.1500),
+    anneal=(0.0367, 0.0592, 0.0513),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
-    noise=0.00161,
-    interval_trend=0.0,
-    interval_decay=0.0,
-    interval_ahead=0.0,
-    interval_z=(-4.5263, 2.1507),
+    noise=0.00162,
+    interval_own=0.0,
+    interval_hindcast=3.0,
+    interval_sensitivity=3.0,
+    interval_ahead=0.3,
+    interval_z=(-0.9819, 0.4918),
     min_fraction=0.02,
     window=1.0,
 )
