@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, SOURCES, forecast_points, load_runs  # noqa: E402
 from gate_replay import print_replay, replay_all  # noqa: E402
-from learn_priors import learn_priors  # noqa: E402
+from learn_priors import learn_priors, start_priors  # noqa: E402
 from scaling_callback.core.robust import huber_fit  # noqa: E402
 from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
 
@@ -101,6 +101,8 @@ def main(argv=None):
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     ap.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out priors (faster)")
     ap.add_argument("--no-gate", action="store_true", help="skip the gate replay")
+    ap.add_argument("--nats", action="store_true",
+                    help="loso priors with the drop prior in nats (ForecastPriors.anneal_nats); in-sample stays DEFAULT_PRIORS")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     runs = load_runs(args.sources)
@@ -109,7 +111,7 @@ def main(argv=None):
         everything = load_runs()
         for source in args.sources:
             t0 = time.perf_counter()
-            loso[source] = learn_priors([r for r in everything if r.source != source])
+            loso[source] = learn_priors([r for r in everything if r.source != source], start_priors(args.nats))
             p = loso[source]
             print(f"# priors without {source}: log_alpha={tuple(round(v, 3) for v in p.log_alpha)} "
                   f"anneal={tuple(round(v, 4) for v in p.anneal)} interval=(w_o {p.interval_own}, w_h "

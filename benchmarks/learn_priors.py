@@ -342,6 +342,13 @@ START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(D
                        interval_z=(-Z80, Z80), min_fraction=0.02, window=1.0)
 
 
+def start_priors(nats: bool = False, window: float = START.window) -> ForecastPriors:
+    """START, or with the drop prior in nats (a vague start: the sources' medians are 0.13-0.27
+    nats per unit depth, benchmarks/cooldown_drop.py table 2)."""
+    start = dataclasses.replace(START, window=window)
+    return dataclasses.replace(start, anneal=(0.1, 0.0, 0.1), anneal_nats=True) if nats else start
+
+
 def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
     """Priors from the given runs: see the module docstring."""
     return learn_priors_and_cases(runs, base, shapes)[0]
@@ -375,10 +382,7 @@ def main(argv=None):
                     help="fit only points after this fraction of the last observed step")
     args = ap.parse_args(argv)
     runs = load_runs([s for s in SOURCES if s not in args.exclude])
-    start = dataclasses.replace(START, window=args.window)
-    if args.nats:  # a vague start in nats per unit depth (the sources' medians are 0.13-0.27)
-        start = dataclasses.replace(start, anneal=(0.1, 0.0, 0.1), anneal_nats=True)
-    priors = learn_priors(runs, start)
+    priors = learn_priors(runs, start_priors(args.nats, args.window))
     used = ", ".join(sorted({r.source for r in runs}))
     anneal, _ = complete_curve_fits(runs, dataclasses.replace(priors, drops=priors.drops), CANDIDATE_SHAPES)
     points = np.concatenate([np.asarray(v) for v in anneal.values()])
