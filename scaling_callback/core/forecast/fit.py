@@ -150,8 +150,8 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8, 
 def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hindcast: bool = True):
     """The fit forecast() makes of a clean history (s, y): a _RisingPosterior when the loss has
     turned up, else the grid posterior under the exponent prior; or (Status, reason) when there
-    is none. With `hindcast`, it carries the law's error on the run's own past (`hindcast_error`)
-    for the interval. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
+    is none. With `hindcast`, the grid posterior carries the law's error on the run's own past
+    (`hindcast_error`) for the interval. benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
     best = turned_up(s, y)
     if best is not None:
         post = _rising_posterior(s, y, best, target, lr, priors, notes)
@@ -167,7 +167,9 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
         post = post.with_exponent_prior(priors.log_alpha)
         if post is None:
             return Status.FIT_FAILED, "no exponent on the grid gives a finite fit"
-    return dataclasses.replace(post, hindcast_error=hindcast_error(s, y, target, lr, priors)) if hindcast else post
+    if not hindcast or best is not None:  # the rise since the best point is the data's own (no hindcast:
+        return post                       # from before the turn it would be a falling law's, and misread)
+    return dataclasses.replace(post, hindcast_error=hindcast_error(s, y, target, lr, priors))
 
 
 HINDCAST_MIN_POINTS = 3  # the fewest points a hindcast is fitted to (as the shared scorer's forecasts)

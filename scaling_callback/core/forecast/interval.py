@@ -24,8 +24,9 @@ class RawBand:
     lo80: np.ndarray
     hi80: np.ndarray
     hindcast: np.ndarray  # g_h: the law's error on this run's own past, carried as far ahead (`hindcast_reach`)
-    sensitivity: np.ndarray  # g_s: |m_flat − m| / m, how much the forecast owes to the exponent prior
+    sensitivity: np.ndarray  # g_s: |m_vague − m| / m, how much the forecast owes to the exponent prior
     ahead: np.ndarray  # g_a: |m(t) − m(t_c)| / m(t), the improvement still to come
+    noise: np.ndarray  # the fitted relative noise of one validation loss (the final loss is one)
 
 
 def misspecification(raw: RawBand, w_hindcast: float, w_sensitivity: float, w_ahead: float) -> np.ndarray:
@@ -40,31 +41,53 @@ def relative_own_sd(raw: RawBand) -> np.ndarray:
     return (raw.hi80 - raw.lo80) / (2 * Z80) / np.maximum(np.abs(raw.mid), 1e-300)
 
 
+def interval_scale(raw: RawBand, w_own: float, w_hindcast: float, w_sensitivity: float, w_ahead: float):
+    """S = √(noise² + (w_o·own)² + D²), the relative scale the calibrated z multiplies. The noise of one
+    validation loss enters whole (the final loss is one such observation): S never vanishes, so no
+    forecast gets a zero-width interval and no calibration is ruled by forecasts whose features
+    are all ~0 (with S = √((w_o·own)² + D²) and w_o free, the fold without cpu_gpt chose g_s alone
+    and z_lo = −503)."""
+    return np.sqrt(raw.noise ** 2 + (w_own * relative_own_sd(raw)) ** 2
+                   + misspecification(raw, w_hindcast, w_sensitivity, w_ahead) ** 2)
+
+
 def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):
-    """(mid, low, high): the median m and m·(1 + z·S·r) for z = z_lo, z_hi, S = √((w_o·own)² + D²):
+    """(mid, low, high): the median m and m·(1 + z·S·r) for z = z_lo, z_hi, S = √(noise² + (w_o·own)² + D²):
     a split-conformal interval (Vovk et al. 2005, "Algorithmic learning in a random world", ch. 2)
     of the standardised error, calibrated across sources (benchmarks/learn_priors.py); r =
     Φ⁻¹(1 − tail)/Φ⁻¹(0.9) carries the 80% calibration to `confidence` as a normal's would."""
     m = raw.mid
     size = np.maximum(np.abs(m), 1e-300)
-    S = np.sqrt((priors.interval_own * relative_own_sd(raw)) ** 2
-                + misspecification(raw, priors.interval_hindcast, priors.interval_sensitivity,
-                                   priors.interval_ahead) ** 2)
+    S = interval_scale(raw, priors.interval_own, priors.interval_hindcast, priors.interval_sensitivity,
+                       priors.interval_ahead)
     z_lo, z_hi = priors.interval_z
     r = _norm_ppf(0.5 + confidence / 2) / Z80
-    return m, m + size * S * z_lo * r, m + size * S * z_hi * r
+    return m, m + size * (lower_fraction(S * z_lo * r) - 1.0), m + size * S * z_hi * r
 
 
-def raw_band(mid, lo80, hi80, mid_now, mid_flat, hindcast_error, last_step, steps) -> RawBand:
-    """RawBand of a fit whose median at the last observed step t_c is mid_now and whose median
-    without the exponent prior is mid_flat (see RawBand); hindcast_error = (h, span) from
-    `hindcast_reach`'s hindcast."""
+LINEAR_DOWN_TO = 0.5  # the lowest final/forecast of any development forecast is 0.51 (cpu_gpt at 20%)
+
+
+def lower_fraction(x):
+    """The interval's lower end per unit of the forecast, for the calibrated x = z_lo·S·r < 0: the
+    linear 1 + x down to a = LINEAR_DOWN_TO, continued below as a·(1 − a)/(−x) (= 0.25/(−x): equal
+    value and slope at x = −½, positive, never 0). A loss is positive, and no development forecast
+    was above its final by a factor 2, so the continuation changes no development coverage."""
+    x = np.asarray(x, float)
+    return np.where(x >= LINEAR_DOWN_TO - 1.0, 1.0 + x,
+                    LINEAR_DOWN_TO * (1.0 - LINEAR_DOWN_TO) / np.maximum(-x, 1e-300))
+
+
+def raw_band(mid, lo80, hi80, mid_now, mid_vague, hindcast_error, noise, last_step, steps) -> RawBand:
+    """RawBand of a fit whose median at the last observed step t_c is mid_now, whose median
+    under a vaguer exponent prior (law.VAGUE_FACTOR) is mid_vague and whose relative noise is `noise` (see RawBand);
+    hindcast_error = (h, span) of fit.hindcast_error."""
     size = np.maximum(np.abs(mid), 1e-300)
     ahead_steps = steps > last_step
     h, span = hindcast_error
     reach = np.log(np.maximum(steps, last_step) / max(last_step, 1)) / span if span > 0 else 0.0 * steps
-    return RawBand(mid, lo80, hi80, h * reach, np.abs(mid_flat - mid) / size * ahead_steps,
-                   np.abs(mid - mid_now) / size * ahead_steps)
+    return RawBand(mid, lo80, hi80, h * reach, np.abs(mid_vague - mid) / size * ahead_steps,
+                   np.abs(mid - mid_now) / size * ahead_steps, np.full(np.shape(mid), float(noise)))
 
 
 def hindcast_cutoff(last_step: int, target: int) -> float:

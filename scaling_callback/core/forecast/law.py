@@ -15,6 +15,14 @@ from .normal import _mixture_quantiles
 from .priors import ForecastPriors
 
 
+# The interval's g_s compares the forecast with the one under an exponent prior this many times
+# vaguer (sd × 3: N(−0.3, 0.45) for DEFAULT_PRIORS). A flat prior was tried first: about as good
+# left one source out (benchmarks/forecast_accuracy.py), but on a short noisy history its median
+# wanders with the noise and the interval's lower end reached 0 (tests/test_forecast.py's noisy
+# power laws).
+VAGUE_FACTOR = 3.0
+
+
 @dataclass(frozen=True)
 class _Posterior:
     """The fitted law at every grid point (exponent, kernel shape) and their posterior weights."""
@@ -36,24 +44,25 @@ class _Posterior:
     has_drop: bool  # the schedule decays somewhere before the target
     depth: float  # 1 − η at the target
     n_points: int  # points fitted
-    flat_weight: Optional[np.ndarray] = None  # (J,) the posterior without the exponent prior
+    vague_weight: Optional[np.ndarray] = None  # (J,) the posterior under a VAGUE_FACTOR× vaguer exponent prior
     hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span) of fit.hindcast_error
 
     def with_exponent_prior(self, log_alpha, prune: float = 1e-6) -> Optional["_Posterior"]:
         """The posterior under log α ~ N(log_alpha), grid points below `prune`·max dropped (under
-        both this prior and none: the forecast without it is the interval's g_s)."""
+        both this prior and one VAGUE_FACTOR× vaguer: the forecast under that is the interval's g_s)."""
         mu, sd = log_alpha
         log_post = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / sd) ** 2
         good = np.isfinite(log_post)
         if not np.any(good):
             return None
         w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
-        flat = np.where(good, np.exp(self.log_evidence - np.max(self.log_evidence[good])), 0.0)
-        live = (w >= prune * w.max()) | (flat >= prune)
+        log_vague = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / (VAGUE_FACTOR * sd)) ** 2
+        vague = np.where(good, np.exp(log_vague - np.max(log_vague[good])), 0.0)
+        live = (w >= prune * w.max()) | (vague >= prune)
         return dataclasses.replace(self, alpha=self.alpha[live], shape_idx=self.shape_idx[live],
                                    theta=self.theta[live], cov=self.cov[live],
                                    log_evidence=self.log_evidence[live], weight=w[live] / w[live].sum(),
-                                   flat_weight=flat[live] / flat[live].sum())
+                                   vague_weight=vague[live] / vague[live].sum())
 
     def _design(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
@@ -79,8 +88,9 @@ class _Posterior:
         steps = np.asarray(steps, float)
         mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
         lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
-        flat = mid if self.flat_weight is None else _mixture_quantiles(self.flat_weight, mean, sd, (0.5,))[0]
-        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], flat[1:], self.hindcast_error, self.last_step, steps)
+        vague = mid if self.vague_weight is None else _mixture_quantiles(self.vague_weight, mean, sd, (0.5,))[0]
+        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], vague[1:], self.hindcast_error, self.noise, self.last_step,
+                        steps)
 
     def median(self, steps) -> np.ndarray:
         """The forecast (the mixture's median) at `steps`, without the interval."""
@@ -106,7 +116,6 @@ class _RisingPosterior:
     resid: float  # relative rms residual of the fit
     priors: "ForecastPriors"
     n_points: int
-    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span) of fit.hindcast_error
 
     def _u(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
@@ -124,8 +133,11 @@ class _RisingPosterior:
         own = self.resid * np.maximum(1.0, self._u(steps)[0])  # the fit's spread grows with how far it is carried
         half = Z80 * own * np.abs(mid)
         a, b, _ = self.coef
-        # no exponent prior here: the forecast owes nothing to one (g_s = 0)
-        return raw_band(mid, mid - half, mid + half, a + b, mid, self.hindcast_error, self.last_step, steps)
+        # no exponent prior here: the forecast owes nothing to one (g_s = 0); and no hindcast (from
+        # before the turn it would be a falling law's): the rise's own residual, carried as far as
+        # the rise is, takes the hindcast's place (g_h)
+        band = raw_band(mid, mid - half, mid + half, a + b, mid, (0.0, 0.0), self.resid, self.last_step, steps)
+        return dataclasses.replace(band, hindcast=own * (steps > self.last_step))
 
     def band(self, steps, confidence):
         return calibrated(self.raw(steps), self.priors, confidence)

@@ -52,7 +52,7 @@ class ForecastPriors:
     interval_z: (z_lo, z_hi): the forecast's standardised error z = (final − m)/(m·S) on
         development runs is above z_lo and below z_hi in at least 90% of the forecasts of EVERY
         development source (a conformal calibration, taken at the worst source: `calibrated`);
-        S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
+        S = √(noise² + (w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
         benchmarks/learn_priors.py.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
@@ -85,10 +85,10 @@ DEFAULT_PRIORS = ForecastPriors(
     ),
     noise=0.00162,
     interval_own=0.0,
-    interval_hindcast=3.0,
-    interval_sensitivity=3.0,
-    interval_ahead=0.3,
-    interval_z=(-0.9819, 0.4918),
+    interval_hindcast=1.0,
+    interval_sensitivity=1.0,
+    interval_ahead=0.1,
+    interval_z=(-3.4522, 2.1764),
     min_fraction=0.02,
     window=1.0,
 )

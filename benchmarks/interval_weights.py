@@ -1,0 +1,82 @@
+"""Which fixed weights of the interval's scale carry to a source the calibration has not seen.
+
+    python3 benchmarks/interval_weights.py
+
+For each development source, the priors are learnt without it (benchmarks/learn_priors.py), every
+run of every source is forecast from 20/40/60/80% of its curve under them, and for each candidate
+(w_o, w_h, w_s, w_a) of `forecast.interval.interval_scale` the quantiles (z_lo, z_hi) are
+calibrated on the other sources (worst source, `learn_priors.calibrate`) and scored on the held-out
+one: its 80% coverage, its worst cutoff's coverage and its median interval width. The choice
+(`choose`): honest first, then sharp: among the candidates that cover every source at least
+MIN_SOURCE_COVERAGE with no cutoff below MIN_CUTOFF_COVERAGE (the issue's bars), the one whose
+public sources' intervals are narrowest (median over them of the median width).
+learn_priors.py uses it as INTERVAL_WEIGHTS; the table marks both. About 6 minutes on two cores.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from curve_runs import PUBLIC_SOURCES, load_runs  # noqa: E402
+from learn_priors import INTERVAL_WEIGHTS, calibrate, interval_cases, learn_priors, standardised_errors  # noqa: E402
+from scaling_callback.core.forecast.interval import interval_scale  # noqa: E402
+
+# (w_o, w_h, w_s, w_a): the fit's own spread, the hindcast, the prior's share, the improvement to come
+CANDIDATES = ((1.0, 1.0, 1.0, 0.0), (1.0, 1.0, 1.0, 0.1), (1.0, 1.0, 1.0, 0.3), (0.0, 1.0, 1.0, 0.0),
+              (0.0, 1.0, 1.0, 0.1), (0.3, 1.0, 1.0, 0.1), (1.0, 1.0, 3.0, 0.1), (1.0, 3.0, 1.0, 0.1),
+              (0.3, 1.0, 3.0, 0.1), (0.0, 1.0, 3.0, 0.0), (0.0, 1.0, 0.0, 0.1), (0.0, 0.0, 1.0, 0.1))
+
+
+MIN_SOURCE_COVERAGE = 0.75
+MIN_CUTOFF_COVERAGE = 0.70
+
+
+def choose(table, sources):
+    """The candidate of `main`'s rule, or None when none meets the bars."""
+    honest = [w for w in CANDIDATES if all(table[(w, s)][0] >= MIN_SOURCE_COVERAGE and
+                                           table[(w, s)][1] >= MIN_CUTOFF_COVERAGE for s in sources)]
+    width = {w: np.median([table[(w, s)][2] for s in sources if s in PUBLIC_SOURCES]) for w in honest}
+    return min(honest, key=width.get) if honest else None
+
+
+def subset(cases, mask):
+    from dataclasses import fields, replace
+    raw = replace(cases.raw, **{f.name: getattr(cases.raw, f.name)[mask] for f in fields(cases.raw)})
+    return replace(cases, raw=raw, truth=cases.truth[mask], source=cases.source[mask], cutoff=cases.cutoff[mask])
+
+
+def main():
+    runs = load_runs()
+    sources = sorted({r.source for r in runs})
+    table = {}
+    for held in sources:
+        priors = learn_priors([r for r in runs if r.source != held])
+        cases = interval_cases(runs, priors)
+        train, test = subset(cases, cases.source != held), subset(cases, cases.source == held)
+        for weights in CANDIDATES:
+            z_lo, z_hi = calibrate(train, *weights)
+            z = standardised_errors(test, *weights)
+            covered = (z >= z_lo) & (z <= z_hi)
+            by_cut = [covered[test.cutoff == c].mean() for c in sorted(set(test.cutoff))]
+            width = np.median(interval_scale(test.raw, *weights) * (z_hi - z_lo) * test.raw.mid / test.truth)
+            table[(weights, held)] = (covered.mean(), min(by_cut), 100 * width)
+        print(f"# {held} held out: done", flush=True)
+    print("\nleft one source out: 80% coverage (worst cutoff) and median width in % of the final loss")
+    print("| (w_o, w_h, w_s, w_a) | " + " | ".join(sources) + " | worst |")
+    print("| --- |" + " --- |" * (len(sources) + 1))
+    chosen = choose(table, sources)
+    for weights in CANDIDATES:
+        cells = [table[(weights, s)] for s in sources]
+        mark = (" (chosen)" if weights == chosen else "") + (" (used)" if weights == tuple(INTERVAL_WEIGHTS) else "")
+        print(f"| {weights}{mark} | " + " | ".join(f"{c:.2f} ({w:.2f}) {x:.1f}" for c, w, x in cells)
+              + f" | {min(c for c, _, _ in cells):.2f} ({min(w for _, w, _ in cells):.2f}) |")
+    print(f"\nchosen: {chosen}; learn_priors.INTERVAL_WEIGHTS = {tuple(INTERVAL_WEIGHTS)}")
+
+
+if __name__ == "__main__":
+    main()
