@@ -52,7 +52,7 @@ def _layout_of_dict(layout: Dict[str, Dict[str, list]]):
 
 
 def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CATEGORY, extra_charts=(),
-                    suffix: Optional[str] = None):
+                    suffix: Optional[str] = None, trend: bool = False):
     """The custom-scalars layout (a `layout_pb2.Layout`): one category, shown first, of three
     Margin charts, in this order on screen:
 
@@ -63,7 +63,10 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CA
     - "recommended stop ■ and planned end ◆ (steps)": advice/recommended_stop_step and
       forecast/final_step;
     - "forecast of the final loss ■ and asymptote ◆": forecast/final_loss and
-      forecast/asymptotic_loss.
+      forecast/asymptotic_loss;
+    - with `trend` (the callback was given a cross-run law, `fit=`): "forecast of the final loss ■
+      (80% band) and the family's law ◆ (its interval)": forecast/final_loss with its band beside
+      trend/expected_loss with the law's, so a run off its family's trend shows as bands apart.
 
     Margin charts because TensorBoard never smooths them (800 reads 800, whatever the smoothing
     slider says) and because it keeps their order; the custom-scalars dashboard (TensorBoard
@@ -84,6 +87,11 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CA
         _margin_chart("recommended stop ■ and planned end ◆ (steps)", stop, end),
         _margin_chart("forecast of the final loss ■ and asymptote ◆", final, asymptote),
     ]
+    if trend:
+        expected, expected_low, expected_high = (tags.for_instance(t, suffix) for t in (
+            tags.TREND_EXPECTED, tags.TREND_EXPECTED_LOW, tags.TREND_EXPECTED_HIGH))
+        charts.append(_margin_chart("forecast of the final loss ■ (80% band) and the family's law ◆ (its interval)",
+                                    (final, low, high), (expected, expected_low, expected_high)))
     return layout_pb2.Layout(category=[layout_pb2.Category(title=category, chart=list(extra_charts) + charts[::-1])])
 
 
@@ -107,6 +115,7 @@ def write_forecast_layout(
     extra_charts=(),
     category: str = tags.LAYOUT_CATEGORY,
     suffix: Optional[str] = None,
+    trend: bool = False,
 ) -> bool:
     """Write the forecast layout to `writer` once: True when written now, False when this writer
     already has it (later calls are free and write nothing).
@@ -114,11 +123,12 @@ def write_forecast_layout(
     The custom-scalars plugin shows one layout per run, so a user who writes a layout of their
     own to the same writer passes it as `extra_layout` (the dict form of
     `SummaryWriter.add_custom_scalars`): its categories follow ours (charts of a category of
-    our title join ours). `extra_charts`: Chart protos added to our category.
+    our title join ours). `extra_charts`: Chart protos added to our category. `trend`: the
+    chart of the forecast beside the family's law (`forecast_layout`).
     """
     if writer in _writers_with_layout:
         return False
-    layout = forecast_layout(monitor, category=category, extra_charts=extra_charts, suffix=suffix)
+    layout = forecast_layout(monitor, category=category, extra_charts=extra_charts, suffix=suffix, trend=trend)
     for cat in _layout_of_dict(extra_layout or {}).category:
         mine = next((c for c in layout.category if c.title == cat.title), None)
         if mine is None:

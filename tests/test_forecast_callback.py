@@ -65,6 +65,7 @@ def test_tiny_dataset_repeated_for_many_epochs_in_tensorboard(tmp_path):
     layout.ParseFromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
     assert len(acc.Tensors("custom_scalars__config__")) == 1  # once per writer
     margin = [c.margin for c in layout.category[0].chart if c.HasField("margin")]
+    assert len(margin) == 3  # no fit=: no chart of the family's law
     assert [(s.value, s.lower, s.upper) for s in margin[-1].series] == [  # val_loss and the band, one chart
         ("val_loss",) * 3, ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high")]
     texts = _texts(tmp_path)
@@ -224,6 +225,15 @@ def test_family_trend_from_a_saved_fit_is_logged_and_warns_off_trend(tmp_path):
 
     callback, logged, warned = results["on"]
     assert logged["trend/expected_loss"][1][-1] == pytest.approx(2.0, rel=1e-9)
+    # the custom-scalars layout gains the forecast beside the family's law (a 4th Margin chart,
+    # listed first: the plugin lays Margin charts out last first)
+    layout = layout_pb2.Layout()
+    layout.ParseFromString(_accumulator(tmp_path / "on").Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    charts = [c for c in layout.category[0].chart if c.HasField("margin")]
+    assert len(charts) == 4 and "family's law" in charts[0].title
+    assert [(s.value, s.lower, s.upper) for s in charts[0].margin.series] == [
+        ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high"),
+        ("trend/expected_loss", "trend/expected_loss_low", "trend/expected_loss_high")]
     assert logged["trend/off_trend"][1][-1] == 0 and not any("above" in w for w in warned)
     assert callback.tracker.trend.direction == "on"
     gap = logged["trend/gap"][1][-1]

@@ -416,7 +416,7 @@ class ScalingTracker:
         advice = self.advice if self.advice is not None and self.advice.step == step else None
         try:
             for writer in writers:
-                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix)
+                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix, trend=self.fit is not None)
                 write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step,
                                   tag=tags.for_instance(tags.ADVICE_TEXT, self.tag_suffix))
             if draw:
