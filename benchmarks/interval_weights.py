@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import PUBLIC_SOURCES, load_runs  # noqa: E402
 from learn_priors import INTERVAL_WEIGHTS, calibrate, interval_cases, learn_priors, standardised_errors  # noqa: E402
-from scaling_callback.core.forecast.interval import interval_scale  # noqa: E402
+from scaling_callback.core.forecast.interval import half_width, interval_scale  # noqa: E402
 
 # (w_o, w_h, w_s, w_a): the fit's own spread, the hindcast, the prior's share, the improvement to come
 CANDIDATES = ((1.0, 1.0, 1.0, 0.0), (1.0, 1.0, 1.0, 0.1), (1.0, 1.0, 1.0, 0.3), (0.0, 1.0, 1.0, 0.0),
@@ -63,7 +63,9 @@ def main():
             z = standardised_errors(test, *weights)
             covered = (z >= z_lo) & (z <= z_hi)
             by_cut = [covered[test.cutoff == c].mean() for c in sorted(set(test.cutoff))]
-            width = np.median(interval_scale(test.raw, *weights) * (z_hi - z_lo) * test.raw.mid / test.truth)
+            S = interval_scale(test.raw, *weights)
+            width = np.median((half_width(test.raw, S, z_hi) + half_width(test.raw, S, z_lo)) * test.raw.mid
+                              / test.truth)
             table[(weights, held)] = (covered.mean(), min(by_cut), 100 * width)
         print(f"# {held} held out: done", flush=True)
     print("\nleft one source out: 80% coverage (worst cutoff) and median width in % of the final loss")

@@ -17,8 +17,9 @@
    only reweights the forecaster's exponent grid, so every candidate is scored without refitting.
 3. The interval, by split-conformal calibration across sources (forecast.interval.calibrated): every
    run is forecast again from every cutoff under the learnt priors, exactly as forecast() does
-   (the rising law too); each forecast's error is standardised as z = (final − m)/(m·S),
-   S = √(noise² + (w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the misspecification term.
+   (the rising law too); each forecast's error e = (final − m)/m is standardised as
+   z = sign(e)·√(e² − (1.28·noise)²)/S (0 within the noise of one validation loss),
+   S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the misspecification term.
    For each (w_o, w_h, w_s, w_a) on a grid, z_lo and z_hi are the most extreme of the sources' 10%
    and 90% quantiles of z (`calibrate`); the weights kept are those whose per-source coverage
    (and per source-and-cutoff coverage) is nearest 80%: a scale that makes the sources alike is
@@ -46,7 +47,7 @@ from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.core.forecast import forecast  # noqa: E402
 from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
 from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
-from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale  # noqa: E402
+from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale, standardised_error  # noqa: E402
 from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
 from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
 from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
@@ -255,8 +256,8 @@ def interval_cases(runs, priors: ForecastPriors) -> IntervalCases:
                          np.array([r[3] for r in rows]))
 
 
-# The weights (w_o, w_h, w_s, w_a) of the interval's scale beside the noise of one validation loss,
-# which enters whole (`interval_scale`). Fixed, not learnt per run of this script: the hindcast's
+# The weights (w_o, w_h, w_s, w_a) of the interval's scale (`interval_scale`; the noise of one
+# validation loss enters beside it at its own quantile, `half_width`). Fixed, not learnt per run of this script: the hindcast's
 # error carried to the target and the shift a vaguer exponent prior makes are already relative
 # errors, and a tenth of the improvement still forecast. Chosen by `python3
 # benchmarks/interval_weights.py` among twelve candidates, left one source out: every source
@@ -270,11 +271,9 @@ CONFIDENCE = 0.8
 
 def standardised_errors(cases: IntervalCases, w_own: float, w_hindcast: float, w_sensitivity: float,
                         w_ahead: float) -> np.ndarray:
-    """z = (final − m)/(m·S) of every forecast (forecast.interval.calibrated inverts exactly this)."""
-    raw, y = cases.raw, cases.truth
-    size = np.maximum(np.abs(raw.mid), 1e-300)
-    S = interval_scale(raw, w_own, w_hindcast, w_sensitivity, w_ahead)
-    return (y - raw.mid) / (size * np.maximum(S, 1e-300))
+    """z of every forecast (forecast.interval.standardised_error, which `calibrated` inverts)."""
+    return standardised_error(cases.raw, cases.truth, interval_scale(cases.raw, w_own, w_hindcast, w_sensitivity,
+                                                                      w_ahead))
 
 
 def calibrate(cases: IntervalCases, *weights: float):

@@ -41,35 +41,51 @@ def relative_own_sd(raw: RawBand) -> np.ndarray:
     return (raw.hi80 - raw.lo80) / (2 * Z80) / np.maximum(np.abs(raw.mid), 1e-300)
 
 
+MIN_SCALE = 1e-6  # S's floor (relative): at observed steps every feature is 0
+
+
 def interval_scale(raw: RawBand, w_own: float, w_hindcast: float, w_sensitivity: float, w_ahead: float):
-    """S = √(noise² + (w_o·own)² + D²), the relative scale the calibrated z multiplies. The noise of one
-    validation loss enters whole (the final loss is one such observation): S never vanishes, so no
-    forecast gets a zero-width interval and no calibration is ruled by forecasts whose features
-    are all ~0 (with S = √((w_o·own)² + D²) and w_o free, the fold without cpu_gpt chose g_s alone
-    and z_lo = −503)."""
-    return np.sqrt(raw.noise ** 2 + (w_own * relative_own_sd(raw)) ** 2
-                   + misspecification(raw, w_hindcast, w_sensitivity, w_ahead) ** 2)
+    """S = √((w_o·own)² + D²), the relative scale the calibrated z multiplies (at least MIN_SCALE)."""
+    return np.maximum(np.sqrt((w_own * relative_own_sd(raw)) ** 2
+                              + misspecification(raw, w_hindcast, w_sensitivity, w_ahead) ** 2), MIN_SCALE)
+
+
+def half_width(raw: RawBand, S, z, confidence: float = 0.8):
+    """The relative distance from m to an end of the interval: √((k·noise)² + (z·r·S)²), k = Φ⁻¹(1 − tail)
+    and r = k/Φ⁻¹(0.9). The noise of one validation loss (the final loss is one such observation)
+    is normal with a known scale, so it enters at its own quantile, not multiplied by the
+    calibrated z (which, taken at the worst source, is 3–4: it would promise the gate a gain of
+    3–4 noise sd on a flat curve, and the gate stopped none of the flat Gemstones runs)."""
+    k = _norm_ppf(0.5 + confidence / 2)
+    return np.sqrt((k * raw.noise) ** 2 + (z * (k / Z80) * S) ** 2)
+
+
+def standardised_error(raw: RawBand, truth, S) -> np.ndarray:
+    """z of a realised final loss: the z whose 80% `half_width` (on its side) reaches it; 0 within
+    the noise. `calibrated` inverts exactly this."""
+    e = (np.asarray(truth, float) - raw.mid) / np.maximum(np.abs(raw.mid), 1e-300)
+    return np.sign(e) * np.sqrt(np.maximum(e ** 2 - (Z80 * raw.noise) ** 2, 0.0)) / S
 
 
 def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):
-    """(mid, low, high): the median m and m·(1 + z·S·r) for z = z_lo, z_hi, S = √(noise² + (w_o·own)² + D²):
-    a split-conformal interval (Vovk et al. 2005, "Algorithmic learning in a random world", ch. 2)
-    of the standardised error, calibrated across sources (benchmarks/learn_priors.py); r =
-    Φ⁻¹(1 − tail)/Φ⁻¹(0.9) carries the 80% calibration to `confidence` as a normal's would."""
+    """(mid, low, high): the median m and m·(1 ∓ `half_width`) for z = z_lo, z_hi and
+    S = √((w_o·own)² + D²): a split-conformal interval (Vovk et al. 2005, "Algorithmic learning
+    in a random world", ch. 2) of the standardised error (`standardised_error`), calibrated
+    across sources (benchmarks/learn_priors.py), with the noise of one observation beside it."""
     m = raw.mid
     size = np.maximum(np.abs(m), 1e-300)
     S = interval_scale(raw, priors.interval_own, priors.interval_hindcast, priors.interval_sensitivity,
                        priors.interval_ahead)
     z_lo, z_hi = priors.interval_z
-    r = _norm_ppf(0.5 + confidence / 2) / Z80
-    return m, m + size * (lower_fraction(S * z_lo * r) - 1.0), m + size * S * z_hi * r
+    low = lower_fraction(-half_width(raw, S, z_lo, confidence))
+    return m, m + size * (low - 1.0), m + size * half_width(raw, S, z_hi, confidence)
 
 
 LINEAR_DOWN_TO = 0.5  # the lowest final/forecast of any development forecast is 0.51 (cpu_gpt at 20%)
 
 
 def lower_fraction(x):
-    """The interval's lower end per unit of the forecast, for the calibrated x = z_lo·S·r < 0: the
+    """The interval's lower end per unit of the forecast, for x = −`half_width` < 0: the
     linear 1 + x down to a = LINEAR_DOWN_TO, continued below as a·(1 − a)/(−x) (= 0.25/(−x): equal
     value and slope at x = −½, positive, never 0). A loss is positive, and no development forecast
     was above its final by a factor 2, so the continuation changes no development coverage."""

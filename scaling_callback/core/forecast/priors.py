@@ -49,10 +49,11 @@ class ForecastPriors:
         the law's error on the run's own past (g_h: the hindcast, carried to the target), how
         much the forecast owes to the exponent prior (g_s) and a large improvement still to
         come (g_a).
-    interval_z: (z_lo, z_hi): the forecast's standardised error z = (final − m)/(m·S) on
-        development runs is above z_lo and below z_hi in at least 90% of the forecasts of EVERY
-        development source (a conformal calibration, taken at the worst source: `calibrated`);
-        S = √(noise² + (w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
+    interval_z: (z_lo, z_hi): the forecast's standardised error z (`interval.standardised_error`:
+        (final − m)/(m·S) once the noise of one validation loss is taken out) on development runs
+        is above z_lo and below z_hi in at least 90% of the forecasts of EVERY development source
+        (a conformal calibration, taken at the worst source: `calibrated`);
+        S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
         benchmarks/learn_priors.py.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
@@ -88,7 +89,7 @@ DEFAULT_PRIORS = ForecastPriors(
     interval_hindcast=1.0,
     interval_sensitivity=1.0,
     interval_ahead=0.1,
-    interval_z=(-3.4522, 2.1764),
+    interval_z=(-3.4577, 2.2215),
     min_fraction=0.02,
     window=1.0,
 )
