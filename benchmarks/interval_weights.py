@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def choose(table, sources):
 
 
 def subset(cases, mask):
-    from dataclasses import fields, replace
+    """The forecasts of `cases` where `mask` holds."""
     raw = replace(cases.raw, **{f.name: getattr(cases.raw, f.name)[mask] for f in fields(cases.raw)})
     return replace(cases, raw=raw, truth=cases.truth[mask], source=cases.source[mask], cutoff=cases.cutoff[mask])
 

@@ -1,5 +1,5 @@
 """forecast(): recovery of known laws, the fallbacks and reasons, robustness to bad input, and
-the interval's calibration on the shared real curves."""
+the interval's calibration on the bundled real curves (data/curves)."""
 import csv
 import dataclasses
 import math

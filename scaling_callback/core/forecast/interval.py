@@ -23,7 +23,7 @@ class RawBand:
     mid: np.ndarray
     lo80: np.ndarray
     hi80: np.ndarray
-    hindcast: np.ndarray  # g_h: the law's error on this run's own past, carried as far ahead (`hindcast_reach`)
+    hindcast: np.ndarray  # g_h: the law's error on this run's own past, carried as far ahead (`carried_hindcast`)
     sensitivity: np.ndarray  # g_s: |m_vague − m| / m, how much the forecast owes to the exponent prior
     ahead: np.ndarray  # g_a: |m(t) − m(t_c)| / m(t), the improvement still to come
     noise: np.ndarray  # the fitted relative noise of one validation loss (the final loss is one)
@@ -55,7 +55,8 @@ def half_width(raw: RawBand, S, z, confidence: float = 0.8):
     and r = k/Φ⁻¹(0.9). The noise of one validation loss (the final loss is one such observation)
     is normal with a known scale, so it enters at its own quantile, not multiplied by the
     calibrated z (which, taken at the worst source, is 3–4: it would promise the gate a gain of
-    3–4 noise sd on a flat curve, and the gate stopped none of the flat Gemstones runs)."""
+    3–4 noise sd on a flat curve; with the noise inside S the gate replay stopped 1 MultiPowerLaw
+    and 5 cpu_gpt runs, with it here 4 and 6, still none wrongly)."""
     k = _norm_ppf(0.5 + confidence / 2)
     return np.sqrt((k * raw.noise) ** 2 + (z * (k / Z80) * S) ** 2)
 
@@ -94,16 +95,23 @@ def lower_fraction(x):
                     LINEAR_DOWN_TO * (1.0 - LINEAR_DOWN_TO) / np.maximum(-x, 1e-300))
 
 
-def raw_band(mid, lo80, hi80, mid_now, mid_vague, hindcast_error, noise, last_step, steps) -> RawBand:
+def raw_band(mid, lo80, hi80, mid_now, mid_vague, hindcast, noise, last_step, steps) -> RawBand:
     """RawBand of a fit whose median at the last observed step t_c is mid_now, whose median
-    under a vaguer exponent prior (law.VAGUE_FACTOR) is mid_vague and whose relative noise is `noise` (see RawBand);
-    hindcast_error = (h, span) of fit.hindcast_error."""
+    under a vaguer exponent prior (law.VAGUE_FACTOR) is mid_vague, whose g_h at `steps` is
+    `hindcast` (`carried_hindcast`) and whose relative noise is `noise` (see RawBand)."""
     size = np.maximum(np.abs(mid), 1e-300)
     ahead_steps = steps > last_step
-    h, span = hindcast_error
-    reach = np.log(np.maximum(steps, last_step) / max(last_step, 1)) / span if span > 0 else 0.0 * steps
-    return RawBand(mid, lo80, hi80, h * reach, np.abs(mid_vague - mid) / size * ahead_steps,
+    return RawBand(mid, lo80, hi80, hindcast, np.abs(mid_vague - mid) / size * ahead_steps,
                    np.abs(mid - mid_now) / size * ahead_steps, np.full(np.shape(mid), float(noise)))
+
+
+def carried_hindcast(hindcast_error, last_step, steps) -> np.ndarray:
+    """g_h at `steps`: the hindcast's error h over its reach `span` (hindcast_error = (h, span) of
+    fit.hindcast_error), carried as h·ln(t/t_c)/span; 0 at observed steps and without a hindcast."""
+    h, span = hindcast_error
+    if span <= 0:
+        return np.zeros(np.shape(steps))
+    return h * np.log(np.maximum(steps, last_step) / max(last_step, 1)) / span
 
 
 def hindcast_cutoff(last_step: int, target: int) -> float:

@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..laws import multi_power_drop
-from .interval import Z80, RawBand, calibrated, raw_band
+from .interval import Z80, RawBand, calibrated, carried_hindcast, raw_band
 from .normal import _mixture_quantiles
 from .priors import ForecastPriors
 
@@ -89,8 +89,8 @@ class _Posterior:
         mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
         lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
         vague = mid if self.vague_weight is None else _mixture_quantiles(self.vague_weight, mean, sd, (0.5,))[0]
-        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], vague[1:], self.hindcast_error, self.noise, self.last_step,
-                        steps)
+        return raw_band(mid[1:], lo[1:], hi[1:], mid[0], vague[1:],
+                        carried_hindcast(self.hindcast_error, self.last_step, steps), self.noise, self.last_step, steps)
 
     def median(self, steps) -> np.ndarray:
         """The forecast (the mixture's median) at `steps`, without the interval."""
@@ -129,15 +129,16 @@ class _RisingPosterior:
 
     def raw(self, steps) -> RawBand:
         steps = np.asarray(steps, float)
-        mid = self.median(steps)
-        own = self.resid * np.maximum(1.0, self._u(steps)[0])  # the fit's spread grows with how far it is carried
+        a, b, p = self.coef
+        u = self._u(steps)[0]
+        mid = a + b * u ** p
+        own = self.resid * np.maximum(1.0, u)  # the fit's spread grows with how far it is carried
         half = Z80 * own * np.abs(mid)
-        a, b, _ = self.coef
         # no exponent prior here: the forecast owes nothing to one (g_s = 0); and no hindcast (from
         # before the turn it would be a falling law's): the rise's own residual, carried as far as
         # the rise is, takes the hindcast's place (g_h)
-        band = raw_band(mid, mid - half, mid + half, a + b, mid, (0.0, 0.0), self.resid, self.last_step, steps)
-        return dataclasses.replace(band, hindcast=own * (steps > self.last_step))
+        return raw_band(mid, mid - half, mid + half, a + b, mid, own * (steps > self.last_step), self.resid,
+                        self.last_step, steps)
 
     def band(self, steps, confidence):
         return calibrated(self.raw(steps), self.priors, confidence)
