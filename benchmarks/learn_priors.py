@@ -46,6 +46,7 @@ from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 # internals: the learnt priors must be those of this exact computation
 from scaling_callback.core.forecast import forecast  # noqa: E402
 from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
+from scaling_callback.core.forecast.law import LOG_LINEAR  # noqa: E402
 from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
 from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale, standardised_error  # noqa: E402
 from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
@@ -177,8 +178,10 @@ def forecast_cases(runs, priors: ForecastPriors) -> Cases:
         post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
         if isinstance(post, str):
             continue
+        power = post.alpha > LOG_LINEAR  # the exponent prior is the power law's (the log-linear law has none)
         mean, sd = post.moments(np.array([run.final_step], float))
-        rows.append((run.source, cut, run.final_loss, np.log(post.alpha), post.log_evidence, mean[:, 0], sd[:, 0]))
+        rows.append((run.source, cut, run.final_loss, np.log(post.alpha[power]), post.log_evidence[power],
+                     mean[power, 0], sd[power, 0]))
     J = max(len(r[3]) for r in rows)
 
     def pad(i, fill):

@@ -232,6 +232,40 @@ def test_noise_around_a_falling_curve_is_not_called_overfitting():
         assert fc.ok and fc.law == "power", (seed, fc.law)
 
 
+def test_a_loss_falling_log_linearly_is_forecast_by_the_log_linear_law():
+    """A loss that falls by the same amount per doubling of the steps (small byte-level models far
+    from saturation do, for their whole run) is bent too early by a saturating power law: its
+    hindcast shows it, and the log-linear law takes over, with no asymptote."""
+    steps = np.arange(100, 10_001, 100)
+    loss = 3.0 - 0.25 * np.log(steps / 100.0)
+    seen = steps <= 2000
+    for seed in range(3):
+        noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
+        fc = forecast(steps[seen], noisy[seen], target_step=10_000)
+        assert fc.ok and fc.law == "log-linear" and fc.exponent == 0.0, (seed, fc.law, fc.notes)
+        assert math.isnan(fc.asymptote) and any("log-linear law" in n for n in fc.notes)
+        assert fc.loss == pytest.approx(loss[-1], rel=0.02) and fc.low <= loss[-1] <= fc.high
+        mid, low, high = fc.predict([2000, 5000, 10_000])
+        assert mid[0] > mid[1] > mid[2] and np.all(low <= mid) and np.all(mid <= high)
+    # the power law alone (what forecast() gave before the log-linear law) stays far above
+    from scaling_callback.core.forecast.fit import fitted_posterior
+    power = fitted_posterior(steps[seen], noisy[seen], 10_000, None, DEFAULT_PRIORS, [], hindcast=False)
+    assert power.median(np.array([10_000.0]))[0] > loss[-1] * 1.05
+
+
+def test_the_log_linear_law_with_a_decaying_schedule_realises_the_drop():
+    lr = wsd_schedule(T=10_000, warm=200, decay_from=4_000, floor=0.0)
+    steps = np.arange(100, 10_001, 100)
+    eta = normalized_schedule(lr)
+    area = lr_area(eta)[steps]
+    # log-linear in the learning-rate area, plus the multi-power law's drop (Luo et al. 2025)
+    loss = 3.0 - 0.25 * np.log(area / area[0]) - 0.1 * multi_power_drop(eta, steps, 0.11, 0.59, 0.64)
+    seen = steps <= 4000  # up to the decay: the drop still to come is the prior's
+    fc = forecast(steps[seen], loss[seen], target_step=10_000, lr=lr)
+    assert fc.ok and fc.law == "log-linear" and fc.params["B"] > 0
+    assert fc.loss == pytest.approx(loss[-1], rel=0.03) and fc.low <= loss[-1] <= fc.high
+
+
 CURVES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "curves")
 
 

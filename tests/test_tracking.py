@@ -91,3 +91,11 @@ def test_a_forecast_that_follows_a_rise_and_the_overfitting_advice_agree():
     assert a.forecast.law == "overfitting" and a.forecast.loss > val[-1]
     assert a.overfitting.overfitting and a.metrics["advice/overfitting"] == 1
     assert "rising since its best" in a.markdown and "asymptote nan" not in a.markdown
+
+
+def test_a_log_linear_forecast_says_no_asymptote_in_sight():
+    steps = np.arange(50, 1050, 50)
+    val = (3.0 - 0.25 * np.log(steps / 50.0)) * (1 + 0.002 * np.random.default_rng(1).standard_normal(len(steps)))
+    a = assess(_history(val, every=50), target_step=5000)
+    assert a.forecast.law == "log-linear" and math.isnan(a.forecast.asymptote)
+    assert "no asymptote in sight" in a.markdown and "asymptote nan" not in a.markdown

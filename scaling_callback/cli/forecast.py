@@ -59,6 +59,9 @@ def run(args) -> int:
         if fc.law == "overfitting":
             print(f"no asymptote: the loss is rising since its best {fc.params['best_loss']:.4f} at step "
                   f"{int(fc.params['best_step'])}")
+        elif fc.law == "log-linear":
+            print("no asymptote in sight: the loss still falls by a steady amount per doubling of the "
+                  "learning-rate area")
         else:
             print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
         print(f"law: {fc.law}, exponent {fc.exponent:.3f}")

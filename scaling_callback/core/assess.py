@@ -70,6 +70,9 @@ def _summary(fc: Optional[Forecast], reason: Optional[str], step: int, skipped: 
     if fc.law == "overfitting":
         msg = (head + f"rising since its best {_fmt(fc.params['best_loss'])} at step {int(fc.params['best_step'])} "
                f"(overfitting law, the rise carried on as the training goes on), from {fc.n_points} points")
+    elif fc.law == "log-linear":
+        msg = (head + "no asymptote in sight (log-linear law: the loss still falls by a steady amount per "
+               f"doubling of the learning-rate area), from {fc.n_points} points")
     else:
         msg = (head + f"asymptote {_fmt(fc.asymptote)} ({_fmt(fc.asymptote_low)} to {_fmt(fc.asymptote_high)}); "
                f"{fc.law} law, exponent {fc.exponent:.3g}, from {fc.n_points} points")

@@ -6,14 +6,19 @@ The model is the multi-power law of Luo et al. 2025 in the normalised schedule �
 
 S1 the learning-rate area (warm-up included), t_c the last observed step and LD/B the loss-drop
 kernel with a fixed shape (C, β, γ). With a constant schedule LD ≡ 0 and the law is the
-saturating power law in steps (Kaplan eq. 1.6 form). Once the validation loss has turned up
-(overfitting) the forecast follows the rise since its best point instead (law "overfitting").
+saturating power law in steps (Kaplan eq. 1.6 form). Its limit α → 0, the log-linear law
+L = E + A·(1 − ln x) − B·LD/B (x = S1(t)/S1(t_c)), is the forecast instead when it foretold the
+run's own past better (law "log-linear": small models far from saturation). Once the validation
+loss has turned up (overfitting) the forecast follows the rise since its best point instead
+(law "overfitting").
 
 The package, one idea a file:
   priors.py    ForecastPriors, DropPrior, DEFAULT_PRIORS (learnt by benchmarks/learn_priors.py)
   inputs.py    the history and the planned schedule, cleaned, thinned and normalised
-  law.py       the fitted laws as posteriors: the multi-power grid and the rising law
-  fit.py       Huber-IRLS at every grid point with its Laplace evidence; the choice of law
+  law.py       the fitted laws as posteriors: the multi-power grid (its log-linear limit included)
+               and the rising law
+  fit.py       Huber-IRLS at every grid point with its Laplace evidence; the choice of law by
+               the run's own past (the hindcast)
   interval.py  the calibrated interval: the fit's own spread and a misspecification term
   normal.py    normal-distribution helpers
   __init__.py  forecast() and the Forecast it returns
@@ -51,9 +56,14 @@ class Forecast:
         (low, high) are the posterior's own quantiles under the priors, not widened: no run
         reaches its asymptote, so unlike (low, high) they cannot be calibrated on real curves.
     law: "multi-power" (the schedule decays before the target), "power" (it does not, or no
-        schedule was given), "overfitting" (the validation loss has turned up: the forecast
-        follows the rise since its best point, and the asymptote is NaN) or "none". params: the most probable law's parameters.
-    exponent: α of that law (in learning-rate area, = steps for a constant schedule).
+        schedule was given), "log-linear" (the loss falls by a steady amount per doubling of
+        the learning-rate area, L = E + A·(1 − ln x) − B·LD/B: the α → 0 limit, chosen when it
+        foretold the run's own past better than the power law; the asymptote is NaN),
+        "overfitting" (the validation loss has turned up: the forecast follows the rise since
+        its best point, and the asymptote is NaN) or "none". params: the most probable law's
+        parameters.
+    exponent: α of that law (in learning-rate area, = steps for a constant schedule; 0 for the
+        log-linear law).
     n_points: validation points used. ok/reason: reason is None exactly when ok; `status` says
         the same as a `Status` code (Status.OK exactly when ok).
     notes: assumptions made on the way (e.g. no schedule given), in words.
@@ -176,16 +186,6 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
 
 def _forecast(post, target, confidence, notes) -> Forecast:
     mid, low, high = post.band(np.array([target], float), confidence)
-    # asymptote: E − B·(1 − η_target)
-    # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
-    powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
-    full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
-    a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
-    a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
-    a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
-    a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
-    tail = (1.0 - confidence) / 2.0
-    alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     top = int(np.argmax(post.weight))
     E, A, B = post.theta[top]
     C, beta, gamma, power = post.shapes[post.shape_idx[top]]
@@ -194,16 +194,31 @@ def _forecast(post, target, confidence, notes) -> Forecast:
     if post.has_drop:
         params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma), "power": float(power)})
     params["noise"] = float(post.noise)
+    if post.log_linear:  # falls without bound in ln x: no asymptote
+        alo = amid = ahi = float("nan")
+    else:
+        # asymptote: E − B·(1 − η_target)
+        # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
+        powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
+        full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
+        a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
+        a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
+        a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
+        a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
+        tail = (1.0 - confidence) / 2.0
+        alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     loss = float(mid[0])
     if not np.isfinite(loss) or loss <= 0:
         return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
                        target, confidence, post.n_points, notes)
-    if not np.all(np.isfinite([low[0], high[0], alo, amid, ahi])):  # never a non-finite number flagged ok
+    if not np.all(np.isfinite([low[0], high[0]])) or not (post.log_linear or np.all(np.isfinite([alo, amid, ahi]))):
+        # never a non-finite number flagged ok (the log-linear law's asymptote is NaN by definition)
         return _failed(Status.FIT_FAILED, "the interval or asymptote is not finite (losses spanning too many "
                        "decades overflow the fit)", target, confidence, post.n_points, notes)
+    law = "log-linear" if post.log_linear else "multi-power" if post.has_drop else "power"
     return Forecast(
         ok=True, reason=None, target_step=target, loss=loss, low=float(max(low[0], 0.0)), high=float(high[0]),
-        asymptote=float(amid), asymptote_low=float(max(alo, 0.0)), asymptote_high=float(ahi),
-        law="multi-power" if post.has_drop else "power",
+        asymptote=float(amid), asymptote_low=float(max(alo, 0.0)) if np.isfinite(alo) else float(alo),
+        asymptote_high=float(ahi), law=law,
         params=params, exponent=float(post.alpha[top]), n_points=post.n_points, confidence=confidence,
         notes=tuple(notes), _posterior=post)

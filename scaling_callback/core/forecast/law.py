@@ -1,5 +1,6 @@
 """The fitted laws as posteriors: the multi-power law over its grid of exponents and kernel
-shapes (Luo et al. 2025), and the rise of a validation loss that has turned up."""
+shapes (Luo et al. 2025) with its log-linear limit (α → 0), and the rise of a validation loss
+that has turned up."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,6 +22,25 @@ from .priors import ForecastPriors
 # wanders with the noise and the interval's lower end reached 0 (tests/test_forecast.py's noisy
 # power laws).
 VAGUE_FACTOR = 3.0
+
+# α = 0 on the grid marks the log-linear law L = E + A·(1 − ln x) − B·LD: the limit α → 0 of the
+# power law written as E' + A·(x^(−α) − 1)/α (Box & Cox 1964), a loss that falls by the same amount
+# for every doubling of the learning-rate area, with no asymptote in sight. Small byte-level
+# models on a CPU fall so for their whole run (data/curves/cpu_gpt.csv), where a saturating power
+# law bends too early; fit.fitted_posterior lets the run's own past choose between the two.
+LOG_LINEAR = 0.0
+
+
+def power_column(x, alpha) -> np.ndarray:
+    """The law's power column at relative areas x (m,) for exponents alpha (J,): x^(−α), and
+    1 − ln x for α = LOG_LINEAR (both 1 at x = 1, the last observed point). (J, m)."""
+    x = np.asarray(x, float)
+    alpha = np.asarray(alpha, float)
+    out = x[None, :] ** (-alpha[:, None])
+    linear = alpha == LOG_LINEAR
+    if np.any(linear):
+        out[linear] = 1.0 - np.log(x)[None, :]
+    return out
 
 
 @dataclass(frozen=True)
@@ -45,20 +65,42 @@ class _Posterior:
     depth: float  # 1 − η at the target
     n_points: int  # points fitted
     vague_weight: Optional[np.ndarray] = None  # (J,) the posterior under a VAGUE_FACTOR× vaguer exponent prior
-    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span) of fit.hindcast_error
+    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span) of the chosen law (fit.hindcasts)
+
+    @property
+    def log_linear(self) -> bool:
+        """The posterior is the log-linear law's (`log_linear_law`), not the power law's."""
+        return bool(np.all(self.alpha == LOG_LINEAR))
 
     def with_exponent_prior(self, log_alpha, prune: float = 1e-6) -> Optional["_Posterior"]:
-        """The posterior under log α ~ N(log_alpha), grid points below `prune`·max dropped (under
-        both this prior and one VAGUE_FACTOR× vaguer: the forecast under that is the interval's g_s)."""
+        """The power law's posterior (α > 0) under log α ~ N(log_alpha), grid points below
+        `prune`·max dropped (under both this prior and one VAGUE_FACTOR× vaguer: the forecast under
+        that is the interval's g_s); None when no power-law point has a finite fit."""
         mu, sd = log_alpha
-        log_post = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / sd) ** 2
+        power = self.alpha > LOG_LINEAR
+        la = np.log(np.where(power, self.alpha, 1.0))
+        log_post = np.where(power, self.log_evidence - 0.5 * ((la - mu) / sd) ** 2, -np.inf)
         good = np.isfinite(log_post)
         if not np.any(good):
             return None
         w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
-        log_vague = self.log_evidence - 0.5 * ((np.log(self.alpha) - mu) / (VAGUE_FACTOR * sd)) ** 2
+        log_vague = self.log_evidence - 0.5 * ((la - mu) / (VAGUE_FACTOR * sd)) ** 2
         vague = np.where(good, np.exp(log_vague - np.max(log_vague[good])), 0.0)
         live = (w >= prune * w.max()) | (vague >= prune)
+        return self._keep(live, w, vague)
+
+    def log_linear_law(self) -> Optional["_Posterior"]:
+        """The log-linear law's posterior (the α = LOG_LINEAR points, weighted by their evidence:
+        no exponent, so nothing of the forecast is owed to an exponent prior and g_s is 0); None
+        without a finite fit."""
+        log_post = np.where(self.alpha == LOG_LINEAR, self.log_evidence, -np.inf)
+        good = np.isfinite(log_post)
+        if not np.any(good):
+            return None
+        w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
+        return self._keep(good, w, w)
+
+    def _keep(self, live, w, vague) -> "_Posterior":
         return dataclasses.replace(self, alpha=self.alpha[live], shape_idx=self.shape_idx[live],
                                    theta=self.theta[live], cov=self.cov[live],
                                    log_evidence=self.log_evidence[live], weight=w[live] / w[live].sum(),
@@ -67,7 +109,7 @@ class _Posterior:
     def _design(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
         x = np.maximum(self.S1[idx], 1e-12) / self.ref_area
-        u = x[None, :] ** (-self.alpha[:, None])  # (J, m)
+        u = power_column(x, self.alpha)  # (J, m)
         drops = np.zeros((len(self.shapes), len(idx)))
         for i, (C, beta, gamma, power) in enumerate(self.shapes):
             if np.any(self.shape_idx == i):
