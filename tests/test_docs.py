@@ -51,3 +51,16 @@ def test_relative_links_in_the_docs_resolve():
                     if anchor not in _anchors(f.read()):
                         broken.append(f"{os.path.basename(page)}: {target} (no such heading)")
     assert not broken, broken
+
+
+def test_the_forecast_figure_is_drawn_from_the_bundled_curves(tmp_path, capsys):
+    """docs/img/forecasts.png is made by docs/make_forecast_figure.py from data/curves (no
+    ../shared): the script must keep running, and every run it names must still be there."""
+    spec = importlib.util.spec_from_file_location("make_forecast_figure", os.path.join(DOCS, "make_forecast_figure.py"))
+    figure = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figure)
+    out = tmp_path / "forecasts.png"
+    figure.main(["--out", str(out)])
+    with open(out, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.exists(os.path.join(DOCS, "img", "forecasts.png"))
