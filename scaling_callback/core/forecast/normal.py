@@ -1,6 +1,7 @@
 """Normal-distribution helpers: numpy has no erf, and scipy costs 0.5 s to import."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -21,8 +22,10 @@ def _norm_cdf(z):
     return 0.5 * (1.0 + _erf(np.asarray(z, float) / math.sqrt(2.0)))
 
 
+@functools.lru_cache(maxsize=64)
 def _norm_ppf(p: float) -> float:
-    """The standard normal quantile (bisection on _norm_cdf; p in (0, 1))."""
+    """The standard normal quantile (bisection on _norm_cdf; p in (0, 1)); cached: forecast()
+    asks for the same few levels (its confidence) at every call."""
     a, b = -10.0, 10.0
     for _ in range(60):
         m = 0.5 * (a + b)
@@ -33,22 +36,30 @@ def _norm_ppf(p: float) -> float:
     return 0.5 * (a + b)
 
 
+BISECTIONS = 50  # halvings of the bracket below: 2^-50 ≈ 1e-15 of its width
+
+
 def _mixture_quantiles(weights, means, sds, probs):
     """Quantiles `probs` of Σ_j w_j N(means[j], sds[j]) at each column: (len(probs), m).
 
     weights: (J,) shared by every column, or (J, m) one mixture per column.
+    All quantiles are bisected together, inside the bracket [min_j q_j, max_j q_j] of the
+    components' own quantiles q_j = mean_j + sd_j·Φ⁻¹(p) over the components with weight (the
+    mixture's CDF is at most p at the lowest of them and at least p at the highest).
     """
     weights = weights[:, None] if np.ndim(weights) == 1 else weights
-    lo = np.min(means - 8 * sds, axis=0)
-    hi = np.max(means + 8 * sds, axis=0)
-    out = []
-    for p in probs:
-        a, b = lo.copy(), hi.copy()
-        for _ in range(60):
-            mid = 0.5 * (a + b)
-            cdf = np.sum(weights * _norm_cdf((mid[None, :] - means) / sds), axis=0)
-            below = cdf < p
-            a = np.where(below, mid, a)
-            b = np.where(below, b, mid)
-        out.append(0.5 * (a + b))
-    return np.array(out)
+    weights = np.broadcast_to(weights, means.shape)
+    z = np.array([_norm_ppf(float(p)) for p in probs])[:, None, None]  # (P, 1, 1)
+    q = means[None] + sds[None] * z  # (P, J, m)
+    held = (weights > 0)[None]
+    a = np.min(np.where(held, q, np.inf), axis=1)  # (P, m)
+    b = np.max(np.where(held, q, -np.inf), axis=1)
+    p = np.asarray(probs, float)[:, None]
+    w = weights[None]
+    for _ in range(BISECTIONS):
+        mid = 0.5 * (a + b)
+        cdf = np.sum(w * _norm_cdf((mid[:, None, :] - means[None]) / sds[None]), axis=1)
+        below = cdf < p
+        a = np.where(below, mid, a)
+        b = np.where(below, b, mid)
+    return 0.5 * (a + b)
