@@ -253,6 +253,14 @@ def test_a_loss_falling_log_linearly_is_forecast_by_the_log_linear_law():
     assert power.median(np.array([10_000.0]))[0] > loss[-1] * 1.05
 
 
+def test_a_log_linear_law_carried_past_zero_gives_way_to_the_power_law():
+    steps = np.arange(100, 2001, 100)
+    loss = (3.0 - 0.5 * np.log(steps / 100.0)) * (1 + 0.002 * np.random.default_rng(0).standard_normal(len(steps)))
+    assert forecast(steps, loss, target_step=20_000).law == "log-linear"  # 0.35 at 20,000
+    far = forecast(steps, loss, target_step=60_000)  # the line reaches 0 at about 40,000
+    assert far.ok and far.law == "power" and far.loss > 0 and far.low > 0
+
+
 def test_the_log_linear_law_with_a_decaying_schedule_realises_the_drop():
     lr = wsd_schedule(T=10_000, warm=200, decay_from=4_000, floor=0.0)
     steps = np.arange(100, 10_001, 100)

@@ -177,6 +177,8 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
     unseen = np.sum(s > hindcast_cutoff(int(s[-1]), target)) >= HINDCAST_MIN_POINTS
     chosen = int(laws[1] is not None and unseen
                  and LAW_CHOICE_RATIO * errors[1] + LAW_CHOICE_MARGIN * grid.noise < errors[0])
+    if chosen and not laws[1].median(np.array([target], float))[0] > 0:  # carried past zero: no loss is negative
+        chosen = 0
     if chosen == 1:
         notes.append(f"log-linear law: its hindcast of step {int(s[-1])} erred {errors[1]:.2%}, the power "
                      f"law's {errors[0]:.2%}; the loss still falls by a steady amount per doubling of the "
