@@ -106,8 +106,8 @@ def raw_band(mid, lo80, hi80, mid_now, mid_vague, hindcast, noise, last_step, st
 
 
 def carried_hindcast(hindcast_error, last_step, steps) -> np.ndarray:
-    """g_h at `steps`: the hindcast's error h over its reach `span` (hindcast_error = (h, span) of
-    the chosen law in fit.hindcasts), carried as h·ln(t/t_c)/span; 0 at observed steps and without a hindcast."""
+    """g_h at `steps`: the hindcast's error h over its reach `span` (hindcast_error = (h, span), the
+    power law's in fit.hindcasts), carried as h·ln(t/t_c)/span; 0 at observed steps and without a hindcast."""
     h, span = hindcast_error
     if span <= 0:
         return np.zeros(np.shape(steps))
