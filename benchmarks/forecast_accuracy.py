@@ -13,7 +13,9 @@ interval's coverage, for
   loso      forecast() with priors learnt by benchmarks/learn_priors.py WITHOUT the source
             being scored (leave-one-source-out: priors, kernel and interval all learnt with the
             source held out; the number that counts for runs unlike the development set)
-Then the gate replay (benchmarks/gate_replay.py) and the time per forecast() call.
+Then the share of the forecasts (loso, or in-sample with --no-loso) made by the log-linear and
+overfitting laws or not made at all, the gate replay (benchmarks/gate_replay.py) and the time
+per forecast() call.
 """
 from __future__ import annotations
 
@@ -56,8 +58,8 @@ def baseline_power(steps, losses, run):
 
 def score(runs, priors_for):
     """{(method, source, cutoff): [(signed relative error, covered or None, interval width / final or
-    None)]} and fit times."""
-    out, seconds = {}, []
+    None)]}, fit times, and {(method, source, cutoff): [the law of each forecast]}."""
+    out, seconds, laws = {}, [], {}
     for run, cut, steps, losses in forecast_points(runs):
         truth = run.final_loss
         out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None, None))
@@ -69,7 +71,22 @@ def score(runs, priors_for):
             covered = bool(fc.low <= truth <= fc.high) if fc.ok else False  # no forecast: not covered
             width = (fc.high - fc.low) / truth if fc.ok else np.nan
             out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width))
-    return out, seconds
+            laws.setdefault((method, run.source, cut), []).append(fc.law)
+    return out, seconds, laws
+
+
+def print_laws(laws, sources, method):
+    """The share of forecasts made by each law other than the (multi-)power law, per cutoff."""
+    print(f"\nlaw of the {method} forecasts: share log-linear / overfitting / no forecast, per cutoff")
+    print("| source | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " |")
+    print("| --- |" + " --- |" * len(CUTOFFS))
+    for source in sources:
+        cells = []
+        for cut in CUTOFFS:
+            got = laws.get((method, source, cut), [])
+            cells.append(" / ".join(f"{np.mean([law == name for law in got]):.2f}" if got else "n/a"
+                                    for name in ("log-linear", "overfitting", "none")))
+        print(f"| {source} | " + " | ".join(cells) + " |")
 
 
 def print_tables(results, sources, methods):
@@ -124,10 +141,11 @@ def main(argv=None):
             out["loso"] = loso[source]
         return out
 
-    results, seconds = score(runs, priors_for)
+    results, seconds, laws = score(runs, priors_for)
     methods = ["power", "in-sample"] + (["loso"] if loso else [])
     print(f"\n{len(runs)} runs: " + ", ".join(f"{s} {sum(r.source == s for r in runs)}" for s in args.sources))
     print_tables(results, args.sources, methods)
+    print_laws(laws, args.sources, methods[-1])
     s = np.asarray(seconds) * 1000
     print(f"\ntime per forecast() call: median {np.median(s):.1f} ms, p90 {np.percentile(s, 90):.1f} ms, "
           f"max {s.max():.1f} ms over {len(s)} calls")
