@@ -38,16 +38,11 @@ import learn_priors as lp  # noqa: E402
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
 from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
-from scaling_callback.core.laws import lr_area, multi_power_drop, normalized_schedule  # noqa: E402
+from scaling_callback.core.laws import lr_area, multi_power_drop  # noqa: E402
 
 LEVELS = (0.8, 0.6, 0.4, 0.2, 0.1, 0.0)
-KERNEL = (0.11, 0.59, 0.64)  # Luo et al.'s shape, as DEFAULT_PRIORS.drops
+KERNEL = lp.CANDIDATE_SHAPES[0]  # Luo et al.'s shape, as DEFAULT_PRIORS.drops
 RUN_ID = re.compile(r"fsp_(\w+?)_(wsd[\d.]+[ls]|const|cos10|cos0)_lr([\d.]+)_T(\d+)(_\w+)?$")
-
-
-def schedule(run) -> np.ndarray:
-    steps, lr = run.lr
-    return normalized_schedule(np.interp(np.arange(run.final_step + 1, dtype=float), steps, lr))
 
 
 def realised_fractions(d, e):
@@ -74,14 +69,14 @@ def drop_shape_table():
             continue
         s, y = r.curve.observed()
         cs, cy = c.curve.observed()
-        eta = schedule(r)
+        eta = lp.run_schedule(r)
         peak = int(np.argmax(eta))
         start = peak + int(np.argmax(eta[peak:] < 0.98))
         at = s[s >= start].astype(int)
         if len(at) < 5:
             continue
         S1 = lr_area(eta)
-        y_const = np.interp(S1[at], lr_area(schedule(c))[cs.astype(int)], cy)  # same learning-rate area
+        y_const = np.interp(S1[at], lr_area(lp.run_schedule(c))[cs.astype(int)], cy)  # same learning-rate area
         d = (y_const - y[s >= start]) / y_const
         if d[-1] < 0.005:  # a drop within the noise tells no shape
             continue
@@ -112,7 +107,7 @@ def drop_size_table():
         fc, _ = lp.fit_complete(run, flat)
         if not fc.ok or fc.law == "overfitting":
             continue
-        p, eta, T = fc.params, schedule(run), run.final_step
+        p, eta, T = fc.params, lp.run_schedule(run), run.final_step
         S1 = lr_area(eta)
         peak = int(np.argmax(eta))
         start = peak + int(np.argmax(eta[peak:] < 0.98))

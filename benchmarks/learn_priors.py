@@ -1,6 +1,6 @@
 """Learn the forecaster's priors and interval scale from real curves; print them.
 
-    python benchmarks/learn_priors.py [--exclude SOURCE ...] [--window W]
+    python benchmarks/learn_priors.py [--exclude SOURCE ...] [--nats] [--window W]
 
 1. Every complete curve whose schedule decays is fitted with the forecaster's own law and flat
    priors, once per candidate shape of the drop kernel. The best shape gets the curve's vote (a
@@ -17,13 +17,12 @@
    only reweights the forecaster's exponent grid, so every candidate is scored without refitting.
 3. The interval, by split-conformal calibration across sources (forecast.interval.calibrated): every
    run is forecast again from every cutoff under the learnt priors, exactly as forecast() does
-   (the rising law too); each forecast's error e = (final − m)/m is standardised as
-   z = sign(e)·√(e² − (1.28·noise)²)/S (0 within the noise of one validation loss),
-   S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the misspecification term.
-   For each (w_o, w_h, w_s, w_a) on a grid, z_lo and z_hi are the most extreme of the sources' 10%
-   and 90% quantiles of z (`calibrate`); the weights kept are those whose per-source coverage
-   (and per source-and-cutoff coverage) is nearest 80%: a scale that makes the sources alike is
-   what lets a calibration carry to a source not seen.
+   (the rising and log-linear laws too); each forecast's error e = (final − m)/m is
+   standardised as z = sign(e)·√(e² − (1.28·noise)²)/S (0 within the noise of one validation
+   loss), S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the
+   misspecification term, with the fixed weights INTERVAL_WEIGHTS (chosen by
+   benchmarks/interval_weights.py); z_lo and z_hi are the most extreme of the sources' 10% and
+   90% quantiles of z (`calibrate`).
    The drop prior's sd is the predictive sd for a new source.
 The noise prior is the typical relative rms residual of a law fitted to a whole curve. Learning
 starts from START (not from the baked DEFAULT_PRIORS), so the output depends only on the runs,
@@ -46,10 +45,9 @@ from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 # internals: the learnt priors must be those of this exact computation
 from scaling_callback.core.forecast import forecast  # noqa: E402
 from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
-from scaling_callback.core.forecast.law import LOG_LINEAR  # noqa: E402
 from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
 from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale, standardised_error  # noqa: E402
-from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
+from scaling_callback.core.forecast.law import LOG_LINEAR, decay_fraction  # noqa: E402
 from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
 from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
 from scaling_callback.core.laws import multi_power_drop, normalized_schedule  # noqa: E402

@@ -187,7 +187,7 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
     # the priors and the interval were learnt on (a first version took the chosen law's own,
     # smaller by its choice, and with a bare choice covered cpu_gpt 0.60 at 20% left out:
     # benchmarks/forecast_accuracy.py)
-    return dataclasses.replace(laws[chosen], hindcast_error=(errors[0] if np.isfinite(errors[0]) else 0.0, span))
+    return dataclasses.replace(laws[chosen], hindcast_error=(errors[0], span))  # errors[0] is finite (`hindcasts`)
 
 
 HINDCAST_MIN_POINTS = 3  # the fewest points a hindcast is fitted to (as the shared scorer's forecasts)

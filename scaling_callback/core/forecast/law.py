@@ -98,13 +98,13 @@ class _Posterior:
         if not np.any(good):
             return None
         w = np.where(good, np.exp(log_post - np.max(log_post[good])), 0.0)
-        return self._keep(good, w, w)
+        return self._keep(good, w, None)  # no vaguer posterior: `raw` takes g_s = 0
 
     def _keep(self, live, w, vague) -> "_Posterior":
         return dataclasses.replace(self, alpha=self.alpha[live], shape_idx=self.shape_idx[live],
                                    theta=self.theta[live], cov=self.cov[live],
                                    log_evidence=self.log_evidence[live], weight=w[live] / w[live].sum(),
-                                   vague_weight=vague[live] / vague[live].sum())
+                                   vague_weight=None if vague is None else vague[live] / vague[live].sum())
 
     def _design(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
