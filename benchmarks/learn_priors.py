@@ -93,7 +93,7 @@ def realised_drop(fc, run, nats: bool = False) -> float:
     drop per unit decay depth as a fraction of the loss without it; with `nats`, B·LD(T)/B /
     (1 − η_T), in the loss's own units (ForecastPriors.anneal_nats; benchmarks/cooldown_drop.py,
     table 2: left one source out, the other sources' line misses the public sources' drop by
-    log(prior/realised) +0.49/+0.49/+0.33/+0.19 as a fraction, +0.32/+0.20/+0.10/−0.05 in nats)."""
+    log(prior/realised) +0.49/+0.49/+0.33/+0.19 as a fraction, +0.30/+0.19/+0.09/−0.06 in nats)."""
     p = fc.params
     eta = run_schedule(run)
     drop = p["B"] * multi_power_drop(eta, [run.final_step], p["C"], p["beta"], p["gamma"],
