@@ -229,7 +229,10 @@ def test_noise_around_a_falling_curve_is_not_called_overfitting():
     for seed in range(5):
         noisy = loss * (1 + 0.003 * np.random.default_rng(seed).standard_normal(len(loss)))
         fc = forecast(steps[steps <= 8000], noisy[steps <= 8000], target_step=20_000)
-        assert fc.ok and fc.law == "power", (seed, fc.law)
+        # this power law is nearly straight on log axes over the history: through the noise its
+        # hindcast may read it as log-linear (3 of these 5 seeds), which must cost little and stay honest
+        assert fc.ok and fc.law in ("power", "log-linear"), (seed, fc.law)
+        assert abs(fc.loss / loss[-1] - 1) < 0.025 and fc.low <= loss[-1] <= fc.high, (seed, fc.loss, fc.low, fc.high)
 
 
 def test_a_loss_falling_log_linearly_is_forecast_by_the_log_linear_law():
