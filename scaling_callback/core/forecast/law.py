@@ -65,7 +65,7 @@ class _Posterior:
     depth: float  # 1 − η at the target
     n_points: int  # points fitted
     vague_weight: Optional[np.ndarray] = None  # (J,) the posterior under a VAGUE_FACTOR× vaguer exponent prior
-    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (h, span): the power law's hindcast (fit.hindcasts), whichever law forecasts
+    hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (g_h, span): the power law's hindcast error for the interval (fit.hindcasts), whichever law forecasts
 
     @property
     def log_linear(self) -> bool:
