@@ -272,6 +272,22 @@ def test_a_run_validated_rarely_still_gets_a_hindcast_and_an_honest_interval():
         assert fc.ok and fc.low <= loss[-1] <= fc.high, (seed, fc.loss, fc.low, fc.high)
 
 
+def test_a_run_validated_25_times_is_covered_where_its_last_points_lie_far_apart():
+    """From 5 and 10 points (20 and 40% of a run validated 25 times) the last three lie far apart:
+    the hindcast's error is read at each one's own step too (their median loss stands for an
+    earlier step than the last). Reading it only against their median covered this curve in 8
+    and 9 of these 10 seeds."""
+    T = 10_000
+    steps = np.linspace(T / 25, T, 25).round().astype(int)
+    loss = 3.0 - 0.25 * np.log(steps / 100.0)
+    for cut in (0.2, 0.4):
+        seen = steps <= cut * T
+        for seed in range(10):
+            noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
+            fc = forecast(steps[seen], noisy[seen], target_step=T)
+            assert fc.ok and fc.low <= loss[-1] <= fc.high, (cut, seed, fc.loss, fc.low, fc.high)
+
+
 def test_a_log_linear_law_carried_past_zero_gives_way_to_the_power_law():
     steps = np.arange(100, 2001, 100)
     loss = (3.0 - 0.5 * np.log(steps / 100.0)) * (1 + 0.002 * np.random.default_rng(0).standard_normal(len(steps)))
