@@ -288,6 +288,22 @@ def test_a_run_validated_25_times_is_covered_where_its_last_points_lie_far_apart
             assert fc.ok and fc.low <= loss[-1] <= fc.high, (cut, seed, fc.loss, fc.low, fc.high)
 
 
+def test_three_points_are_too_few_for_a_hindcast_so_the_two_laws_disagreement_stands_in():
+    """Three validations (20% of a run validated 15 times): no hindcast can be fitted, and the
+    interval carries the power and log-linear laws' disagreement at the target in its place.
+    Without it (g_h = 0) this log-linear curve fell below the interval in 5 of these 5 seeds."""
+    T = 10_000
+    steps = np.linspace(T / 15, T, 15).round().astype(int)
+    loss = 3.0 - 0.25 * np.log(steps / 100.0)
+    seen = steps <= 0.2 * T
+    assert seen.sum() == 3
+    for seed in range(5):
+        noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
+        fc = forecast(steps[seen], noisy[seen], target_step=T)
+        assert fc.ok and fc.low <= loss[-1] <= fc.high, (seed, fc.loss, fc.low, fc.high)
+        assert fc.high - fc.low > 0.1 * fc.loss  # honest: three points cannot tell the laws apart
+
+
 def test_a_log_linear_law_carried_past_zero_gives_way_to_the_power_law():
     steps = np.arange(100, 2001, 100)
     loss = (3.0 - 0.5 * np.log(steps / 100.0)) * (1 + 0.002 * np.random.default_rng(0).standard_normal(len(steps)))
