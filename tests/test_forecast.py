@@ -256,20 +256,24 @@ def test_a_loss_falling_log_linearly_is_forecast_by_the_log_linear_law():
     assert power.median(np.array([10_000.0]))[0] > loss[-1] * 1.05
 
 
+def forecast_log_linear_validated(n_evals, cutoff, seed, T=10_000):
+    """The forecast of a noisy log-linear curve validated n_evals times a run (evenly spaced),
+    from what is seen up to cutoff·T: (Forecast, the true final loss, points seen)."""
+    steps = np.linspace(T / n_evals, T, n_evals).round().astype(int)
+    loss = 3.0 - 0.25 * np.log(steps / 100.0)
+    seen = steps <= cutoff * T
+    noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
+    return forecast(steps[seen], noisy[seen], target_step=T), loss[-1], int(seen.sum())
+
+
 def test_a_run_validated_rarely_still_gets_a_hindcast_and_an_honest_interval():
     """Twelve validations a run, forecast from the four up to 40%: too few precede the usual
     hindcast cutoff, so the hindcast reaches less far instead of not at all. Without it the
     interval lost its misspecification term and missed this log-linear curve (which the
     saturating power law bends too early) in 3 of these 5 seeds."""
-    T = 10_000
-    steps = np.linspace(T / 12, T, 12).round().astype(int)
-    loss = 3.0 - 0.25 * np.log(steps / 100.0)
-    seen = steps <= 0.4 * T
-    assert seen.sum() == 4
     for seed in range(5):
-        noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
-        fc = forecast(steps[seen], noisy[seen], target_step=T)
-        assert fc.ok and fc.low <= loss[-1] <= fc.high, (seed, fc.loss, fc.low, fc.high)
+        fc, final, seen = forecast_log_linear_validated(12, 0.4, seed)
+        assert seen == 4 and fc.ok and fc.low <= final <= fc.high, (seed, fc.loss, fc.low, fc.high)
 
 
 def test_a_run_validated_25_times_is_covered_where_its_last_points_lie_far_apart():
@@ -277,30 +281,19 @@ def test_a_run_validated_25_times_is_covered_where_its_last_points_lie_far_apart
     the hindcast's error is read at each one's own step too (their median loss stands for an
     earlier step than the last). Reading it only against their median covered this curve in 8
     and 9 of these 10 seeds."""
-    T = 10_000
-    steps = np.linspace(T / 25, T, 25).round().astype(int)
-    loss = 3.0 - 0.25 * np.log(steps / 100.0)
     for cut in (0.2, 0.4):
-        seen = steps <= cut * T
         for seed in range(10):
-            noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
-            fc = forecast(steps[seen], noisy[seen], target_step=T)
-            assert fc.ok and fc.low <= loss[-1] <= fc.high, (cut, seed, fc.loss, fc.low, fc.high)
+            fc, final, _ = forecast_log_linear_validated(25, cut, seed)
+            assert fc.ok and fc.low <= final <= fc.high, (cut, seed, fc.loss, fc.low, fc.high)
 
 
 def test_three_points_are_too_few_for_a_hindcast_so_the_two_laws_disagreement_stands_in():
     """Three validations (20% of a run validated 15 times): no hindcast can be fitted, and the
     interval carries the power and log-linear laws' disagreement at the target in its place.
     Without it (g_h = 0) this log-linear curve fell below the interval in 5 of these 5 seeds."""
-    T = 10_000
-    steps = np.linspace(T / 15, T, 15).round().astype(int)
-    loss = 3.0 - 0.25 * np.log(steps / 100.0)
-    seen = steps <= 0.2 * T
-    assert seen.sum() == 3
     for seed in range(5):
-        noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
-        fc = forecast(steps[seen], noisy[seen], target_step=T)
-        assert fc.ok and fc.low <= loss[-1] <= fc.high, (seed, fc.loss, fc.low, fc.high)
+        fc, final, seen = forecast_log_linear_validated(15, 0.2, seed)
+        assert seen == 3 and fc.ok and fc.low <= final <= fc.high, (seed, fc.loss, fc.low, fc.high)
         assert fc.high - fc.low > 0.1 * fc.loss  # honest: three points cannot tell the laws apart
 
 
