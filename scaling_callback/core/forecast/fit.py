@@ -186,8 +186,8 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
     # smaller by its choice, and with a bare choice covered cpu_gpt 0.60 at 20% left out:
     # benchmarks/forecast_accuracy.py)
     if span == 0 and laws[1] is not None and target > s[-1]:
-        # no hindcast (three points or fewer): the two laws' disagreement at the target stands in
-        # for its error carried there. Without it cpu_gpt validated 15 or 18 times a run, forecast
+        # no hindcast (three points or fewer, or none could be fitted): the two laws' disagreement
+        # at the target stands in for its error carried there (three points cannot tell them apart). Without it cpu_gpt validated 15 or 18 times a run, forecast
         # from its 3 points at 20%, was covered 0.20 in-sample; half of it 0.52-0.58, all of it
         # 0.88, the public sources 0.89-1.00 → 0.94-1.00 (benchmarks/sparse_validation.py --evals 15 18)
         m_pow, m_lin = (float(law.median(np.array([target], float))[0]) for law in laws)
@@ -228,15 +228,18 @@ def hindcasts(s, y, target, lr, priors: "ForecastPriors"):
     a loss still falling fast at t_c owes the interval (the per-point error alone covered
     modded-nanogpt track 1 0.60 at 60% left out, both 0.72; benchmarks/sparse_validation.py and
     forecast_accuracy.py).
-    ((0, inf), 0, 0) when there are no more than HINDCAST_MIN_POINTS points; h inf for a law
-    without a finite hindcast."""
+    ((0, inf), 0, 0) when no hindcast can be made (no more than HINDCAST_MIN_POINTS points, an
+    early history that turned up or diverges, or no finite fit); h inf for a law without a finite
+    hindcast."""
     none = (0.0, math.inf), 0.0, 0.0
     t_c = int(s[-1])
     t_h = hindcast_cutoff(t_c, target)
     early = s <= t_h
-    if np.sum(early) < HINDCAST_MIN_POINTS < len(s):  # validated rarely: a shorter reach, not none
-        t_h = float(s[HINDCAST_MIN_POINTS - 1])  # (with none the interval lost its g_h and covered
-        early = s <= t_h  # cpu_gpt validated 12 times a run 0.42 at 40%: benchmarks/sparse_validation.py)
+    # validated rarely: a hindcast of shorter reach, not none (with none the interval lost its g_h
+    # and covered cpu_gpt validated 12 times a run 0.42 at 40%: benchmarks/sparse_validation.py)
+    if np.sum(early) < HINDCAST_MIN_POINTS < len(s):
+        t_h = float(s[HINDCAST_MIN_POINTS - 1])
+        early = s <= t_h
     if np.sum(early) < HINDCAST_MIN_POINTS or t_h <= 0 or turned_up(s[early], y[early]) is not None \
             or _diverging(y[early]):
         return none
