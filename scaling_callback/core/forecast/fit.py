@@ -187,9 +187,10 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
     # benchmarks/forecast_accuracy.py)
     if span == 0 and laws[1] is not None and target > s[-1]:
         # no hindcast (three points or fewer, or none could be fitted): the two laws' disagreement
-        # at the target stands in for its error carried there (three points cannot tell them apart). Without it cpu_gpt validated 15 or 18 times a run, forecast
-        # from its 3 points at 20%, was covered 0.20 in-sample; half of it 0.52-0.58, all of it
-        # 0.88, the public sources 0.89-1.00 → 0.94-1.00 (benchmarks/sparse_validation.py --evals 15 18)
+        # at the target stands in for its error carried there (three points cannot tell them
+        # apart). Without it cpu_gpt validated 15 or 18 times a run, forecast from its 3 points at
+        # 20%, was covered 0.20 in-sample; half of it 0.52-0.58, all of it 0.88, the public sources
+        # 0.89-1.00 → 0.94-1.00 (benchmarks/sparse_validation.py --evals 15 18)
         m_pow, m_lin = (float(law.median(np.array([target], float))[0]) for law in laws)
         disagreement = abs(m_lin - m_pow) / m_pow
         if m_pow > 0 and np.isfinite(disagreement):
@@ -247,14 +248,15 @@ def hindcasts(s, y, target, lr, priors: "ForecastPriors"):
     if isinstance(grid, str):
         return none
     y_c = float(np.median(y[-3:]))
+    power = grid.with_exponent_prior(priors.log_alpha)
     errors = []
-    for law in (grid.with_exponent_prior(priors.log_alpha), grid.log_linear_law()):
+    for law in (power, grid.log_linear_law()):
         m_h = float(law.median(np.array([t_c], float))[0]) if law is not None else math.nan
         errors.append(abs(y_c / m_h - 1.0) if np.isfinite(m_h) and m_h > 0 else math.inf)
     if not np.isfinite(errors[0]):
         return none
     last = np.nonzero(~early)[0][-3:]  # the last three points (at most), each at its own step
-    m_last = grid.with_exponent_prior(priors.log_alpha).median(s[last].astype(float))
+    m_last = power.median(s[last].astype(float))
     per_point = abs(float(np.median(y[last] / m_last - 1.0))) if len(last) and np.all(m_last > 0) else errors[0]
     return (errors[0], errors[1]), math.log(t_c / t_h), max(errors[0], per_point)
 
