@@ -224,6 +224,31 @@ def test_a_validation_loss_that_turned_up_is_forecast_to_keep_rising():
     assert mid[0] < mid[1] < mid[2]
 
 
+def test_a_rise_under_a_decaying_schedule_is_held_whichever_clock_it_keeps():
+    """Under a cosine schedule the rise may go on with the steps (this one does) or slow with the
+    learning rate, as the rising law assumes: the interval reaches up to the step clock's rise
+    (before, [2.88, 3.12] against a final of 3.80), and its low end stays the area clock's."""
+    T = 5000
+    steps = np.arange(50, T + 1, 50)
+    lr = 0.5 * (1 + np.cos(np.pi * np.arange(T + 1) / T))  # cosine to 0 at T
+    loss = 2.0 + 3.0 * (steps / 50.0) ** -0.7 + 0.0004 * np.maximum(steps - 800, 0)
+    for seed in range(3):
+        noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
+        for cut in (1500, 3000):
+            seen = steps <= cut
+            fc = forecast(steps[seen], noisy[seen], lr=lr, target_step=T)
+            assert fc.ok and fc.law == "overfitting"
+            assert fc.loss < loss[-1]  # the learning-rate clock slows the rise: the median is low...
+            assert fc.low <= loss[-1] <= fc.high, (seed, cut, fc.low, fc.high)  # ...the interval holds
+            assert fc.low > noisy[seen][-1]  # the step clock widens the interval upwards only
+    # without a schedule both clocks are one: the interval is the rise's own, much narrower
+    seen = steps <= 1500
+    scheduled = forecast(steps[seen], loss[seen], lr=lr, target_step=T)
+    plain = forecast(steps[seen], loss[seen], target_step=T)
+    assert plain.ok and plain.law == "overfitting"
+    assert plain.high - plain.low < 0.5 * (scheduled.high - scheduled.low)
+
+
 def test_noise_around_a_falling_curve_is_not_called_overfitting():
     steps, loss = power_curve()
     for seed in range(5):

@@ -149,16 +149,23 @@ def _fit_grid(u, g, y, uT, gT, depth, drop_prior, sigma, Lc, has_drop, iters=8, 
 
 def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hindcast: bool = True):
     """The fit forecast() makes of a clean history (s, y): a _RisingPosterior when the loss has
-    turned up, else the grid posterior of the power law under the exponent prior or of the
-    log-linear law, the latter only when it foretold the run's own past much better
-    (`hindcasts`); or (Status, reason) when there is none. With `hindcast`, the grid posterior
-    carries the power law's error on the run's own past (`hindcast_error`) for the interval;
-    without, it is the power law's, with none.
+    turned up (with the same rise on the step clock when a schedule is given), else the grid
+    posterior of the power law under the exponent prior or of the log-linear law, the latter
+    only when it foretold the run's own past much better (`hindcasts`); or (Status, reason)
+    when there is none. With `hindcast`, the grid posterior carries the power law's error on
+    the run's own past (`hindcast_error`) for the interval; without, it is the power law's,
+    with none.
     benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
     best = turned_up(s, y)
     if best is not None:  # the rise since the best point is the data's own (no hindcast: from
         post = _rising_posterior(s, y, best, target, lr, priors, notes)  # before the turn it would be a falling law's, and misread)
-        return (Status.FIT_FAILED, post) if isinstance(post, str) else post
+        if isinstance(post, str):
+            return Status.FIT_FAILED, post
+        if lr is not None:  # the same rise on the step clock: the interval's g_s (law._RisingPosterior.raw)
+            steps_clock = _rising_posterior(s, y, best, target, None, priors, [])
+            if not isinstance(steps_clock, str):
+                post = dataclasses.replace(post, step_clock=steps_clock)
+        return post
     diverging = _diverging(y)
     if diverging:
         return Status.DIVERGING, diverging

@@ -89,7 +89,7 @@ DEFAULT_PRIORS = ForecastPriors(
     interval_hindcast=1.0,
     interval_sensitivity=1.0,
     interval_ahead=0.1,
-    interval_z=(-2.8864, 2.1009),
+    interval_z=(-2.7768, 1.3193),
     min_fraction=0.02,
     window=1.0,
 )
