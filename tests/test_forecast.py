@@ -249,6 +249,25 @@ def test_a_rise_under_a_decaying_schedule_is_held_whichever_clock_it_keeps():
     assert plain.high - plain.low < 0.5 * (scheduled.high - scheduled.low)
 
 
+def test_a_drop_larger_than_the_prior_is_read_from_the_data_once_half_the_decay_is_seen():
+    """A cosine decay realising a drop of 20% of the loss per unit of decay (like cpu_gpt's, 3×
+    the drop prior's mean): from 60% and 80% of the run, with most of the decay seen, the drop the
+    data show decides (before, the prior held the forecast +1.5% high at 60%)."""
+    T = 6000
+    t = np.arange(T + 1)
+    eta = np.where(t < 100, (t + 1) / 100, 0.5 * (1 + np.cos(np.pi * (t - 100) / (T - 100))))
+    steps = np.arange(100, T + 1, 50)
+    area = lr_area(eta)
+    loss = 1.0 + 2.0 * (area[steps] / area[100]) ** -0.4 - 0.3 * multi_power_drop(eta, steps, 0.11, 0.59, 0.64)
+    for seed in range(3):
+        noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
+        for cut in (0.6, 0.8):
+            seen = steps <= cut * T
+            fc = forecast(steps[seen], noisy[seen], lr=eta, target_step=T)
+            assert fc.ok and abs(fc.loss / loss[-1] - 1) < 0.01, (seed, cut, fc.loss / loss[-1] - 1)
+            assert fc.low <= loss[-1] <= fc.high
+
+
 def test_noise_around_a_falling_curve_is_not_called_overfitting():
     steps, loss = power_curve()
     for seed in range(5):

@@ -17,7 +17,7 @@ from .priors import ForecastPriors
 
 
 # The interval's g_s compares the forecast with the one under an exponent prior this many times
-# vaguer (sd × 3: N(−0.3, 0.45) for DEFAULT_PRIORS). A flat prior was tried first: about as good
+# vaguer (sd × 3: N(−0.3, 0.6) for DEFAULT_PRIORS). A flat prior was tried first: about as good
 # left one source out (benchmarks/forecast_accuracy.py), but on a short noisy history its median
 # wanders with the noise and the interval's lower end reached 0 (tests/test_forecast.py's noisy
 # power laws).

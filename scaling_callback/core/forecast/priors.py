@@ -79,17 +79,17 @@ class ForecastPriors:
 
 # Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
-    log_alpha=(-0.3000, 0.1500),
+    log_alpha=(-0.3000, 0.2000),
     anneal=(0.0367, 0.0592, 0.0513),
     drops=(
         DropPrior(0.11, 0.59, 0.64, 1.0000),
     ),
-    noise=0.00162,
+    noise=0.00161,
     interval_own=0.0,
     interval_hindcast=1.0,
     interval_sensitivity=1.0,
     interval_ahead=0.1,
-    interval_z=(-2.7768, 1.3193),
+    interval_z=(-2.6447, 1.4773),
     min_fraction=0.02,
     window=1.0,
 )
