@@ -160,7 +160,7 @@ class _RisingPosterior:
     resid: float  # relative rms residual of the fit
     priors: "ForecastPriors"
     n_points: int
-    step_clock: Optional["_RisingPosterior"] = None  # the rise with u in steps; None when the schedule is constant
+    step_clock: Optional["_RisingPosterior"] = None  # the rise with u in steps; None without a schedule
 
     def _u(self, steps):
         idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
@@ -182,8 +182,8 @@ class _RisingPosterior:
         # no exponent prior here; what the forecast owes to an assumption (g_s) is the clock: the
         # rise on the step clock is the "vaguer" forecast. Without it (g_s = 0) cpu_gpt's rising
         # forecasts under cosine and WSD schedules held the final 8 of 19 times left out, with it
-        # 15 (area clock −12..−17% off where the step clock is +7..+17%; cpu_gpt's coverage 0.82 →
-        # 0.85, and the public sources' z learnt with it narrower: benchmarks/forecast_accuracy.py).
+        # 14 (area clock −12..−17% off where the step clock is +7..+17%; cpu_gpt's coverage 0.82 →
+        # 0.84, and the public sources' z learnt with it narrower: benchmarks/forecast_accuracy.py).
         # And no hindcast (from before the turn it would be a falling law's): the rise's own
         # residual, carried as far as the rise is, takes the hindcast's place (g_h)
         vague = mid if self.step_clock is None else self.step_clock.median(steps)
@@ -196,7 +196,9 @@ class _RisingPosterior:
         falls behind). The other end is the one without g_s: with g_s on both sides the low end
         of a rise fell below the loss's current level, and the gate (a stop needs the low end
         at the target no better than now) stopped 1 cpu_gpt run instead of 6 with no wrong stop
-        either way (benchmarks/gate_replay.py through forecast_accuracy.py)."""
+        either way (benchmarks/gate_replay.py through forecast_accuracy.py). benchmarks/
+        learn_priors.py calibrates z with g_s on both sides, as `raw` gives it: on the step
+        clock's side the band is that one, on the other it is narrower by g_s alone."""
         raw = self.raw(steps)
         mid, low, high = calibrated(raw, self.priors, confidence)
         if self.step_clock is None:
