@@ -241,12 +241,14 @@ def test_a_rise_under_a_decaying_schedule_is_held_whichever_clock_it_keeps():
             assert fc.loss < loss[-1]  # the learning-rate clock slows the rise: the median is low...
             assert fc.low <= loss[-1] <= fc.high, (seed, cut, fc.low, fc.high)  # ...the interval holds
             assert fc.low > noisy[seen][-1]  # the step clock widens the interval upwards only
+            assert any("measured in steps it would reach" in note for note in fc.notes)
     # without a schedule both clocks are one: the interval is the rise's own, much narrower
     seen = steps <= 1500
     scheduled = forecast(steps[seen], loss[seen], lr=lr, target_step=T)
     plain = forecast(steps[seen], loss[seen], target_step=T)
     assert plain.ok and plain.law == "overfitting"
     assert plain.high - plain.low < 0.5 * (scheduled.high - scheduled.low)
+    assert not any("measured in steps" in note for note in plain.notes)
 
 
 def test_a_drop_larger_than_the_prior_is_read_from_the_data_once_half_the_decay_is_seen():

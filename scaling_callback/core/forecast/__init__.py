@@ -175,6 +175,11 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
     a, b, p = post.coef
     notes.append(f"overfitting: the validation loss has risen since its best {y[best]:.4g} at step {int(s[best])}; "
                  f"forecast by the rise since then (no asymptote)")
+    if post.step_clock is not None:
+        other = float(post.step_clock.median(np.array([target], float))[0])
+        if abs(other / mid[0] - 1) > 1e-3:  # the two clocks part (a schedule that changes after the best point)
+            notes.append(f"the rise measured in learning-rate area reaches {mid[0]:.4g} by step {target}; measured "
+                         f"in steps it would reach {other:.4g}: the interval's upper end allows for it")
     nan = float("nan")
     return Forecast(
         ok=True, reason=None, target_step=target, loss=float(mid[0]), low=float(max(low[0], 0.0)),
