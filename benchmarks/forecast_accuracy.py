@@ -1,6 +1,6 @@
 """How well `scaling_callback.forecast` predicts the final validation loss of runs it has not seen.
 
-    python3 benchmarks/forecast_accuracy.py [--sources SOURCE ...] [--no-loso] [--no-gate]
+    python3 benchmarks/forecast_accuracy.py [--sources SOURCE ...] [--no-loso] [--no-gate] [--all-runs]
 
 For every development run (benchmarks/curve_runs.py: six sources, at most MAX_RUNS runs each,
 thinned deterministically) and cutoffs 20/40/60/80% of its planned steps, the forecaster sees
@@ -14,7 +14,8 @@ interval's coverage, for
             being scored (leave-one-source-out: priors, kernel and interval all learnt with the
             source held out; the number that counts for runs unlike the development set)
 Then the share of the forecasts (loso, or in-sample with --no-loso) made by the log-linear and
-overfitting laws or not made at all, the gate replay (benchmarks/gate_replay.py) and the time
+overfitting laws or not made at all, the coverage and bias of forecasts made before and after a
+schedule's decay began, the gate replay (benchmarks/gate_replay.py) and the time
 per forecast() call.
 """
 from __future__ import annotations
@@ -23,13 +24,14 @@ import argparse
 import os
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from curve_runs import CUTOFFS, SOURCES, forecast_points, load_runs  # noqa: E402
+from curve_runs import CUTOFFS, MAX_RUNS, SOURCES, forecast_points, load_runs  # noqa: E402
 from gate_replay import print_replay, replay_all  # noqa: E402
 from learn_priors import learn_priors, start_priors  # noqa: E402
 from scaling_callback.core.robust import huber_fit  # noqa: E402
@@ -56,13 +58,30 @@ def baseline_power(steps, losses, run):
     return law(fit.params, T) if fit is not None else losses[-1]
 
 
+def decay_seen(run, step) -> Optional[bool]:
+    """Whether the planned learning rate has fallen 2% below its peak by `step`; None when the
+    schedule never decays before the planned end (or none is given)."""
+    knots = run.lr
+    if knots is None:
+        return None
+    ks, kv = (np.asarray(v, float) for v in knots)
+    peak = int(np.argmax(kv))
+    below = np.nonzero((kv[peak:] < 0.98 * kv[peak]) & (ks[peak:] <= run.final_step))[0]
+    if len(below) == 0:
+        return None
+    return bool(ks[peak + below[0]] <= step)
+
+
 def score(runs, priors_for):
     """{(method, source, cutoff): [(signed relative error, covered or None, interval width / final or
-    None)]}, fit times, and {(method, source, cutoff): [the law of each forecast]}."""
+    None, decay seen at the cutoff: True, False or None without a decay)]}, fit times, and
+    {(method, source, cutoff): [the law of each forecast]}."""
     out, seconds, laws = {}, [], {}
     for run, cut, steps, losses in forecast_points(runs):
+        seen = decay_seen(run, steps[-1])
         truth = run.final_loss
-        out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None, None))
+        out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None, None,
+                                                               seen))
         for method, priors in priors_for(run.source).items():
             t0 = time.perf_counter()
             fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
@@ -70,7 +89,7 @@ def score(runs, priors_for):
             guess = fc.loss if fc.ok else losses[-1]
             covered = bool(fc.low <= truth <= fc.high) if fc.ok else False  # no forecast: not covered
             width = (fc.high - fc.low) / truth if fc.ok else np.nan
-            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width))
+            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width, seen))
             laws.setdefault((method, run.source, cut), []).append(fc.law)
     return out, seconds, laws
 
@@ -87,6 +106,23 @@ def print_laws(laws, sources, method):
             cells.append(" / ".join(f"{np.mean([law == name for law in got]):.2f}" if got else "n/a"
                                     for name in ("log-linear", "overfitting", "none")))
         print(f"| {source} | " + " | ".join(cells) + " |")
+
+
+def print_decay_phase(results, sources, method):
+    """Coverage and signed bias of `method`'s forecasts, split by whether the schedule's decay had
+    begun by the cutoff (runs whose schedule decays before the planned end only)."""
+    print(f"\n{method} forecasts of runs whose schedule decays, by whether the decay had begun at the cutoff: "
+          "80% coverage c, signed bias %, forecasts n")
+    print("| source | decay | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " |")
+    print("| --- | --- |" + " --- |" * len(CUTOFFS))
+    for source in sources:
+        for phase, name in ((False, "still to come"), (True, "begun")):
+            cells = []
+            for cut in CUTOFFS:
+                got = [g for g in results.get((method, source, cut), []) if g[3] is phase]
+                cells.append(f"c{np.mean([g[1] for g in got]):.2f} {100 * np.median([g[0] for g in got]):+.2f} "
+                             f"n{len(got)}" if got else "n/a")
+            print(f"| {source} | {name} | " + " | ".join(cells) + " |")
 
 
 def print_tables(results, sources, methods):
@@ -118,11 +154,13 @@ def main(argv=None):
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     ap.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out priors (faster)")
     ap.add_argument("--no-gate", action="store_true", help="skip the gate replay")
+    ap.add_argument("--all-runs", action="store_true",
+                    help=f"score every usable run of the sources (default: at most {MAX_RUNS} a source, evenly spaced)")
     ap.add_argument("--nats", action="store_true",
                     help="loso priors with the drop prior in nats (ForecastPriors.anneal_nats); in-sample stays DEFAULT_PRIORS")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    runs = load_runs(args.sources)
+    runs = load_runs(args.sources, max_runs=None if args.all_runs else MAX_RUNS)
     loso = {}
     if not args.no_loso:
         everything = load_runs()
@@ -146,6 +184,7 @@ def main(argv=None):
     print(f"\n{len(runs)} runs: " + ", ".join(f"{s} {sum(r.source == s for r in runs)}" for s in args.sources))
     print_tables(results, args.sources, methods)
     print_laws(laws, args.sources, methods[-1])
+    print_decay_phase(results, args.sources, methods[-1])
     s = np.asarray(seconds) * 1000
     print(f"\ntime per forecast() call: median {np.median(s):.1f} ms, p90 {np.percentile(s, 90):.1f} ms, "
           f"max {s.max():.1f} ms over {len(s)} calls")
