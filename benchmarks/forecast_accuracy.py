@@ -33,9 +33,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, MAX_RUNS, SOURCES, forecast_points, load_runs  # noqa: E402
 from gate_replay import print_replay, replay_all  # noqa: E402
-from learn_priors import learn_priors, start_priors  # noqa: E402
+from learn_priors import learn_priors, run_schedule, start_priors  # noqa: E402
 from scaling_callback.core.robust import huber_fit  # noqa: E402
 from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
+from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
 
 
 def baseline_power(steps, losses, run):
@@ -59,17 +60,13 @@ def baseline_power(steps, losses, run):
 
 
 def decay_seen(run, step) -> Optional[bool]:
-    """Whether the planned learning rate has fallen 2% below its peak by `step`; None when the
-    schedule never decays before the planned end (or none is given)."""
-    knots = run.lr
-    if knots is None:
+    """Whether the planned decay had begun by `step` (the start `law.decay_fraction` finds: 2%
+    below the peak); None when the schedule never decays before the planned end (or none is given)."""
+    if run.lr is None:
         return None
-    ks, kv = (np.asarray(v, float) for v in knots)
-    peak = int(np.argmax(kv))
-    below = np.nonzero((kv[peak:] < 0.98 * kv[peak]) & (ks[peak:] <= run.final_step))[0]
-    if len(below) == 0:
-        return None
-    return bool(ks[peak + below[0]] <= step)
+    T = run.final_step
+    f = decay_fraction(run_schedule(run), T)
+    return None if f == 0.0 else bool(T * (1.0 - f) <= step)
 
 
 def score(runs, priors_for):
