@@ -167,7 +167,8 @@ def main(argv=None):
             p = loso[source]
             print(f"# priors without {source}: log_alpha={tuple(round(v, 3) for v in p.log_alpha)} "
                   f"anneal={tuple(round(v, 4) for v in p.anneal)} interval=(w_o {p.interval_own}, w_h "
-                  f"{p.interval_hindcast}, w_s {p.interval_sensitivity}, w_a {p.interval_ahead}, z {p.interval_z}) [{time.perf_counter() - t0:.0f} s]",
+                  f"{p.interval_hindcast}, w_s {p.interval_sensitivity}, w_a {p.interval_ahead}, z {p.interval_z}, "
+                  f"before a decay {p.interval_z_before_decay}) [{time.perf_counter() - t0:.0f} s]",
                   flush=True)
 
     def priors_for(source):

@@ -5,7 +5,8 @@
 For each development source, the priors are learnt without it (benchmarks/learn_priors.py), every
 run of every source is forecast from 20/40/60/80% of its curve under them, and for each candidate
 (w_o, w_h, w_s, w_a) of `forecast.interval.interval_scale` the quantiles (z_lo, z_hi) are
-calibrated on the other sources (worst source, `learn_priors.calibrate`) and scored on the held-out
+calibrated on the other sources (worst source, `learn_priors.calibrate` and, for forecasts
+before a decay, `calibrate_before_decay`) and scored on the held-out
 one: its 80% coverage, its worst cutoff's coverage and its median interval width. The choice
 (`choose`): honest first, then sharp: among the candidates that cover every source at least
 MIN_SOURCE_COVERAGE with no cutoff below MIN_CUTOFF_COVERAGE (the issue's bars), the one whose
@@ -24,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import PUBLIC_SOURCES, load_runs  # noqa: E402
-from learn_priors import INTERVAL_WEIGHTS, calibrate, interval_cases, learn_priors, standardised_errors  # noqa: E402
+from learn_priors import (INTERVAL_WEIGHTS, calibrate, calibrate_before_decay, interval_cases, learn_priors,  # noqa: E402
+                          standardised_errors)
 from scaling_callback.core.forecast.interval import half_width, interval_scale  # noqa: E402
 
 # (w_o, w_h, w_s, w_a): the fit's own spread, the hindcast, the prior's share, the improvement to come
@@ -60,7 +62,9 @@ def main():
         cases = interval_cases(runs, priors)
         train, test = subset(cases, cases.source != held), subset(cases, cases.source == held)
         for weights in CANDIDATES:
-            z_lo, z_hi = calibrate(train, *weights)
+            before = test.raw.before_decay > 0  # those forecasts have their own calibration
+            (z_lo, z_hi), (b_lo, b_hi) = calibrate(train, *weights), calibrate_before_decay(train, *weights)
+            z_lo, z_hi = np.where(before, b_lo, z_lo), np.where(before, b_hi, z_hi)
             z = standardised_errors(test, *weights)
             covered = (z >= z_lo) & (z <= z_hi)
             by_cut = [covered[test.cutoff == c].mean() for c in sorted(set(test.cutoff))]

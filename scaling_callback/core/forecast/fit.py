@@ -14,7 +14,7 @@ from ..robust import huber, huber_weights
 from ..status import Status
 from .inputs import _schedule, _thin
 from .interval import hindcast_cutoff
-from .law import LOG_LINEAR, _Posterior, _RisingPosterior, _alpha_grid, decay_fraction, power_column
+from .law import LOG_LINEAR, _Posterior, _RisingPosterior, _alpha_grid, decay_fraction, decay_start, power_column
 from .priors import ForecastPriors
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
@@ -406,6 +406,11 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list, weak_
         width[m] = np.maximum(np.diff(edges), 1e-12)
     width[~power] = np.max(width[power])
     log_ev = log_ev + np.log(width / np.max(width))
+    start = decay_start(eta, tidx) if has_drop else None
+    if start is not None and start > idx[-1]:
+        notes.append(f"the schedule's decay begins at step {start * stride}, after the last step seen: the drop "
+                     f"it brings is the prior's, learnt on other runs, and the interval is as wide as such "
+                     f"forecasts' errors were")
     return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
                       np.full(len(alpha), 1.0 / len(alpha)), noise, priors,
-                      int(s[-1]), has_drop, depth, len(s))
+                      int(s[-1]), has_drop, depth, len(s), decay_start=start)

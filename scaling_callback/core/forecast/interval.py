@@ -27,6 +27,7 @@ class RawBand:
     sensitivity: np.ndarray  # g_s: |m_vague − m| / m, how much the forecast owes to the exponent prior
     ahead: np.ndarray  # g_a: |m(t) − m(t_c)| / m(t), the improvement still to come
     noise: np.ndarray  # the fitted relative noise of one validation loss (the final loss is one)
+    before_decay: np.ndarray  # 1 where the schedule decays between the last observed step and this one but had not begun to: the drop is the prior's alone (`calibrated`)
 
 
 def misspecification(raw: RawBand, w_hindcast: float, w_sensitivity: float, w_ahead: float) -> np.ndarray:
@@ -68,16 +69,29 @@ def standardised_error(raw: RawBand, truth, S) -> np.ndarray:
     return np.sign(e) * np.sqrt(np.maximum(e ** 2 - (Z80 * raw.noise) ** 2, 0.0)) / S
 
 
+def interval_z(raw: RawBand, priors: "ForecastPriors"):
+    """(z_lo, z_hi) at every step of `raw`: priors.interval_z, or where the drop still to come is
+    the prior's alone (raw.before_decay) priors.interval_z_before_decay, calibrated on such
+    forecasts only: a Mondrian conformal interval (Vovk et al. 2005, "Algorithmic learning in a
+    random world", sec. 4.5), one calibration per kind of forecast."""
+    z_lo, z_hi = priors.interval_z
+    if priors.interval_z_before_decay is None:
+        return np.full(np.shape(raw.mid), z_lo), np.full(np.shape(raw.mid), z_hi)
+    before = np.asarray(raw.before_decay) > 0
+    b_lo, b_hi = priors.interval_z_before_decay
+    return np.where(before, b_lo, z_lo), np.where(before, b_hi, z_hi)
+
+
 def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):
-    """(mid, low, high): the median m and m·(1 ∓ `half_width`) for z = z_lo, z_hi and
-    S = √((w_o·own)² + D²): a split-conformal interval (Vovk et al. 2005, "Algorithmic learning
+    """(mid, low, high): the median m and m·(1 ∓ `half_width`) for z = z_lo, z_hi (`interval_z`)
+    and S = √((w_o·own)² + D²): a split-conformal interval (Vovk et al. 2005, "Algorithmic learning
     in a random world", ch. 2) of the standardised error (`standardised_error`), calibrated
     across sources (benchmarks/learn_priors.py), with the noise of one observation beside it."""
     m = raw.mid
     size = np.maximum(np.abs(m), 1e-300)
     S = interval_scale(raw, priors.interval_own, priors.interval_hindcast, priors.interval_sensitivity,
                        priors.interval_ahead)
-    z_lo, z_hi = priors.interval_z
+    z_lo, z_hi = interval_z(raw, priors)
     low = lower_fraction(-half_width(raw, S, z_lo, confidence))
     return m, m + size * (low - 1.0), m + size * half_width(raw, S, z_hi, confidence)
 
@@ -95,14 +109,16 @@ def lower_fraction(x):
                     LINEAR_DOWN_TO * (1.0 - LINEAR_DOWN_TO) / np.maximum(-x, 1e-300))
 
 
-def raw_band(mid, lo80, hi80, mid_now, mid_vague, hindcast, noise, last_step, steps) -> RawBand:
+def raw_band(mid, lo80, hi80, mid_now, mid_vague, hindcast, noise, last_step, steps, before_decay=None) -> RawBand:
     """RawBand of a fit whose median at the last observed step t_c is mid_now, whose median
     under a vaguer exponent prior (law.VAGUE_FACTOR) is mid_vague, whose g_h at `steps` is
-    `hindcast` (`carried_hindcast`) and whose relative noise is `noise` (see RawBand)."""
+    `hindcast` (`carried_hindcast`), whose relative noise is `noise` and whose drop to `steps`
+    is the prior's alone where `before_decay` (none when None; see RawBand)."""
     size = np.maximum(np.abs(mid), 1e-300)
     ahead_steps = steps > last_step
+    before = np.zeros(np.shape(mid)) if before_decay is None else np.asarray(before_decay, float) * ahead_steps
     return RawBand(mid, lo80, hi80, hindcast, np.abs(mid_vague - mid) / size * ahead_steps,
-                   np.abs(mid - mid_now) / size * ahead_steps, np.full(np.shape(mid), float(noise)))
+                   np.abs(mid - mid_now) / size * ahead_steps, np.full(np.shape(mid), float(noise)), before)
 
 
 def carried_hindcast(hindcast_error, last_step, steps) -> np.ndarray:

@@ -66,6 +66,7 @@ class _Posterior:
     n_points: int  # points fitted
     vague_weight: Optional[np.ndarray] = None  # (J,) the posterior under a VAGUE_FACTOR× vaguer exponent prior
     hindcast_error: Tuple[float, float] = (0.0, 0.0)  # (g_h, span): the power law's hindcast error for the interval (fit.hindcasts), whichever law forecasts
+    decay_start: Optional[int] = None  # the pooled index where the schedule's decay begins (`decay_start`); None if it never does
 
     @property
     def log_linear(self) -> bool:
@@ -132,7 +133,16 @@ class _Posterior:
         lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
         vague = mid if self.vague_weight is None else _mixture_quantiles(self.vague_weight, mean, sd, (0.5,))[0]
         return raw_band(mid[1:], lo[1:], hi[1:], mid[0], vague[1:],
-                        carried_hindcast(self.hindcast_error, self.last_step, steps), self.noise, self.last_step, steps)
+                        carried_hindcast(self.hindcast_error, self.last_step, steps), self.noise, self.last_step, steps,
+                        self.before_decay(steps))
+
+    def before_decay(self, steps) -> np.ndarray:
+        """True at the steps the schedule's decay reaches when it had not begun by the last observed
+        step: what it drops by then is the prior's alone (`interval.interval_z`)."""
+        idx = np.rint(np.asarray(steps, float) / self.stride)
+        if self.decay_start is None or self.decay_start <= self.last_step // self.stride:
+            return np.zeros(np.shape(idx), bool)
+        return idx >= self.decay_start
 
     def median(self, steps) -> np.ndarray:
         """The forecast (the mixture's median) at `steps`, without the interval."""
@@ -209,14 +219,23 @@ class _RisingPosterior:
         return mid, np.where(other < mid, low, low0), np.where(other > mid, high, high0)
 
 
-def decay_fraction(eta, target: int) -> float:
-    """The fraction of 0..target after the schedule first falls 2% below its peak (0 if never)."""
+DECAY_BEGINS_BELOW = 0.98  # a decay has begun once the rate is 2% below its peak (warm-up and float noise are not one)
+
+
+def decay_start(eta, target: int) -> Optional[int]:
+    """The first index of 0..target where the schedule is DECAY_BEGINS_BELOW its peak (None if never)."""
     eta = np.asarray(eta, float)[: target + 1]
     peak = int(np.argmax(eta))
-    below = np.nonzero(eta[peak:] < 0.98 * eta[peak])[0]
-    if len(below) == 0 or target <= 0:
+    below = np.nonzero(eta[peak:] < DECAY_BEGINS_BELOW * eta[peak])[0]
+    return None if len(below) == 0 else peak + int(below[0])
+
+
+def decay_fraction(eta, target: int) -> float:
+    """The fraction of 0..target after the schedule's decay begins (`decay_start`; 0 if never)."""
+    start = decay_start(eta, target)
+    if start is None or target <= 0:
         return 0.0
-    return float((target - (peak + below[0])) / target)
+    return float((target - start) / target)
 
 
 def _alpha_grid():

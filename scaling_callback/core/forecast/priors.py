@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ class ForecastPriors:
         (a conformal calibration, taken at the worst source: `calibrated`);
         S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
         benchmarks/learn_priors.py.
+    interval_z_before_decay: (z_lo, z_hi) for forecasts across a decay the run has not begun
+        (`interval.interval_z`): the drop it brings is the prior's alone, and how far the
+        sources' drops differ is known only from such forecasts, so they are calibrated on
+        their own, never narrower than interval_z (benchmarks/learn_priors.py). None: interval_z.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -75,6 +79,7 @@ class ForecastPriors:
     min_fraction: float
     window: float
     anneal_nats: bool = False
+    interval_z_before_decay: Optional[Tuple[float, float]] = None
 
 
 # Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
@@ -90,6 +95,7 @@ DEFAULT_PRIORS = ForecastPriors(
     interval_sensitivity=1.0,
     interval_ahead=0.1,
     interval_z=(-2.6447, 1.4773),
+    interval_z_before_decay=(-3.6035, 2.3463),
     min_fraction=0.02,
     window=1.0,
 )
