@@ -19,7 +19,8 @@ The package, one idea a file:
                and the rising law
   fit.py       Huber-IRLS at every grid point with its Laplace evidence; the choice of law by
                the run's own past (the hindcast)
-  interval.py  the calibrated interval: the fit's own spread and a misspecification term
+  interval.py  the calibrated interval: the fit's own spread and a misspecification term,
+               calibrated apart for forecasts across a decay not yet begun
   normal.py    normal-distribution helpers
   __init__.py  forecast() and the Forecast it returns
 
@@ -27,7 +28,8 @@ For each exponent α on a grid the law is linear in (E, A, B), solved exactly by
 priors (log α ~ N; the drop the planned decay realises ~ N(a + b·decay fraction)); the grid
 points are weighted by their Laplace evidence times the prior (Bayesian model averaging), the
 forecast is the mixture's median and the interval is calibrated across development sources
-(interval.calibrated; docs/forecast.md).
+(interval.calibrated, with its own quantiles where the drop ahead is the prior's alone:
+interval.interval_z; docs/forecast.md).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ class RawBand:
     sensitivity: np.ndarray  # g_s: |m_vague − m| / m, how much the forecast owes to the exponent prior
     ahead: np.ndarray  # g_a: |m(t) − m(t_c)| / m(t), the improvement still to come
     noise: np.ndarray  # the fitted relative noise of one validation loss (the final loss is one)
-    before_decay: np.ndarray  # 1 where the schedule decays between the last observed step and this one but had not begun to: the drop is the prior's alone (`calibrated`)
+    before_decay: np.ndarray  # 1 where the schedule decays between the last observed step and this one but had not begun to: the drop is the prior's alone (`interval_z`)
 
 
 def misspecification(raw: RawBand, w_hindcast: float, w_sensitivity: float, w_ahead: float) -> np.ndarray:
