@@ -41,8 +41,8 @@ MIN_SOURCE_COVERAGE = 0.75
 MIN_CUTOFF_COVERAGE = 0.70
 # Each kind of forecast (before a decay, the rest) has its own calibration, so each must hold on
 # its own: scored on the source as a whole, (1, 1, 1, 0.1) covered lr_scheduling 0.82, but its
-# forecasts after the decay began 0.68 (0.45-0.78 per cutoff on all 192 of its runs), where the
-# chosen weights cover them 0.91 (0.74-0.93)
+# forecasts after the decay began 0.68 (this table's worst kind; 0.45-0.78 per cutoff in a one-off
+# check on all 192 of its runs), where the chosen weights cover them 0.82 or better
 
 
 def choose(table, sources):

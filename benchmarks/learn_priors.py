@@ -302,7 +302,8 @@ def calibrate_before_decay(cases: IntervalCases, *weights: float):
     a run on every source with a decay (modded-nanogpt track 1 at 60% 0.59, lr_scheduling's 192
     runs 0.55/0.49). Calibrated on their own and the rest kept on `calibrate` (a floor, not a
     split): split, the rest got narrower and lr_scheduling's forecasts after the decay began,
-    unlike the other sources', were covered 0.49-0.76 (benchmarks/forecast_accuracy.py)."""
+    unlike the other sources', were covered 0.49-0.76 on its 192 runs (a one-off check of that
+    variant; docs/forecast.md)."""
     z = standardised_errors(cases, *weights)
     before = cases.raw.before_decay > 0
     counts = {src: int(np.sum(before & (cases.source == src))) for src in set(cases.source)}
