@@ -27,7 +27,7 @@ class RawBand:
     sensitivity: np.ndarray  # g_s: |m_vague − m| / m, how much the forecast owes to the exponent prior
     ahead: np.ndarray  # g_a: |m(t) − m(t_c)| / m(t), the improvement still to come
     noise: np.ndarray  # the fitted relative noise of one validation loss (the final loss is one)
-    before_decay: np.ndarray  # 1 where the schedule decays between the last observed step and this one but had not begun to: the drop is the prior's alone (`interval_z`)
+    before_decay: np.ndarray  # the share of a decay not begun at the last observed step that this step has reached (1 at the target): that drop is the prior's alone (`interval_z`)
 
 
 def misspecification(raw: RawBand, w_hindcast: float, w_sensitivity: float, w_ahead: float) -> np.ndarray:
@@ -70,16 +70,19 @@ def standardised_error(raw: RawBand, truth, S) -> np.ndarray:
 
 
 def interval_z(raw: RawBand, priors: "ForecastPriors"):
-    """(z_lo, z_hi) at every step of `raw`: priors.interval_z, or where the drop still to come is
-    the prior's alone (raw.before_decay) priors.interval_z_before_decay, calibrated on such
-    forecasts only: a Mondrian conformal interval (Vovk et al. 2005, "Algorithmic learning in a
-    random world", sec. 4.5), one calibration per kind of forecast."""
+    """(z_lo, z_hi) at every step of `raw`: priors.interval_z, or where the drop to the target is
+    the prior's alone (a decay not begun, raw.before_decay = 1 there) priors.interval_z_before_decay,
+    calibrated on such forecasts only: a Mondrian conformal interval (Vovk et al. 2005,
+    "Algorithmic learning in a random world", sec. 4.5), one calibration per kind of forecast.
+    Both are calibrated at the target; at the steps on the way, z moves from one to the other
+    with the share of the decay reached (linear: a choice for the curve, not calibrated), so the
+    band widens as the decay proceeds instead of in one step where it starts."""
     z_lo, z_hi = priors.interval_z
     if priors.interval_z_before_decay is None:
         return np.full(np.shape(raw.mid), z_lo), np.full(np.shape(raw.mid), z_hi)
-    before = np.asarray(raw.before_decay) > 0
+    share = np.clip(np.asarray(raw.before_decay, float), 0.0, 1.0)
     b_lo, b_hi = priors.interval_z_before_decay
-    return np.where(before, b_lo, z_lo), np.where(before, b_hi, z_hi)
+    return z_lo + share * (b_lo - z_lo), z_hi + share * (b_hi - z_hi)
 
 
 def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):

@@ -137,12 +137,16 @@ class _Posterior:
                         self.before_decay(steps))
 
     def before_decay(self, steps) -> np.ndarray:
-        """True at the steps the schedule's decay reaches when it had not begun by the last observed
-        step: what it drops by then is the prior's alone (`interval.interval_z`)."""
-        idx = np.rint(np.asarray(steps, float) / self.stride)
-        if self.decay_start is None or self.decay_start <= self.last_step // self.stride:
-            return np.zeros(np.shape(idx), bool)
-        return idx >= self.decay_start
+        """When the schedule's decay had not begun by the last observed step: at each of `steps`
+        the share of the decay to the target it has reached, (η(t_c) − η(t))/(η(t_c) − η(T)) in
+        [0, 1] (1 at the target); what it drops by then is the prior's alone
+        (`interval.interval_z`). 0 everywhere once the decay has begun, or without one."""
+        idx = np.clip(np.rint(np.asarray(steps, float) / self.stride).astype(np.int64), 0, len(self.eta) - 1)
+        last = min(self.last_step // self.stride, len(self.eta) - 1)
+        fall = self.eta[last] - (1.0 - self.depth)  # η(t_c) − η(T), the schedule normalised to its peak
+        if self.decay_start is None or self.decay_start <= last or fall <= 0:
+            return np.zeros(np.shape(idx))
+        return np.clip((self.eta[last] - self.eta[idx]) / fall, 0.0, 1.0)
 
     def median(self, steps) -> np.ndarray:
         """The forecast (the mixture's median) at `steps`, without the interval."""
