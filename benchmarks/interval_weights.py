@@ -68,8 +68,8 @@ def main():
         priors = learn_priors([r for r in runs if r.source != held])
         cases = interval_cases(runs, priors)
         train, test = subset(cases, cases.source != held), subset(cases, cases.source == held)
+        before = test.raw.before_decay > 0  # those forecasts have their own calibration
         for weights in CANDIDATES:
-            before = test.raw.before_decay > 0  # those forecasts have their own calibration
             (z_lo, z_hi), (b_lo, b_hi) = calibrate(train, *weights), calibrate_before_decay(train, *weights)
             z_lo, z_hi = np.where(before, b_lo, z_lo), np.where(before, b_hi, z_hi)
             z = standardised_errors(test, *weights)

@@ -406,11 +406,11 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list, weak_
         width[m] = np.maximum(np.diff(edges), 1e-12)
     width[~power] = np.max(width[power])
     log_ev = log_ev + np.log(width / np.max(width))
-    start = decay_start(eta, tidx) if has_drop else None
-    if start is not None and start > idx[-1]:
-        notes.append(f"the schedule's decay begins at step {start * stride}, after the last step seen: the drop "
-                     f"it brings is the prior's, learnt on other runs, and the interval is as wide as such "
-                     f"forecasts' errors were")
-    return _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
-                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors,
-                      int(s[-1]), has_drop, depth, len(s), decay_start=start)
+    post = _Posterior(eta, stride, S1, ref_area, shapes, alpha, shape_idx, theta * scale, cov * scale ** 2, log_ev,
+                      np.full(len(alpha), 1.0 / len(alpha)), noise, priors, int(s[-1]), has_drop, depth, len(s),
+                      decay_start=decay_start(eta, tidx) if has_drop else None)
+    if post.before_decay(np.array([target], float))[0] > 0:  # the interval's own test (`_Posterior.before_decay`)
+        notes.append(f"the schedule's decay begins at step {post.decay_start * stride}, after the last step seen: "
+                     f"the drop it brings is the prior's, learnt on other runs, and the interval is as wide as "
+                     f"such forecasts' errors were")
+    return post
