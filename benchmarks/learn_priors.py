@@ -364,6 +364,15 @@ def learn_priors_and_cases(runs, base: ForecastPriors = START, shapes=CANDIDATE_
     """(priors, the Cases they were tuned on): the forecasts of every cutoff, for callers that
     tune more on them. The cases depend on the priors' fitting
     parts only, not on the exponent prior or the interval tuned from them."""
+    priors = fitting_priors(runs, base, shapes)
+    cases = forecast_cases(runs, priors)
+    priors = dataclasses.replace(priors, log_alpha=tune_exponent_prior(cases))
+    return interval_parameters(interval_cases(runs, priors), priors), cases
+
+
+def fitting_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
+    """Step 1 (module docstring) and the noise prior: `base` with the noise, drop prior and kernel shapes learnt
+    from `runs`; its exponent prior and interval are still base's."""
     base = dataclasses.replace(base, noise=round(typical_noise(runs, base), 5))
     anneal, votes = complete_curve_fits(runs, base, shapes)
     # a shape's weight: the share of decaying curves it describes best, every source weighing the
@@ -373,10 +382,7 @@ def learn_priors_and_cases(runs, base: ForecastPriors = START, shapes=CANDIDATE_
     n_sources = max(len(votes[0]), 1)
     weight = (share * n_sources + 0.5 / len(shapes)) / (n_sources + 0.5)
     drops = tuple(DropPrior(C, beta, gamma, round(float(w), 4)) for (C, beta, gamma), w in zip(shapes, weight))
-    priors = dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
-    cases = forecast_cases(runs, priors)
-    priors = dataclasses.replace(priors, log_alpha=tune_exponent_prior(cases))
-    return interval_parameters(interval_cases(runs, priors), priors), cases
+    return dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
 
 
 def main(argv=None):
