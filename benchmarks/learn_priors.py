@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 # internals: the learnt priors must be those of this exact computation
 from scaling_callback.core.forecast import forecast  # noqa: E402
-from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, turned_up  # noqa: E402
+from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, overfitting_from  # noqa: E402
 from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
 from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale, standardised_error  # noqa: E402
 from scaling_callback.core.forecast.law import LOG_LINEAR, decay_fraction  # noqa: E402
@@ -171,7 +171,7 @@ def forecast_cases(runs, priors: ForecastPriors) -> Cases:
     rows = []
     for run, cut, steps, losses in forecast_points(runs):
         s, y, _ = _clean(steps, losses)
-        if turned_up(s, y) is not None:
+        if overfitting_from(s, y, run.lr, run.final_step, []) is not None:
             continue
         post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
         if isinstance(post, str):

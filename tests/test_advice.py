@@ -156,6 +156,23 @@ def test_forecast_basis_and_validation_only():
     assert alone.overfitting and alone.basis == "validation only"
 
 
+def test_a_rise_while_the_planned_rate_rose_is_the_schedules_not_overfitting():
+    s = np.arange(1, 61) * 100.0
+    val = 3.0 + 50 * s ** -0.5 + np.where(s > 3000, (s - 3000) * 2e-4, 0.0)
+    falling = 3.0 + 50 * s ** -0.5
+    restart = ([0, 3000, 3500, 6000], [1.0, 0.1, 1.0, 0.1])  # decayed to 0.1, then back up from step 3000
+    result = observed_overfitting(s, val, forecast_steps=s, forecast_loss=falling, lr_steps=restart[0], lr=restart[1])
+    assert not result.overfitting and result.basis == "learning rate"
+    assert "the planned learning rate rose since then (a restart)" in result.message
+    # the rate only falling (or rising by less than 5% of its peak): the rise is overfitting again
+    for knots in (([0, 6000], [1.0, 0.1]), ([0, 3000, 6000], [1.0, 0.1, 0.14])):
+        assert observed_overfitting(s, val, forecast_steps=s, forecast_loss=falling, lr_steps=knots[0],
+                                    lr=knots[1]).overfitting
+    # a rise of the rate before the loss's best, a warm-up, explains nothing
+    warm = ([0, 500, 6000], [0.0, 1.0, 0.1])
+    assert observed_overfitting(s, val, lr_steps=warm[0], lr=warm[1]).overfitting
+
+
 def test_noisy_plateau_raises_no_alarm():
     s = np.arange(1, 201) * 50.0
     alarms = 0

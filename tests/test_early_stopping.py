@@ -10,6 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from scaling_callback import ForecastEarlyStopping, ScalingLawCallback, read_scalars
+from scaling_callback.core.laws import lr_area, multi_power_drop
 from tiny_models import (CurveModule, PLCurveModule, curve_loaders, improving_curve, plateau_curve,
                          trainer_kwargs)
 
@@ -120,3 +121,35 @@ def test_resumed_run_forecasts_and_stops_like_the_uninterrupted_one(tmp_path):
     logged = read_scalars(str(tmp_path / "resumed"), ["forecast/final_loss"])["forecast/final_loss"]
     expected = [r.loss for r in after]
     assert logged[0].tolist() == [r.step for r in after] and logged[1] == pytest.approx(expected, rel=1e-6)
+
+
+def cyclic_lr(step):
+    """A warm-up, then a cosine cycle every 250 steps between 0.1 and 1 (warm restarts, smoothed)."""
+    return min(1.0, (step + 1) / 20) * (0.55 + 0.45 * math.cos(2 * math.pi * step / 250))
+
+
+def cyclic_curve():
+    """The multi-power law under cyclic_lr (Luo et al. 2025: the drop a decay bought is given back
+    as the rate rises again): the validation loss rises in every rising half-cycle, then falls below
+    its best (2.212 at step 380, 2.116 at step 880)."""
+    eta = np.array([cyclic_lr(s) for s in range(MAX_STEPS + 1)])
+    loss = (2.0 + 3.0 * (lr_area(eta) + 5) ** -0.4) * (1 - 0.08 * multi_power_drop(eta, np.arange(MAX_STEPS + 1),
+                                                                                      1.1, 0.59, 0.64))
+    return lambda step, rank=0: float(loss[min(step, MAX_STEPS)]) + 0.002 * math.sin(1.7 * step)
+
+
+def test_a_loss_rising_with_a_planned_learning_rate_rise_does_not_stop_the_run(tmp_path):
+    """A rise while the schedule raises the rate is the schedule's doing, not overfitting: before,
+    the rising law followed it to the end of the run and the gate stopped the run at step 500, in
+    the first rise; the loss went on to improve by 0.1."""
+    def scheduler(optimizer):
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, cyclic_lr)
+    gate, callback = ForecastEarlyStopping(min_delta=0.02, patience=2), ScalingLawCallback()
+    trainer = fit_curve(tmp_path, [callback, gate], None, module=CurveModule(cyclic_curve(), scheduler=scheduler),
+                        val_check_interval=20)
+    assert trainer.global_step == MAX_STEPS and gate.stopped_step is None
+    assert len(callback.forecasts) == MAX_STEPS // 20 and sum(r.ok for r in callback.forecasts) >= 40
+    # nor is it called overfitting (it was at 12 of the 50 validations)
+    overfitting = read_scalars(str(tmp_path), ["advice/overfitting"])["advice/overfitting"]
+    assert len(overfitting[1]) == 50 and not overfitting[1].any()
+

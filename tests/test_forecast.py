@@ -308,6 +308,24 @@ def test_a_forecast_before_the_cool_down_has_the_interval_of_forecasts_made_befo
     assert not any("decay begins" in note for note in after.notes)
 
 
+def test_a_rise_while_the_planned_learning_rate_rises_is_not_called_overfitting():
+    """Cosine cycles with warm restarts: the loss a decay bought is given back as the rate rises
+    again (Luo et al.'s drop term turns with the rate), so the loss rises with no overfitting."""
+    T = 1000
+    t = np.arange(T + 1)
+    lr = np.minimum(1.0, (t + 1) / 20) * (0.55 + 0.45 * np.cos(2 * np.pi * t / 250))
+    loss = (2.0 + 3.0 * (lr_area(lr) + 5) ** -0.4) * (1 - 0.08 * multi_power_drop(lr, t, 1.1, 0.59, 0.64))
+    steps = np.arange(20, 501, 20)  # into the second rise: 0.1 above the best (step 380)
+    y = loss[steps] + 0.002 * np.sin(1.7 * steps)
+    assert y[-1] - y.min() > 0.05
+    fc = forecast(steps, y, lr=lr, target_step=T)
+    assert fc.ok and fc.law == "multi-power"
+    assert any("rose too (a restart)" in note for note in fc.notes)
+    assert fc.low <= loss[T] <= fc.high  # 2.235, well below the 2.31 of step 500: the next cycle brings it down
+    # the same history without the schedule is a rise with nothing to explain it
+    assert forecast(steps, y, target_step=T).law == "overfitting"
+
+
 def test_noise_around_a_falling_curve_is_not_called_overfitting():
     steps, loss = power_curve()
     for seed in range(5):

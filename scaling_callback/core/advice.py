@@ -18,6 +18,7 @@ from typing import ClassVar, Iterable, Optional, Tuple
 import numpy as np
 
 from .checks import curve_arrays, positive_number
+from .laws import rate_rose
 from .repetition import MUENNIGHOFF_B, MUENNIGHOFF_BETA, MUENNIGHOFF_R_STAR_D, effective_tokens
 
 # Kaplan et al. 2020 Table 2: joint fit of L(N, D) (eq. 1.5), used by the overfitting penalty eq. 4.3
@@ -228,7 +229,7 @@ class OverfittingAdvice:
     noise: float  # robust point-to-point noise σ of the validation loss (`robust_noise`)
     threshold: float  # max(k_sigma·noise, min_rise): the rise that counts
     since_step: Optional[int]  # first step from which the running median stayed above best + threshold
-    basis: str  # what said the loss should fall: "train loss", "forecast" or "validation only"
+    basis: str  # what said whether the loss should fall: "train loss", "forecast", "learning rate" or "validation only"
     n_skipped: int  # non-finite validation losses ignored
     warning: bool  # == overfitting
     message: str
@@ -251,6 +252,8 @@ def observed_overfitting(
     k_sigma: float = 3.0,
     min_rise: float = 1e-3,
     window: int = 5,
+    lr_steps=None,
+    lr=None,
 ) -> OverfittingAdvice:
     """Is the validation loss rising above its best by more than its noise while it should fall?
 
@@ -265,7 +268,9 @@ def observed_overfitting(
     reported as instability, not overfitting. With neither, the validation curve decides alone
     (`basis` = "validation only"). Non-finite validation losses are skipped and counted.
     `since_step` is the first validation step from which the running median stayed above
-    best + threshold up to now.
+    best + threshold up to now. With the planned learning rate (`lr_steps`, `lr`: lr[k] is the rate
+    at step lr_steps[k]), a rise while the rate rose since the best step (`laws.rate_rose`: a
+    restart) is the schedule's doing: not overfitting (`basis` = "learning rate").
     """
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
@@ -299,7 +304,10 @@ def observed_overfitting(
     basis = "validation only"
     should_fall = True
     train_rising = False
-    if train_loss is not None:
+    # the rise is the level's, so the schedule is asked from the step of the level's best on
+    if lr_steps is not None and lr is not None and rate_rose(lr_steps, lr, level_steps[int(np.argmin(level))], s[-1]):
+        basis, should_fall = "learning rate", False
+    elif train_loss is not None:
         ts, tv, _ = _curve("train loss", train_steps, train_loss, drop_nonfinite=True)
         after = tv[ts >= best_step]
         if after.size >= 2:
@@ -324,6 +332,9 @@ def observed_overfitting(
                "forecast": "while the forecast says it should fall",
                "validation only": "(no train loss or forecast to compare with)"}[basis]
         msg = f"Overfitting since step {since}: {rise_words} {why}."
+    elif rising and basis == "learning rate":
+        msg = (f"Validation loss rising but not called overfitting: {rise_words}, while the planned "
+               f"learning rate rose since then (a restart): the rise is the schedule's.")
     elif rising and train_rising:
         msg = (f"Not overfitting but unstable: {rise_words}, and the train loss rose too since "
                f"step {best_step}.")

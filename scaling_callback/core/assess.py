@@ -142,7 +142,7 @@ def assess(
         else:
             record = failed_record(now, fc.reason, target)
 
-    overfitting = _overfitting(steps, val, train, fc)
+    overfitting = _overfitting(steps, val, train, fc, lr)
     metrics[tags.OVERFITTING] = float(overfitting.overfitting)
     if overfitting.overfitting:
         metrics[tags.OVERFITTING_SINCE] = float(overfitting.since_step)
@@ -189,9 +189,9 @@ def _stop_advice(fc: Forecast, grid, mid, target: int, lr, min_delta: float, met
     return stop, efficient
 
 
-def _overfitting(steps, val, train, fc: Optional[Forecast]) -> adv.OverfittingAdvice:
+def _overfitting(steps, val, train, fc: Optional[Forecast], lr=None) -> adv.OverfittingAdvice:
     """Observed overfitting with the train loss (where logged) or the forecast as the witness
-    that the loss should still fall."""
+    that the loss should still fall, unless the planned rate (`lr` knots) rose since the best step."""
     finite = np.isfinite(val)
     if not finite.any():
         return adv.observed_overfitting(steps, val)
@@ -199,6 +199,8 @@ def _overfitting(steps, val, train, fc: Optional[Forecast]) -> adv.OverfittingAd
     now = int(steps[-1])
     has_train = np.isfinite(train)
     kwargs = {}
+    if isinstance(lr, tuple) and len(lr) == 2:
+        kwargs.update(lr_steps=lr[0], lr=lr[1])
     if has_train.sum() >= 2:
         kwargs.update(train_steps=steps[has_train], train_loss=train[has_train])
     # the forecast is asked only where the train loss cannot answer (fewer than two train points

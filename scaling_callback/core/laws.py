@@ -3,7 +3,7 @@
 Every law here is a pure function of arrays. A schedule is given as `eta`, the learning rate
 at every optimizer step 0..T divided by its peak (so eta <= 1, and a multiplier schedule and
 an absolute one give the same eta). References are in data/REFERENCES.md. The laws themselves
-are written where they are fitted: core/forecast.py (the multi-power law of Luo et al. 2025).
+are written where they are fitted: core/forecast/law.py (the multi-power law of Luo et al. 2025).
 """
 from __future__ import annotations
 
@@ -21,6 +21,31 @@ def normalized_schedule(lr) -> np.ndarray:
         raise ValueError("learning-rate schedule has no finite positive value")
     lr = np.where(good, np.maximum(lr, 0.0), 0.0)
     return lr / lr.max()
+
+
+# A planned rate that rose by more than this share of its peak between two steps is a restart
+# (cosine with warm restarts, a re-warm-up before further training), and a validation loss
+# rising with it is the schedule's doing: the drop a decay bought is given back as the rate
+# rises again (Luo et al. 2025's drop term turns with the rate), not overfitting. 5%: above the
+# wiggle of a schedule read back from an optimizer.
+RESTART_RISE = 0.05
+
+
+def rate_rose(knot_steps, knot_lr, from_step: float, to_step: float) -> bool:
+    """Did the learning rate (knots, linear between them and flat beyond) rise by more than
+    RESTART_RISE of its peak between from_step and to_step? False for no finite positive rate."""
+    ks, kv = np.asarray(knot_steps, float).ravel(), np.asarray(knot_lr, float).ravel()
+    if ks.shape != kv.shape:
+        return False
+    good = np.isfinite(ks) & np.isfinite(kv)
+    ks, kv = ks[good], kv[good]
+    if not np.any(kv > 0):
+        return False
+    order = np.argsort(ks, kind="stable")
+    ks, kv = ks[order], kv[order]
+    inside = kv[(ks > from_step) & (ks < to_step)]
+    highest = max(float(np.interp(to_step, ks, kv)), float(inside.max()) if inside.size else -np.inf)
+    return highest > float(np.interp(from_step, ks, kv)) + RESTART_RISE * float(kv.max())
 
 
 def lr_area(eta) -> np.ndarray:

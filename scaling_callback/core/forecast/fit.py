@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from ..advice import observed_overfitting
-from ..laws import lr_area, multi_power_drop
+from ..laws import lr_area, multi_power_drop, rate_rose
 from ..robust import huber, huber_weights
 from ..status import Status
 from .inputs import _schedule, _thin
@@ -39,6 +39,25 @@ def turned_up(s, y) -> Optional[int]:
     best = int(np.argmin(y))
     after = y[best:]
     if len(after) < 4 or np.max(np.diff(after)) > 0.5 * (after[-1] - after[0]):
+        return None
+    return best
+
+
+def _rate_rose(lr, from_step: int, to_step: int, target: int) -> bool:
+    """laws.rate_rose on forecast()'s `lr` (per-step array or knots, as `_schedule` reads it)."""
+    horizon = int(max(target, to_step))
+    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
+    eta = _schedule(lr, horizon, stride, [])
+    return eta is not None and rate_rose(np.arange(len(eta)) * stride, eta, from_step, to_step)
+
+
+def overfitting_from(s, y, lr, target, notes: list) -> Optional[int]:
+    """`turned_up`, unless the planned rate rose since the best point (laws.rate_rose: a restart,
+    whose rise the multi-power law carries; a note says so)."""
+    best = turned_up(s, y)
+    if best is not None and lr is not None and _rate_rose(lr, s[best], s[-1], target):
+        notes.append(f"the validation loss rose since step {int(s[best])} while the planned learning rate "
+                     f"rose too (a restart): read as the schedule's doing, not overfitting")
         return None
     return best
 
@@ -156,7 +175,7 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
     the run's own past (`hindcast_error`) for the interval; without, it is the power law's,
     with none.
     benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
-    best = turned_up(s, y)
+    best = overfitting_from(s, y, lr, target, notes)
     if best is not None:  # the rise since the best point is the data's own (no hindcast: from
         post = _rising_posterior(s, y, best, target, lr, priors, notes)  # before the turn it would be a falling law's, and misread)
         if isinstance(post, str):
@@ -248,8 +267,8 @@ def hindcasts(s, y, target, lr, priors: "ForecastPriors"):
     if np.sum(early) < HINDCAST_MIN_POINTS < len(s):
         t_h = float(s[HINDCAST_MIN_POINTS - 1])
         early = s <= t_h
-    if np.sum(early) < HINDCAST_MIN_POINTS or t_h <= 0 or turned_up(s[early], y[early]) is not None \
-            or _diverging(y[early]):
+    if np.sum(early) < HINDCAST_MIN_POINTS or t_h <= 0 or _diverging(y[early]) \
+            or overfitting_from(s[early], y[early], lr, t_c, []) is not None:
         return none
     grid = _grid_posterior(s[early], y[early], t_c, lr, priors, [], weak_drop_prior=False)
     if isinstance(grid, str):
