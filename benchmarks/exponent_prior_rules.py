@@ -34,27 +34,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
 from learn_priors import (LOG_ALPHA_MEANS, LOG_ALPHA_SDS, fitting_priors, forecast_cases,  # noqa: E402
-                          tune_exponent_prior)
-from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
+                          log_typical_error, relative_errors, tune_exponent_prior)
 
 GRID = [(float(m), s) for m in LOG_ALPHA_MEANS for s in LOG_ALPHA_SDS]
-
-
-def relative_errors(cases, log_alpha) -> np.ndarray:
-    """forecast/final − 1 of every case under this exponent prior (the mixture's median)."""
-    w = cases.weights(log_alpha)
-    return _mixture_quantiles(w.T, cases.mean.T, cases.sd.T, (0.5,))[0] / cases.truth - 1
-
-
-def log_typical_error(err, source, src) -> float:
-    return float(np.log(max(np.median(np.abs(err[source == src])), 1e-12)))
 
 
 def choices(cases, train_sources):
     """{rule: (μ, σ)} chosen from the forecasts of train_sources only."""
     train = np.isin(cases.source, train_sources)
     sub = type(cases)(*(getattr(cases, f)[train] for f in cases.__dataclass_fields__))
-    score = {g: {s: log_typical_error(relative_errors(sub, g), sub.source, s) for s in train_sources} for g in GRID}
+    score = {}
+    for g in GRID:
+        err = relative_errors(sub, g)
+        score[g] = {s: log_typical_error(err, sub.source, s) for s in train_sources}
     best = {s: min(GRID, key=lambda g: score[g][s]) for s in train_sources}
     mus = np.array([best[s][0] for s in train_sources])
     sds = np.array([best[s][1] for s in train_sources])

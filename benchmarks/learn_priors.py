@@ -196,10 +196,19 @@ def typical_error(cases: Cases, log_alpha) -> float:
     median under this exponent prior, as forecast() takes it: the geometric mean of the
     sources' typical errors, so that a source forecast badly (cpu_gpt at 20%: 15–25%) counts
     as much as one forecast well (Gemstones: 0.1%) for the same relative improvement."""
+    err = relative_errors(cases, log_alpha)
+    return float(np.mean([log_typical_error(err, cases.source, src) for src in set(cases.source)]))
+
+
+def relative_errors(cases: Cases, log_alpha) -> np.ndarray:
+    """forecast/final − 1 of every case, the forecast being the mixture's median under this exponent prior."""
     w = cases.weights(log_alpha)
-    mid = _mixture_quantiles(w.T, cases.mean.T, cases.sd.T, (0.5,))[0]
-    err = np.abs(mid / cases.truth - 1)
-    return float(np.mean([np.log(max(np.median(err[cases.source == src]), 1e-12)) for src in set(cases.source)]))
+    return _mixture_quantiles(w.T, cases.mean.T, cases.sd.T, (0.5,))[0] / cases.truth - 1
+
+
+def log_typical_error(err, source, src) -> float:
+    """log(median |error|) of source `src`'s cases (floored at 1e-12)."""
+    return float(np.log(max(np.median(np.abs(err[source == src])), 1e-12)))
 
 
 LOG_ALPHA_MEANS = np.round(np.arange(-2.0, 1.01, 0.1), 2)

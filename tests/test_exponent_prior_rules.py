@@ -8,8 +8,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from exponent_prior_rules import GRID, choices, log_typical_error, relative_errors  # noqa: E402
-from learn_priors import Cases  # noqa: E402
+from exponent_prior_rules import GRID, choices  # noqa: E402
+from learn_priors import Cases, log_typical_error, relative_errors  # noqa: E402
 
 
 def two_sources(n=40, seed=0):

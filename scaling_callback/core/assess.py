@@ -118,6 +118,7 @@ def assess(
     metrics: Dict[str, float] = {tags.POINTS_SKIPPED: float(skipped)}
     fc = stop = efficient = None
     fit_seconds = 0.0
+    lr_steps, lr_values = lr if isinstance(lr, tuple) else (None, None)  # the planned rate's knots
     if target_step is None:
         record = failed_record(now, no_target_reason)
         metrics[tags.FORECAST_OK] = 0.0
@@ -135,14 +136,14 @@ def assess(
             metrics.update({tags.FINAL_LOSS: fc.loss, tags.FINAL_LOSS_LOW: fc.low, tags.FINAL_LOSS_HIGH: fc.high,
                             tags.ASYMPTOTIC_LOSS: fc.asymptote, tags.EXPONENT: fc.exponent, tags.FITTED_LOSS: float(mid[0]),
                             tags.POINTS_USED: float(fc.n_points)})
-            stop, efficient = _stop_advice(fc, grid, mid, target, lr, min_delta, metrics)
+            stop, efficient = _stop_advice(fc, grid, mid, target, lr_steps, lr_values, min_delta, metrics)
             for h in horizons:
                 if now <= h <= target:
                     metrics[tags.loss_at_step(h)] = float(fc.predict([h])[0][0])
         else:
             record = failed_record(now, fc.reason, target)
 
-    overfitting = _overfitting(steps, val, train, fc, lr)
+    overfitting = _overfitting(steps, val, train, fc, lr_steps, lr_values)
     metrics[tags.OVERFITTING] = float(overfitting.overfitting)
     if overfitting.overfitting:
         metrics[tags.OVERFITTING_SINCE] = float(overfitting.since_step)
@@ -171,12 +172,12 @@ def assess(
                       metrics, markdown, fit_seconds, summary)
 
 
-def _stop_advice(fc: Forecast, grid, mid, target: int, lr, min_delta: float, metrics: Dict[str, float]):
+def _stop_advice(fc: Forecast, grid, mid, target: int, lr_steps, lr_values, min_delta: float,
+                 metrics: Dict[str, float]):
     """The recommended stop and Kaplan's efficient point on the forecast curve from now to the
     target; their tags go into `metrics`."""
     if not np.all(np.isfinite(mid)):
         return None, None
-    lr_steps, lr_values = lr if isinstance(lr, tuple) else (None, None)
     stop = adv.recommended_stop(grid, mid, target, min_delta, lr_steps=lr_steps, lr=lr_values)
     metrics[tags.RECOMMENDED_STOP] = float(stop.stop_step)
     if stop.recommended_decay_start is not None:
@@ -189,18 +190,17 @@ def _stop_advice(fc: Forecast, grid, mid, target: int, lr, min_delta: float, met
     return stop, efficient
 
 
-def _overfitting(steps, val, train, fc: Optional[Forecast], lr=None) -> adv.OverfittingAdvice:
+def _overfitting(steps, val, train, fc: Optional[Forecast], lr_steps=None, lr_values=None) -> adv.OverfittingAdvice:
     """Observed overfitting with the train loss (where logged) or the forecast as the witness
-    that the loss should still fall, unless the planned rate (`lr` knots) rose since the best step."""
+    that the loss should still fall, unless the planned rate (knots `lr_steps`, `lr_values`) rose
+    since the best step."""
     finite = np.isfinite(val)
     if not finite.any():
         return adv.observed_overfitting(steps, val)
     best = int(steps[finite][np.argmin(val[finite])])
     now = int(steps[-1])
     has_train = np.isfinite(train)
-    kwargs = {}
-    if isinstance(lr, tuple) and len(lr) == 2:
-        kwargs.update(lr_steps=lr[0], lr=lr[1])
+    kwargs = dict(lr_steps=lr_steps, lr=lr_values)
     if has_train.sum() >= 2:
         kwargs.update(train_steps=steps[has_train], train_loss=train[has_train])
     # the forecast is asked only where the train loss cannot answer (fewer than two train points

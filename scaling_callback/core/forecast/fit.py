@@ -43,12 +43,20 @@ def turned_up(s, y) -> Optional[int]:
     return best
 
 
+def _pooled_schedule(lr, target: int, last_step: int, notes: list):
+    """(η, stride, horizon): the planned rate to the horizon max(target, last_step), pooled into
+    blocks of `stride` steps beyond MAX_STEPS (`_schedule`), constant without a usable schedule
+    (`_schedule` notes why)."""
+    horizon = int(max(target, last_step))
+    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
+    eta = _schedule(lr, horizon, stride, notes)
+    return (np.ones(-(-(horizon + 1) // stride)) if eta is None else eta), stride, horizon
+
+
 def _rate_rose(lr, from_step: int, to_step: int, target: int) -> bool:
     """laws.rate_rose on forecast()'s `lr` (per-step array or knots, as `_schedule` reads it)."""
-    horizon = int(max(target, to_step))
-    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
-    eta = _schedule(lr, horizon, stride, [])
-    return eta is not None and rate_rose(np.arange(len(eta)) * stride, eta, from_step, to_step)
+    eta, stride, _ = _pooled_schedule(lr, target, to_step, [])
+    return rate_rose(np.arange(len(eta)) * stride, eta, from_step, to_step)
 
 
 def overfitting_from(s, y, lr, target, notes: list) -> Optional[int]:
@@ -64,11 +72,7 @@ def overfitting_from(s, y, lr, target, notes: list) -> Optional[int]:
 
 def _rising_posterior(s, y, best, target, lr, priors, notes):
     """Fit the rise after the best point (index `best`); a _RisingPosterior or a reason."""
-    horizon = int(max(target, s[-1]))
-    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
-    eta = _schedule(lr, horizon, stride, notes)
-    if eta is None:
-        eta = np.ones(-(-(horizon + 1) // stride))
+    eta, stride, _ = _pooled_schedule(lr, target, s[-1], notes)
     S1 = lr_area(eta)
     post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0)
     ss, yy = s[best:], y[best:]
@@ -321,11 +325,7 @@ def _decay_seen(eta, last_idx, depth) -> float:
 def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list, weak_drop_prior: bool = True):
     """Fit the law at every grid point; a _Posterior (without the exponent prior) or a reason.
     `weak_drop_prior`: the drop prior steps aside once half the decay is seen (above)."""
-    horizon = int(max(target, s[-1]))
-    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
-    eta = _schedule(lr, horizon, stride, notes)
-    if eta is None:
-        eta = np.ones(-(-(horizon + 1) // stride))
+    eta, stride, horizon = _pooled_schedule(lr, target, s[-1], notes)
     if stride > 1:
         notes.append(f"schedule pooled in blocks of {stride} steps")
     S1 = lr_area(eta)
