@@ -38,7 +38,7 @@ import learn_priors as lp  # noqa: E402
 from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
 from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
-from scaling_callback.core.laws import lr_area, multi_power_drop  # noqa: E402
+from scaling_callback.core.schedules import lr_area, multi_power_drop  # noqa: E402
 
 LEVELS = (0.8, 0.6, 0.4, 0.2, 0.1, 0.0)
 KERNEL = lp.CANDIDATE_SHAPES[0]  # Luo et al.'s shape, as DEFAULT_PRIORS.drops

@@ -50,7 +50,7 @@ from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale
 from scaling_callback.core.forecast.law import LOG_LINEAR, decay_fraction  # noqa: E402
 from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
 from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
-from scaling_callback.core.laws import multi_power_drop, normalized_schedule  # noqa: E402
+from scaling_callback.core.schedules import multi_power_drop, normalized_schedule  # noqa: E402
 
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
 MIN_DEPTH = 0.3  # a schedule whose rate falls by less than this tells little about b

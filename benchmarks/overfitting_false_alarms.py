@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from scaling_callback.core.advice import observed_overfitting
+from scaling_callback.core.overfitting import observed_overfitting
 
 CURVES = os.path.join(os.path.dirname(__file__), "..", "data", "curves")
 FILES = ["multipower_law.csv", "gemstones.csv", "modded_nanogpt_track1.csv", "modded_nanogpt_track2.csv"]

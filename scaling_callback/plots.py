@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from .core.advice import _fmt
+from .core.formatting import format_number
 from .core.checks import curve_arrays
 
 FIGURE_GRID_POINTS = 96  # points of the drawn forecast curve (log-spaced from the first validation)
@@ -119,8 +119,8 @@ def forecast_figure_of(history, assessment, *, monitor: str = "val_loss"):
     grid = np.unique(np.rint(np.geomspace(first, max(fc.target_step, first + 1), FIGURE_GRID_POINTS)))
     mid, low, high = fc.predict(grid)
     stop = assessment.stop.stop_step if assessment.stop is not None else None
-    title = (f"step {assessment.record.step}: {_fmt(fc.loss)} at step {fc.target_step} "
-             f"({round(100 * fc.confidence)}% {_fmt(fc.low)}–{_fmt(fc.high)})")
+    title = (f"step {assessment.record.step}: {format_number(fc.loss)} at step {fc.target_step} "
+             f"({round(100 * fc.confidence)}% {format_number(fc.low)}–{format_number(fc.high)})")
     return forecast_figure(steps, history.column("val_loss"), fit_steps=grid, fit_loss=mid, band_steps=grid,
                            band_low=low, band_high=high, stop_step=stop, planned_end=fc.target_step,
                            monitor=monitor, title=title)

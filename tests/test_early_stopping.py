@@ -10,7 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from scaling_callback import ForecastEarlyStopping, ScalingLawCallback, read_scalars
-from scaling_callback.core.laws import lr_area, multi_power_drop
+from scaling_callback.core.schedules import lr_area, multi_power_drop
 from tiny_models import (CurveModule, PLCurveModule, curve_loaders, improving_curve, plateau_curve,
                          trainer_kwargs)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from scaling_callback.io import read_curves_csv
 from scaling_callback.core.forecast import DEFAULT_PRIORS, Forecast, forecast
-from scaling_callback.core.laws import lr_area, multi_power_drop, normalized_schedule
+from scaling_callback.core.schedules import lr_area, multi_power_drop, normalized_schedule
 
 # near-flat priors and no window: a noiseless curve then speaks for itself
 FLAT = dataclasses.replace(DEFAULT_PRIORS, log_alpha=(-0.7, 10.0), anneal=(0.03, 0.0, 10.0), window=0.0,

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scaling_callback.core.laws import (
+from scaling_callback.core.schedules import (
     annealing_area,
     lr_area,
     multi_power_drop,

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Iterable, Optional, Tuple
+from typing import ClassVar, Iterable, Optional
 
 import numpy as np
 
-from .checks import curve_arrays, positive_number
-from .laws import rate_rose
+from .checks import increasing_curve, positive_number
+from .formatting import format_number
+from .overfitting import OverfittingAdvice, observed_overfitting, robust_noise  # noqa: F401 (advice's topics)
 from .repetition import MUENNIGHOFF_B, MUENNIGHOFF_BETA, MUENNIGHOFF_R_STAR_D, effective_tokens
 
 # Kaplan et al. 2020 Table 2: joint fit of L(N, D) (eq. 1.5), used by the overfitting penalty eq. 4.3
@@ -38,34 +39,6 @@ REPEATED_EPOCHS_LIMIT = 4.0
 PASS_WORTH_PAYING = 0.5
 # Hoffmann et al. 2022: compute-optimal training uses about 20 tokens per parameter
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
-
-_MAD_TO_SIGMA = 1.4826  # σ = 1.4826·MAD for normal noise
-
-
-def _fmt(x: float) -> str:
-    """A number in words-friendly form: 3 significant digits, scientific when large or small."""
-    if x == 0 or not math.isfinite(x):
-        return f"{x:g}"
-    if 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4g}"
-    return f"{x:.2e}"
-
-
-def _curve(name: str, steps, values, drop_nonfinite: bool) -> Tuple[np.ndarray, np.ndarray, int]:
-    """Validated (steps, values) of one curve; steps strictly increasing. Returns the number of
-    non-finite values dropped (an error instead when `drop_nonfinite` is False)."""
-    s, v = curve_arrays(steps, values, name)
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"{name}: steps must be finite")
-    if s.size > 1 and not np.all(np.diff(s) > 0):
-        raise ValueError(f"{name}: steps must be strictly increasing")
-    bad = ~np.isfinite(v)
-    if bad.any():
-        if not drop_nonfinite:
-            raise ValueError(f"{name}: values must be finite ({int(bad.sum())} are not)")
-        s, v = s[~bad], v[~bad]
-    return s, v, int(bad.sum())
-
 
 # --------------------------------------------------------------------------------------------
 # Data limit (Kaplan et al. 2020 §4)
@@ -112,12 +85,12 @@ def data_limit(
     margin = d - d_min
     warn = margin < 0
     if warn:
-        msg = (f"Only {_fmt(d)} unique tokens for N = {_fmt(n)} non-embedding parameters, "
-               f"{_fmt(-margin)} short of Kaplan's data limit 5·10³·N^0.74 = {_fmt(d_min)} (eq. 4.4): "
+        msg = (f"Only {format_number(d)} unique tokens for N = {format_number(n)} non-embedding parameters, "
+               f"{format_number(-margin)} short of Kaplan's data limit 5·10³·N^0.74 = {format_number(d_min)} (eq. 4.4): "
                f"expect overfitting, about {100 * penalty:.1f}% above the converged loss (eq. 4.3).")
     else:
-        msg = (f"{_fmt(d)} unique tokens for N = {_fmt(n)} non-embedding parameters is {_fmt(margin)} "
-               f"above Kaplan's data limit 5·10³·N^0.74 = {_fmt(d_min)} (eq. 4.4); expected overfitting "
+        msg = (f"{format_number(d)} unique tokens for N = {format_number(n)} non-embedding parameters is {format_number(margin)} "
+               f"above Kaplan's data limit 5·10³·N^0.74 = {format_number(d_min)} (eq. 4.4); expected overfitting "
                f"penalty {100 * penalty:.1f}% (eq. 4.3).")
     return DataLimitAdvice(n, d, d_min, margin, penalty, warn, msg)
 
@@ -180,174 +153,18 @@ def repeated_data(
     paying = 1.0 + r_star * math.log(1.0 / PASS_WORTH_PAYING)
     warn = epochs > max_epochs
     if warn:
-        msg = (f"{epochs:.1f} epochs over {_fmt(u)} unique tokens, past the ~{max_epochs:g} epochs that "
-               f"are almost as good as fresh data (Muennighoff et al. 2023): the {_fmt(d)} tokens are "
-               f"worth about {_fmt(effective)} fresh ones ({100 * fraction:.0f}%), and each further "
+        msg = (f"{epochs:.1f} epochs over {format_number(u)} unique tokens, past the ~{max_epochs:g} epochs that "
+               f"are almost as good as fresh data (Muennighoff et al. 2023): the {format_number(d)} tokens are "
+               f"worth about {format_number(effective)} fresh ones ({100 * fraction:.0f}%), and each further "
                f"token is worth {100 * marginal:.0f}% of a fresh one (eq. 5, R*_D = {r_star:g}); expected "
                f"loss penalty {penalty:.3g} against fresh data; passes past {paying:.1f} epochs are worth "
                f"less than half of fresh ones.")
     else:
-        msg = (f"{epochs:.2f} epochs over {_fmt(u)} unique tokens, within the ~{max_epochs:g} epochs that "
+        msg = (f"{epochs:.2f} epochs over {format_number(u)} unique tokens, within the ~{max_epochs:g} epochs that "
                f"are almost as good as fresh data (Muennighoff et al. 2023): the tokens are worth "
                f"{100 * fraction:.0f}% of fresh ones (eq. 5)"
                + (f", an expected loss penalty of {penalty:.3g}." if penalty > 0 else "."))
     return RepetitionAdvice(d, u, epochs, effective, fraction, marginal, warn, msg, penalty, paying)
-
-
-# --------------------------------------------------------------------------------------------
-# Observed overfitting
-
-
-def robust_noise(values) -> float:
-    """Point-to-point noise σ of a curve, robust to its trend and to outliers.
-
-    For independent noise of standard deviation σ the second differences v[i+1] − 2v[i] + v[i−1]
-    have standard deviation √6·σ, while a smooth trend (even a curving one) leaves them near a
-    constant; so σ ≈ 1.4826·MAD(second differences)/√6 (MAD = median absolute deviation from
-    their median). Plain first differences would count a changing slope as noise.
-    Needs at least 3 finite values; returns nan otherwise.
-    """
-    v = np.asarray(values, dtype=float).ravel()
-    v = v[np.isfinite(v)]
-    if v.size < 3:
-        return float("nan")
-    d2 = np.diff(v, n=2)
-    mad = np.median(np.abs(d2 - np.median(d2)))
-    return float(_MAD_TO_SIGMA * mad / math.sqrt(6.0))
-
-
-@dataclass(frozen=True)
-class OverfittingAdvice:
-    """Whether the validation loss is rising above its best by more than its noise."""
-
-    topic: ClassVar[str] = "Overfitting"
-    overfitting: bool
-    best_step: Optional[int]  # step of the lowest validation loss
-    best_loss: float  # lowest validation loss
-    current_loss: float  # running median of the last `window` validation losses
-    rise: float  # current running median − lowest running median
-    noise: float  # robust point-to-point noise σ of the validation loss (`robust_noise`)
-    threshold: float  # max(k_sigma·noise, min_rise): the rise that counts
-    since_step: Optional[int]  # first step from which the running median stayed above best + threshold
-    basis: str  # what said whether the loss should fall: "train loss", "forecast", "learning rate" or "validation only"
-    n_skipped: int  # non-finite validation losses ignored
-    warning: bool  # == overfitting
-    message: str
-
-
-def _running_median(v: np.ndarray, window: int) -> np.ndarray:
-    """Trailing running median: out[i] = median(v[i−window+1 .. i]) for i ≥ window − 1."""
-    windows = np.lib.stride_tricks.sliding_window_view(v, window)
-    return np.median(windows, axis=1)
-
-
-def observed_overfitting(
-    steps,
-    val_loss,
-    *,
-    train_steps=None,
-    train_loss=None,
-    forecast_steps=None,
-    forecast_loss=None,
-    k_sigma: float = 3.0,
-    min_rise: float = 1e-3,
-    window: int = 5,
-    lr_steps=None,
-    lr=None,
-) -> OverfittingAdvice:
-    """Is the validation loss rising above its best by more than its noise while it should fall?
-
-    The level of the validation curve is its trailing running median over `window` points (one
-    noisy point or spike is not a trend). The rise is the current level minus the lowest level
-    so far; it counts when it exceeds max(k_sigma·σ, min_rise), σ being the curve's own robust
-    point-to-point noise (`robust_noise`). A rise is called overfitting only when the loss
-    "should fall": the train loss after the best validation step is still falling (the median of
-    the later half of those train points is below the median of the earlier half), or, without
-    a train loss, a given forecast curve (`forecast_steps`, `forecast_loss`) predicts a lower
-    loss at the current step than at the best step. When the train loss rises too, the rise is
-    reported as instability, not overfitting. With neither, the validation curve decides alone
-    (`basis` = "validation only"). Non-finite validation losses are skipped and counted.
-    `since_step` is the first validation step from which the running median stayed above
-    best + threshold up to now. With the planned learning rate (`lr_steps`, `lr`: lr[k] is the rate
-    at step lr_steps[k]), a rise while the rate rose since the best step (`laws.rate_rose`: a
-    restart) is the schedule's doing: not overfitting (`basis` = "learning rate").
-    """
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}")
-    if k_sigma < 0 or min_rise < 0:
-        raise ValueError("k_sigma and min_rise must be non-negative")
-    s, v, skipped = _curve("validation loss", steps, val_loss, drop_nonfinite=True)
-    n_needed = window + 3
-    if v.size < n_needed:
-        msg = (f"{v.size} finite validation points: too few (need {n_needed}) to tell a rising "
-               f"validation loss from its noise.")
-        best = float(np.min(v)) if v.size else float("nan")
-        best_step = int(s[np.argmin(v)]) if v.size else None
-        cur = float(v[-1]) if v.size else float("nan")
-        return OverfittingAdvice(False, best_step, best, cur, float("nan"), float("nan"), float("nan"),
-                                 None, "validation only", skipped, False, msg)
-    noise = robust_noise(v)
-    threshold = max(k_sigma * noise, min_rise)
-    level = _running_median(v, window)  # level[j] describes step s[j + window − 1]
-    level_steps = s[window - 1:]
-    best_i = int(np.argmin(v))
-    best_step, best_loss = int(s[best_i]), float(v[best_i])
-    best_level = float(np.min(level))
-    current = float(level[-1])
-    rise = current - best_level
-    rising = rise > threshold
-    since = None
-    if rising:
-        below = np.nonzero(level <= best_level + threshold)[0]
-        since = int(level_steps[below[-1] + 1])
-
-    basis = "validation only"
-    should_fall = True
-    train_rising = False
-    # the rise is the level's, so the schedule is asked from the step of the level's best on
-    if lr_steps is not None and lr is not None and rate_rose(lr_steps, lr, level_steps[int(np.argmin(level))], s[-1]):
-        basis, should_fall = "learning rate", False
-    elif train_loss is not None:
-        ts, tv, _ = _curve("train loss", train_steps, train_loss, drop_nonfinite=True)
-        after = tv[ts >= best_step]
-        if after.size >= 2:
-            basis = "train loss"
-            half = after.size // 2
-            early, late = float(np.median(after[:half])), float(np.median(after[half:]))
-            should_fall = late < early
-            train_rising = late > early
-    if basis == "validation only" and forecast_loss is not None:
-        fs, fv, _ = _curve("forecast", forecast_steps, forecast_loss, drop_nonfinite=False)
-        if fs.size >= 2:
-            basis = "forecast"
-            now = float(s[-1])
-            should_fall = float(np.interp(now, fs, fv)) < float(np.interp(best_step, fs, fv))
-
-    overfitting = bool(rising and should_fall)
-    rise_words = (f"the validation loss has risen {_fmt(rise)} above its best {_fmt(best_loss)} "
-                  f"(step {best_step}), more than its noise allows ({_fmt(threshold)} = "
-                  f"max({k_sigma:g}σ, {min_rise:g}), σ = {_fmt(noise)})")
-    if overfitting:
-        why = {"train loss": "while the train loss keeps falling",
-               "forecast": "while the forecast says it should fall",
-               "validation only": "(no train loss or forecast to compare with)"}[basis]
-        msg = f"Overfitting since step {since}: {rise_words} {why}."
-    elif rising and basis == "learning rate":
-        msg = (f"Validation loss rising but not called overfitting: {rise_words}, while the planned "
-               f"learning rate rose since then (a restart): the rise is the schedule's.")
-    elif rising and train_rising:
-        msg = (f"Not overfitting but unstable: {rise_words}, and the train loss rose too since "
-               f"step {best_step}.")
-    elif rising:
-        msg = (f"Validation loss rising but not called overfitting: {rise_words}, while the "
-               f"{basis} does not predict a fall either.")
-    else:
-        msg = (f"No overfitting seen: the validation loss is within {_fmt(threshold)} of its best "
-               f"level (best {_fmt(best_loss)} at step {best_step}, noise σ = {_fmt(noise)}).")
-    if skipped:
-        msg = msg[:-1] + f"; {skipped} non-finite validation losses were skipped."
-    return OverfittingAdvice(overfitting, best_step, best_loss, current, rise, noise, threshold,
-                             since, basis, skipped, overfitting, msg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,7 +190,7 @@ def final_decay(lr_steps, lr, planned_end: int, *, max_final_ratio: float = 0.5,
     the last step at which the rate is at its peak (within `rel_tol`): the end of warm-up for
     cosine, the end of the stable phase for warmup-stable-decay. None when there is no such decay.
     """
-    s, v, _ = _curve("lr", lr_steps, lr, drop_nonfinite=False)
+    s, v, _ = increasing_curve("lr", lr_steps, lr, drop_nonfinite=False)
     if s.size == 0:
         raise ValueError("lr schedule is empty")
     keep = s <= planned_end
@@ -436,7 +253,7 @@ def recommended_stop(
     length. When the rate decays over the whole rest of the run (cosine after warm-up) there is
     no stable phase to read, and both are None.
     """
-    s, v, _ = _curve("forecast", steps, predicted_loss, drop_nonfinite=False)
+    s, v, _ = increasing_curve("forecast", steps, predicted_loss, drop_nonfinite=False)
     min_delta = positive_number(min_delta, "min_delta")
     planned_end = int(planned_end)
     if s.size == 0:
@@ -471,23 +288,23 @@ def recommended_stop(
         warn = saves > 0
         if warn:
             msg = (f"Start the final learning-rate decay at step {rec_start} instead of {decay.start_step} "
-                   f"and end at {rec_end}: the forecast loses less than {_fmt(min_delta)} against the "
-                   f"planned {_fmt(end_loss)} at step {planned_end}, saving {saves} steps (cut short without an early decay, the run would "
-                   f"only come within {_fmt(min_delta)} after step {stop_step}, inside the decay).")
+                   f"and end at {rec_end}: the forecast loses less than {format_number(min_delta)} against the "
+                   f"planned {format_number(end_loss)} at step {planned_end}, saving {saves} steps (cut short without an early decay, the run would "
+                   f"only come within {format_number(min_delta)} after step {stop_step}, inside the decay).")
         else:
             msg = (f"Keep the plan: starting the final decay before step {decay.start_step} would "
-                   f"lose at least {_fmt(min_delta)} of the predicted final loss {_fmt(end_loss)}.")
+                   f"lose at least {format_number(min_delta)} of the predicted final loss {format_number(end_loss)}.")
     else:
         warn = stop_step < planned_end
         if stop_step == now and warn:
-            msg = (f"Stop now (step {now}): the forecast predicts less than {_fmt(min_delta)} further "
-                   f"improvement by the planned end at step {planned_end} (final {_fmt(end_loss)}).")
+            msg = (f"Stop now (step {now}): the forecast predicts less than {format_number(min_delta)} further "
+                   f"improvement by the planned end at step {planned_end} (final {format_number(end_loss)}).")
         elif warn:
             msg = (f"Stopping at step {stop_step} instead of {planned_end} loses less than "
-                   f"{_fmt(min_delta)} of loss by the forecast (final {_fmt(end_loss)}).")
+                   f"{format_number(min_delta)} of loss by the forecast (final {format_number(end_loss)}).")
         else:
             msg = (f"Keep training to the planned end at step {planned_end}: the forecast still gains "
-                   f"at least {_fmt(min_delta)} until then (final {_fmt(end_loss)}).")
+                   f"at least {format_number(min_delta)} until then (final {format_number(end_loss)}).")
         if decay is not None:
             msg = msg[:-1] + ("; the learning rate is already decaying, so the end of the decay is "
                               "where the gain is.")
@@ -527,13 +344,13 @@ def kaplan_efficient_point(
     reaches the same loss with less compute. The run's own asymptote stands in for L(N, ∞).
     This is context for planning the next run, labelled as such, not a reason to stop this one.
     """
-    s, v, _ = _curve("forecast", steps, predicted_loss, drop_nonfinite=False)
+    s, v, _ = increasing_curve("forecast", steps, predicted_loss, drop_nonfinite=False)
     l_inf = positive_number(asymptotic_loss, "asymptotic_loss")
     target = (1.0 + alpha_n / alpha_s) * l_inf  # Kaplan 2020 App. B.5
     hit = np.nonzero(v <= target)[0]
     step = int(s[hit[0]]) if hit.size else None
     lead = (f"For reference (Kaplan et al. 2020 App. B.5), compute-efficient training ends near "
-            f"(1 + α_N/α_S)·L∞ = {_fmt(target)} for the asymptote L∞ = {_fmt(l_inf)}")
+            f"(1 + α_N/α_S)·L∞ = {format_number(target)} for the asymptote L∞ = {format_number(l_inf)}")
     if step is None:
         msg = lead + "; the forecast does not reach it in the steps given."
     else:
@@ -570,11 +387,11 @@ def chinchilla_reference(
     ref = tokens_per_param * n
     ratio = None
     msg = (f"For reference (Hoffmann et al. 2022), compute-optimal training uses about "
-           f"{tokens_per_param:g} tokens per parameter, {_fmt(ref)} tokens for {_fmt(n)} parameters")
+           f"{tokens_per_param:g} tokens per parameter, {format_number(ref)} tokens for {format_number(n)} parameters")
     if planned_tokens is not None:
         planned = positive_number(planned_tokens, "planned_tokens")
         ratio = planned / n
-        msg += f"; this run plans {_fmt(planned)} ({ratio:.3g} per parameter)."
+        msg += f"; this run plans {format_number(planned)} ({ratio:.3g} per parameter)."
     else:
         planned = None
         msg += "."

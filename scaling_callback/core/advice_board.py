@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from .checks import positive_number
+from .formatting import format_number
 
 # the decisions, in words (the "Do:" line)
 KEEP = "keep"
@@ -29,12 +30,6 @@ NO_FORECAST = "no_forecast"
 
 # topics that are state (raised, held, cleared); the Forecast summary and the Context items are not
 STOP_TOPIC = "Recommended stop"
-
-
-def _fmt(x: float) -> str:
-    if x == 0 or not math.isfinite(x):
-        return f"{x:g}"
-    return f"{x:.4g}" if 1e-3 <= abs(x) < 1e5 else f"{x:.2e}"
 
 
 @dataclass(frozen=True)
@@ -89,12 +84,12 @@ def data_limit_for_plan(data, planned_tokens: Optional[float]):
     epochs = planned_tokens / data.unique_tokens
     if epochs > 1.0:
         return dataclasses.replace(data, message=(
-            f"The plan trains on {_fmt(planned_tokens)} tokens, {epochs:.3g} epochs of {_fmt(data.unique_tokens)} "
+            f"The plan trains on {format_number(planned_tokens)} tokens, {epochs:.3g} epochs of {format_number(data.unique_tokens)} "
             f"unique ones: " + data.message[0].lower() + data.message[1:]))
     return dataclasses.replace(data, warning=False, message=(
-        f"The plan trains on {_fmt(planned_tokens)} tokens, {epochs:.2g} of an epoch: no token is repeated, so "
-        f"the data set does not limit this run (it would past one epoch: {_fmt(data.unique_tokens)} unique tokens "
-        f"are below Kaplan's limit {_fmt(data.min_unique_tokens)} for N = {_fmt(data.n_params)}, eq. 4.4)."))
+        f"The plan trains on {format_number(planned_tokens)} tokens, {epochs:.2g} of an epoch: no token is repeated, so "
+        f"the data set does not limit this run (it would past one epoch: {format_number(data.unique_tokens)} unique tokens "
+        f"are below Kaplan's limit {format_number(data.min_unique_tokens)} for N = {format_number(data.n_params)}, eq. 4.4)."))
 
 
 class AdviceBoard:
@@ -165,9 +160,9 @@ class AdviceBoard:
         sure_gain = r.fitted_loss - r.high
         if self.stop_since is not None and not (math.isfinite(sure_gain) and sure_gain >= self.min_delta):
             return StopDecision(STOP_NOW, self.stop_since, "Stop now.", (
-                f"Since step {self.stop_since} the forecast predicts less than {_fmt(self.min_delta)} further "
-                f"improvement by step {end}; even now its pessimistic end promises only {_fmt(sure_gain)} "
-                f"(fitted {_fmt(r.fitted_loss)} now, up to {_fmt(r.high)} at step {end})."), True)
+                f"Since step {self.stop_since} the forecast predicts less than {format_number(self.min_delta)} further "
+                f"improvement by step {end}; even now its pessimistic end promises only {format_number(sure_gain)} "
+                f"(fitted {format_number(r.fitted_loss)} now, up to {format_number(r.high)} at step {end})."), True)
         if self.stop_since is not None:  # the interval is now sure of min_delta more: leave "stop now"
             self.stop_since = None
         if s.stop_step <= step and s.recommended_decay_start is None:
@@ -178,7 +173,7 @@ class AdviceBoard:
                                 f"and end at step {s.recommended_end}.", s.message, True)
         if s.warning:  # a few steps to save is information, not a reason to act: no warning
             return StopDecision(SHORTEN, None, f"Keep training; stopping at step {s.stop_step} instead of {end} "
-                                f"would lose less than {_fmt(self.min_delta)}.", s.message, False)
+                                f"would lose less than {format_number(self.min_delta)}.", s.message, False)
         return StopDecision(KEEP, None, f"Keep training to step {end}.", s.message, False)
 
     # ---- the text ------------------------------------------------------------------------
@@ -188,8 +183,8 @@ class AdviceBoard:
         lines = [f"### Step {r.step}" + (f" of {r.target_step}" if r.target_step else ""), ""]
         if r.ok and fc is not None:
             pct = round(100 * fc.confidence)
-            lines.append(f"**Ends:** loss {_fmt(r.loss)} at step {r.target_step} ({pct}% interval "
-                         f"{_fmt(r.low)} to {_fmt(r.high)}).  ")
+            lines.append(f"**Ends:** loss {format_number(r.loss)} at step {r.target_step} ({pct}% interval "
+                         f"{format_number(r.low)} to {format_number(r.high)}).  ")
         else:
             lines.append(f"**Ends:** no forecast yet ({r.reason}).  ")
         lines.append(f"**Do:** {stop.do}  ")

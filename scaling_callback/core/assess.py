@@ -17,6 +17,7 @@ import numpy as np
 
 from . import advice as adv
 from . import tags
+from .formatting import format_number
 from .forecast import Forecast, forecast
 from .history import ForecastRecord, History
 from .status import Status
@@ -54,7 +55,6 @@ class Assessment:
     summary: ForecastSummary  # the forecast in words
 
 
-_fmt = adv._fmt  # numbers in words the way the advice writes them
 
 
 def failed_record(step: int, reason: str, target_step: int = 0) -> ForecastRecord:
@@ -66,15 +66,15 @@ def _summary(fc: Optional[Forecast], reason: Optional[str], step: int, skipped: 
     if fc is None or not fc.ok:
         return ForecastSummary(False, True, f"No forecast at step {step}: {reason if fc is None else fc.reason}.")
     pct = round(100 * fc.confidence)
-    head = f"Loss at step {fc.target_step}: {_fmt(fc.loss)} ({pct}% interval {_fmt(fc.low)} to {_fmt(fc.high)}); "
+    head = f"Loss at step {fc.target_step}: {format_number(fc.loss)} ({pct}% interval {format_number(fc.low)} to {format_number(fc.high)}); "
     if fc.law == "overfitting":
-        msg = (head + f"rising since its best {_fmt(fc.params['best_loss'])} at step {int(fc.params['best_step'])} "
+        msg = (head + f"rising since its best {format_number(fc.params['best_loss'])} at step {int(fc.params['best_step'])} "
                f"(overfitting law, the rise carried on as the training goes on), from {fc.n_points} points")
     elif fc.law == "log-linear":
         msg = (head + "no asymptote in sight (log-linear law: the loss still falls by a steady amount per "
                f"doubling of the learning-rate area), from {fc.n_points} points")
     else:
-        msg = (head + f"asymptote {_fmt(fc.asymptote)} ({_fmt(fc.asymptote_low)} to {_fmt(fc.asymptote_high)}); "
+        msg = (head + f"asymptote {format_number(fc.asymptote)} ({format_number(fc.asymptote_low)} to {format_number(fc.asymptote_high)}); "
                f"{fc.law} law, exponent {fc.exponent:.3g}, from {fc.n_points} points")
     if skipped:
         msg += f"; {skipped} non-finite validation loss(es) skipped"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Type
+from typing import Optional, Tuple, Type
 
 import numpy as np
 
@@ -44,3 +44,19 @@ def curve_arrays(steps, values, name: str):
     if s.shape != v.shape:
         raise ValueError(f"{name}: steps and values differ in length ({s.size} vs {v.size})")
     return s, v
+
+
+def increasing_curve(name: str, steps, values, drop_nonfinite: bool) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Validated (steps, values) of one curve; steps strictly increasing. Returns the number of
+    non-finite values dropped (an error instead when `drop_nonfinite` is False)."""
+    s, v = curve_arrays(steps, values, name)
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"{name}: steps must be finite")
+    if s.size > 1 and not np.all(np.diff(s) > 0):
+        raise ValueError(f"{name}: steps must be strictly increasing")
+    bad = ~np.isfinite(v)
+    if bad.any():
+        if not drop_nonfinite:
+            raise ValueError(f"{name}: values must be finite ({int(bad.sum())} are not)")
+        s, v = s[~bad], v[~bad]
+    return s, v, int(bad.sum())

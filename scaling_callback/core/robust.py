@@ -13,6 +13,10 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+# σ = MAD_TO_SIGMA·MAD for normal noise: 1/Φ⁻¹(3/4), the consistency constant of the median
+# absolute deviation (Rousseeuw & Croux 1993)
+MAD_TO_SIGMA = 1.4826
+
 
 def huber(r, delta: float):
     """Huber_δ(r) elementwise: ½r² for |r| ≤ δ, δ|r| − ½δ² beyond (Hoffmann et al. 2022 eq. 3)."""

@@ -8,9 +8,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..advice import observed_overfitting
-from ..laws import lr_area, multi_power_drop, rate_rose
-from ..robust import huber, huber_weights
+from ..overfitting import observed_overfitting
+from ..schedules import lr_area, multi_power_drop, rate_rose
+from ..robust import MAD_TO_SIGMA, huber, huber_weights
 from ..status import Status
 from .inputs import _schedule, _thin
 from .interval import hindcast_cutoff
@@ -30,7 +30,7 @@ RISE_POWERS = (0.5, 0.75, 1.0, 1.5)  # p of the rise b·u^p tried (u: learning-r
 
 def turned_up(s, y) -> Optional[int]:
     """Index of the best point when the validation loss has turned up, else None: the rule of
-    advice.observed_overfitting on the validation curve alone (its running median has risen
+    overfitting.observed_overfitting on the validation curve alone (its running median has risen
     above its best by more than max(3σ, 1e-3)), so that the forecast and the advice agree;
     and the rise is gradual (no single step carries half of it: that is a spike or divergence)."""
     verdict = observed_overfitting(s, y)
@@ -60,7 +60,7 @@ def _rate_rose(lr, from_step: int, to_step: int, target: int) -> bool:
 
 
 def overfitting_from(s, y, lr, target, notes: list) -> Optional[int]:
-    """`turned_up`, unless the planned rate rose since the best point (laws.rate_rose: a restart,
+    """`turned_up`, unless the planned rate rose since the best point (schedules.rate_rose: a restart,
     whose rise the multi-power law carries; a note says so)."""
     best = turned_up(s, y)
     if best is not None and lr is not None and _rate_rose(lr, s[best], s[-1], target):
@@ -384,7 +384,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list, weak_
     # the residual scale of the best power-law point (the log-linear law is only a candidate)
     r = resid[int(np.argmax(np.where(np.isfinite(log_ev) & (alpha > LOG_LINEAR), log_ev, -np.inf)))]
     n = len(r)
-    mad = 1.4826 * np.median(np.abs(r - np.median(r))) if n >= 3 else 0.0
+    mad = MAD_TO_SIGMA * np.median(np.abs(r - np.median(r))) if n >= 3 else 0.0
     nu = 2.0  # pseudo-points of the prior noise: a few points cannot claim zero noise
     noise = math.sqrt((n * mad ** 2 + nu * priors.noise ** 2) / (max(n - 3, 0) + nu))
     # residuals of a smooth law on a real curve are correlated: n points carry about

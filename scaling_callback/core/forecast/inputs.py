@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 
 from ..checks import curve_arrays
-from ..laws import normalized_schedule
+from ..schedules import normalized_schedule
 
 
 def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray]:

@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..laws import multi_power_drop
+from ..schedules import multi_power_drop
 from .interval import Z80, RawBand, calibrated, carried_hindcast, raw_band
 from .normal import _mixture_quantiles
 from .priors import ForecastPriors

@@ -11,7 +11,7 @@ class DropPrior:
     """One shape of the multi-power loss-drop kernel, with its prior weight among the shapes.
 
     C, beta, gamma: the kernel G(x) = 1 − (C·x + 1)^(−β), x = η_k^(−γ)·S_k(t), of
-        laws.multi_power_drop (C per step at the peak rate). A large β with C·β fixed makes the
+        schedules.multi_power_drop (C per step at the peak rate). A large β with C·β fixed makes the
         relaxation exponential in steps, as in Tissue et al.'s annealing area S2.
     weight: prior probability of this shape among the others.
     power: p of the drop's dependence on the rate: each decrease buys a drop ∝ the decrease of

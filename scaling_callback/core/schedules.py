@@ -1,6 +1,7 @@
-"""Functional forms of a loss curve under a learning-rate schedule (numpy only).
+"""Learning-rate schedules and the kernels of a loss curve under them (numpy only): the
+normalised rate, its area, the annealing area and the multi-power loss-drop kernel.
 
-Every law here is a pure function of arrays. A schedule is given as `eta`, the learning rate
+Every function here is a pure function of arrays. A schedule is given as `eta`, the learning rate
 at every optimizer step 0..T divided by its peak (so eta <= 1, and a multiplier schedule and
 an absolute one give the same eta). References are in data/REFERENCES.md. The laws themselves
 are written where they are fitted: core/forecast/law.py (the multi-power law of Luo et al. 2025).
