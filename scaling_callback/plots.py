@@ -214,7 +214,7 @@ def plot_comparison(fit_a, fit_b, comparison, path: str, labels=("A", "B")) -> N
     """Save the two compute-optimal frontiers (loss against compute, bootstrap bands) and their
     difference, with the crossing marked, to `path`. ImportError with a hint without matplotlib."""
     plt = _pyplot()
-    from .core.compare import compare_fits
+    from .core.crossrun.compare import compare_fits
 
     lo = min(fit_a.compute_range[0], fit_b.compute_range[0], comparison.rows[0].compute)
     hi = max(fit_a.compute_range[1], fit_b.compute_range[1], comparison.rows[-1].compute)

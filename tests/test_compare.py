@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from scaling_callback.cli import main
-from scaling_callback.core.compare import compare_fits
+from scaling_callback.core.crossrun.compare import compare_fits
 from scaling_callback.core.crossrun import ChinchillaLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
 
 GADRE_CSV = Path(__file__).resolve().parents[1] / "data" / "scaling" / "gadre_overtraining.csv"

@@ -6,7 +6,7 @@ import pytest
 
 from scaling_callback.cli import main
 from scaling_callback.core.crossrun import ChinchillaLaw, KaplanLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
-from scaling_callback.core.inference import inference_optimal
+from scaling_callback.core.crossrun.inference import inference_optimal
 
 HOFFMANN = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)  # Hoffmann et al. 2022 eq. 2 fit
 KAPLAN = KaplanLaw(N_c=6.4e13, D_c=1.8e13, alpha_N=0.076, alpha_D=0.103)  # Kaplan et al. 2020 Table 2

@@ -9,7 +9,7 @@ import pytest
 
 from scaling_callback.cli import main
 from scaling_callback.core.crossrun import DataConstrainedLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
-from scaling_callback.core.repetition import MUENNIGHOFF_2023, effective_tokens
+from scaling_callback.core.crossrun.laws import MUENNIGHOFF_2023, effective_tokens
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINCHILLA_CSV = ROOT / "data" / "scaling" / "chinchilla_svg_extracted.csv"

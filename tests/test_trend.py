@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from scaling_callback.core.crossrun import ChinchillaLaw, ScalingLawError, ScalingLawFit, fit_scaling_law
-from scaling_callback.core.trend import load_fit, trend_check
+from scaling_callback.core.crossrun.trend import load_fit, trend_check
 
 LAW = ChinchillaLaw(E=1.8, A=400.0, B=2000.0, alpha=0.35, beta=0.37)
 

@@ -31,7 +31,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ..core.compare import compare_fits
+    from ..core.crossrun.compare import compare_fits
     from ..core.crossrun import ScalingLawError, ScalingLawFit
 
     try:

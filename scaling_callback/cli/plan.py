@@ -67,7 +67,7 @@ def run(args) -> int:
 
 def _run_inference_plan(args) -> int:
     from ..core.crossrun import ScalingLawError, ScalingLawFit
-    from ..core.inference import inference_optimal
+    from ..core.crossrun.inference import inference_optimal
 
     try:
         fit = ScalingLawFit.load(args.fit)

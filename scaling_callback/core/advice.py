@@ -20,7 +20,7 @@ import numpy as np
 from .checks import increasing_curve, positive_number
 from .formatting import format_number
 from .overfitting import OverfittingAdvice, observed_overfitting, robust_noise  # noqa: F401 (advice's topics)
-from .repetition import MUENNIGHOFF_B, MUENNIGHOFF_BETA, MUENNIGHOFF_R_STAR_D, effective_tokens
+from .crossrun.laws import MUENNIGHOFF_B, MUENNIGHOFF_BETA, MUENNIGHOFF_R_STAR_D, effective_tokens
 
 # Kaplan et al. 2020 Table 2: joint fit of L(N, D) (eq. 1.5), used by the overfitting penalty eq. 4.3
 KAPLAN_ALPHA_N = 0.076

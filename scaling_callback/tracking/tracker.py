@@ -26,7 +26,7 @@ from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens
 from ..core.history import ForecastHistory, ForecastRecord, History, Observation
 from ..core.planning import check_horizons, compress_schedule, horizon_steps, schedule_before
 from ..core.status import Status
-from ..core.trend import TrendCheck, load_fit, trend_check
+from ..core.crossrun.trend import TrendCheck, load_fit, trend_check
 from ..io import write_schedule_file
 from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
@@ -96,7 +96,7 @@ class ScalingTracker:
         fit: a cross-run law of this run's family (a `ScalingLawFit`, or the path of one saved by
             `scaling-callback fit --save`): at each forecast the loss it expects for N and the
             planned D is logged beside the forecast (trend/*), with a warning when the forecast's
-            interval and the law's do not overlap (`core.trend`). Read at construction.
+            interval and the law's do not overlap (`core.crossrun.trend`). Read at construction.
 
     The advice is kept as state (`core.advice_board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has

@@ -16,7 +16,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from .crossrun import Estimate, ScalingLawError, ScalingLawFit
+from ..status import ScalingLawError
+from .result import Estimate, ScalingLawFit
 
 __all__ = ["TrendCheck", "load_fit", "trend_check"]
 

@@ -17,8 +17,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from .checks import positive_number
-from .crossrun import Estimate, ScalingLawError, ScalingLawFit
+from ..checks import positive_number
+from ..status import ScalingLawError
+from .result import Estimate, ScalingLawFit
 
 __all__ = ["Comparison", "ComparisonRow", "compare_fits"]
 

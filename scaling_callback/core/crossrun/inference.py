@@ -21,9 +21,10 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from .checks import positive_number
-from .crossrun import ChinchillaLaw, Estimate, ScalingLawError, ScalingLawFit
-from .repetition import DataConstrainedLaw
+from ..checks import positive_number
+from ..status import ScalingLawError
+from .laws import ChinchillaLaw, DataConstrainedLaw
+from .result import Estimate, ScalingLawFit
 
 __all__ = ["InferencePlan", "inference_optimal"]
 
@@ -140,7 +141,7 @@ def inference_optimal(fit: ScalingLawFit, inference_tokens: float, *, compute: O
     def aware(law):
         return _cheapest(law, target_of(law), T)
 
-    est = fit._estimate
+    est = fit.estimate
     return InferencePlan(
         loss=target, inference_tokens=T,
         chinchilla_N=est(lambda law: chinchilla(law)[0]),
