@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from scaling_callback.core.advice import data_limit
-from scaling_callback.core.advice_board import AT_END, STOP_NOW, AdviceBoard, data_limit_for_plan
+from scaling_callback.core.advice.board import AT_END, STOP_NOW, AdviceBoard, data_limit_for_plan
 from scaling_callback.core.assess import assess
 from scaling_callback.core.history import History, Observation
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ..core.advice_board import STOP_TOPIC, BoardView
+from ..core.advice.board import STOP_TOPIC, BoardView
 from .terminal import BarForecast, forecast_line, forecast_text, log, train_end_summary
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..core import tags
-from ..core.advice_board import AdviceBoard, BoardView
+from ..core.advice.board import AdviceBoard, BoardView
 from ..core.assess import Assessment, assess, failed_record
 from ..core.checks import positive_number, whole_number
 from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
@@ -98,7 +98,7 @@ class ScalingTracker:
             planned D is logged beside the forecast (trend/*), with a warning when the forecast's
             interval and the law's do not overlap (`core.crossrun.trend`). Read at construction.
 
-    The advice is kept as state (`core.advice_board.AdviceBoard`, `advice`): a warning is
+    The advice is kept as state (`core.advice.board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has
     hysteresis. Throughput tags (tokens/s, FLOP/s, seconds to the planned end) are logged from
     the second `observe` on, over the time between evaluations (`evaluation_started()` leaves

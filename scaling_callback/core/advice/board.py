@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from .checks import positive_number
-from .formatting import format_number
+from ..checks import positive_number
+from ..formatting import format_number
 
 # the decisions, in words (the "Do:" line)
 KEEP = "keep"
