@@ -13,7 +13,7 @@ never pays for importing torch or Lightning.
 """
 from importlib import import_module
 
-from . import _deprecated
+from . import deprecations
 
 __version__ = "0.2.0"
 
@@ -60,13 +60,13 @@ _PUBLIC = {
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
-_deprecated.install()
+deprecations.install()
 
 
 def __getattr__(name):
     module = _PUBLIC.get(name)
     if module is None:
-        return _deprecated.moved_name(name)
+        return deprecations.moved_name(name)
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
