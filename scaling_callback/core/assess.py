@@ -148,17 +148,7 @@ def assess(
     if overfitting.overfitting:
         metrics[tags.OVERFITTING_SINCE] = float(overfitting.since_step)
 
-    data = repetition = chinchilla = None
-    tokens = float(history[-1].tokens) if len(history) else 0.0
-    if n_params is not None and unique_tokens is not None and unique_tokens > 0:
-        data = adv.data_limit(n_params, unique_tokens)
-        metrics[tags.TOKENS_TO_DATA_LIMIT] = data.tokens_to_data_limit
-    if unique_tokens is not None and unique_tokens > 0 and tokens > 0:
-        repetition = adv.repeated_data(tokens, unique_tokens)
-        metrics[tags.REPEATED_DATA] = float(repetition.warning)
-        metrics[tags.EFFECTIVE_DATA_FRACTION] = repetition.effective_fraction
-    if n_params is not None:
-        chinchilla = adv.chinchilla_reference(n_params, planned_tokens if planned_tokens else None)
+    data, repetition, chinchilla = _data_advice(history, n_params, unique_tokens, planned_tokens, metrics)
 
     engine_notes = fc.notes if fc is not None else ()
     all_notes = tuple(notes) + tuple(n for n in engine_notes if n not in notes)
@@ -170,6 +160,23 @@ def assess(
     status = Status.NO_TARGET if fc is None else fc.status
     return Assessment(record, status, fc, stop, overfitting, data, repetition, efficient, chinchilla, all_notes,
                       metrics, markdown, fit_seconds, summary)
+
+
+def _data_advice(history: History, n_params, unique_tokens, planned_tokens, metrics: Dict[str, float]):
+    """The data-limit, repeated-data and Chinchilla-reference advice (each None when its numbers
+    are not given); their tags go into `metrics`."""
+    data = repetition = chinchilla = None
+    tokens = float(history[-1].tokens) if len(history) else 0.0
+    if n_params is not None and unique_tokens is not None and unique_tokens > 0:
+        data = adv.data_limit(n_params, unique_tokens)
+        metrics[tags.TOKENS_TO_DATA_LIMIT] = data.tokens_to_data_limit
+    if unique_tokens is not None and unique_tokens > 0 and tokens > 0:
+        repetition = adv.repeated_data(tokens, unique_tokens)
+        metrics[tags.REPEATED_DATA] = float(repetition.warning)
+        metrics[tags.EFFECTIVE_DATA_FRACTION] = repetition.effective_fraction
+    if n_params is not None:
+        chinchilla = adv.chinchilla_reference(n_params, planned_tokens if planned_tokens else None)
+    return data, repetition, chinchilla
 
 
 def _stop_advice(fc: Forecast, grid, mid, target: int, lr_steps, lr_values, min_delta: float,
