@@ -353,3 +353,14 @@ def test_no_module_reads_a_private_attribute_another_module_defines():
             if isinstance(node, ast.Attribute) and node.attr in elsewhere:
                 found.append(f"{where}:{node.lineno} {ast.unparse(node)}")
     assert not found, "private attributes of another module's objects:\n" + "\n".join(sorted(set(found)))
+
+
+def test_one_version():
+    """pyproject reads the version from the package (setuptools' dynamic attr): it is written once."""
+    import importlib.metadata
+
+    import scaling_callback
+
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    assert 'dynamic = ["version"]' in text and "\nversion =" not in text.split("[project]")[1].split("\n[")[0]
+    assert importlib.metadata.version("scaling-callback") == scaling_callback.__version__
