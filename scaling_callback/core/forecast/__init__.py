@@ -42,7 +42,7 @@ from ..status import Status
 from .fit import fitted_posterior
 from .inputs import MAX_STEP, _clean
 from .law import _Posterior, _RisingPosterior
-from .normal import _mixture_quantiles
+from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
 
 __all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIORS"]
@@ -213,7 +213,7 @@ def _forecast(post, target, confidence, notes) -> Forecast:
         a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
         a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
         tail = (1.0 - confidence) / 2.0
-        alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+        alo, amid, ahi = mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     loss = float(mid[0])
     if not np.isfinite(loss) or loss <= 0:
         return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normal import _norm_ppf
+from .normal import norm_ppf
 from .priors import ForecastPriors
 
 
@@ -58,7 +58,7 @@ def half_width(raw: RawBand, S, z, confidence: float = 0.8):
     calibrated z (which, taken at the worst source, is 3–4: it would promise the gate a gain of
     3–4 noise sd on a flat curve; with the noise inside S the gate replay stopped 1 MultiPowerLaw
     and 5 cpu_gpt runs, with it here 4 and 6, still none wrongly)."""
-    k = _norm_ppf(0.5 + confidence / 2)
+    k = norm_ppf(0.5 + confidence / 2)
     return np.sqrt((k * raw.noise) ** 2 + (z * (k / Z80) * S) ** 2)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..schedules import multi_power_drop
 from .interval import Z80, RawBand, calibrated, carried_hindcast, raw_band
-from .normal import _mixture_quantiles
+from .normal import mixture_quantiles
 from .priors import ForecastPriors
 
 
@@ -130,8 +130,8 @@ class _Posterior:
         """The mixture's median and own 80% quantiles at `steps`, with the interval's features."""
         steps = np.asarray(steps, float)
         mean, sd = self.moments(np.concatenate([[self.last_step], steps]))
-        lo, mid, hi = _mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
-        vague = mid if self.vague_weight is None else _mixture_quantiles(self.vague_weight, mean, sd, (0.5,))[0]
+        lo, mid, hi = mixture_quantiles(self.weight, mean, sd, (0.1, 0.5, 0.9))
+        vague = mid if self.vague_weight is None else mixture_quantiles(self.vague_weight, mean, sd, (0.5,))[0]
         return raw_band(mid[1:], lo[1:], hi[1:], mid[0], vague[1:],
                         carried_hindcast(self.hindcast_error, self.last_step, steps), self.noise, self.last_step, steps,
                         self.before_decay(steps))
@@ -151,7 +151,7 @@ class _Posterior:
     def median(self, steps) -> np.ndarray:
         """The forecast (the mixture's median) at `steps`, without the interval."""
         mean, sd = self.moments(np.asarray(steps, float))
-        return _mixture_quantiles(self.weight, mean, sd, (0.5,))[0]
+        return mixture_quantiles(self.weight, mean, sd, (0.5,))[0]
 
     def band(self, steps, confidence):
         """(mid, low, high) at `steps`: the calibrated median and interval (`calibrated`)."""
