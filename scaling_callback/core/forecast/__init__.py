@@ -40,7 +40,7 @@ import numpy as np
 
 from ..status import Status
 from .fit import fitted_posterior
-from .inputs import MAX_STEP, _clean
+from .inputs import MAX_STEP, clean_history
 from .law import _Posterior, _RisingPosterior
 from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
@@ -149,7 +149,7 @@ def forecast(
     if not 0.0 < confidence < 1.0:
         return _failed(Status.BAD_INPUT, f"confidence must be in (0, 1), got {confidence}", target, 0.8, 0)
     try:
-        s, y, n_bad = _clean(steps, losses)
+        s, y, n_bad = clean_history(steps, losses)
     except (TypeError, ValueError) as exc:
         return _failed(Status.BAD_INPUT, f"unusable input: {exc}", target, confidence, 0)
     if n_bad:

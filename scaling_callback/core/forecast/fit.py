@@ -12,14 +12,12 @@ from ..overfitting import observed_overfitting
 from ..schedules import lr_area, multi_power_drop, rate_rose
 from ..robust import MAD_TO_SIGMA, huber, huber_weights
 from ..status import Status
-from .inputs import _schedule, _thin
+from .inputs import MAX_POINTS, pooled_schedule, thinned
 from .interval import hindcast_cutoff
 from .law import LOG_LINEAR, _Posterior, _RisingPosterior, _alpha_grid, decay_fraction, decay_start, power_column
 from .priors import ForecastPriors
 
 HUBER_DELTA = 1e-3  # Hoffmann et al. 2022 App. D.2 and Luo et al. 2025 use Huber δ = 1e-3 on log residuals
-MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
-MAX_STEPS = 1 << 18  # longer schedules are pooled into blocks of steps (bounded time and memory)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,19 +41,9 @@ def turned_up(s, y) -> Optional[int]:
     return best
 
 
-def _pooled_schedule(lr, target: int, last_step: int, notes: list):
-    """(η, stride, horizon): the planned rate to the horizon max(target, last_step), pooled into
-    blocks of `stride` steps beyond MAX_STEPS (`_schedule`), constant without a usable schedule
-    (`_schedule` notes why)."""
-    horizon = int(max(target, last_step))
-    stride = 1 if horizon < MAX_STEPS else -(-horizon // MAX_STEPS)
-    eta = _schedule(lr, horizon, stride, notes)
-    return (np.ones(-(-(horizon + 1) // stride)) if eta is None else eta), stride, horizon
-
-
 def _rate_rose(lr, from_step: int, to_step: int, target: int) -> bool:
-    """laws.rate_rose on forecast()'s `lr` (per-step array or knots, as `_schedule` reads it)."""
-    eta, stride, _ = _pooled_schedule(lr, target, to_step, [])
+    """laws.rate_rose on forecast()'s `lr` (per-step array or knots, as `inputs.planned_schedule` reads it)."""
+    eta, stride, _ = pooled_schedule(lr, target, to_step, [])
     return rate_rose(np.arange(len(eta)) * stride, eta, from_step, to_step)
 
 
@@ -72,7 +60,7 @@ def overfitting_from(s, y, lr, target, notes: list) -> Optional[int]:
 
 def _rising_posterior(s, y, best, target, lr, priors, notes):
     """Fit the rise after the best point (index `best`); a _RisingPosterior or a reason."""
-    eta, stride, _ = _pooled_schedule(lr, target, s[-1], notes)
+    eta, stride, _ = pooled_schedule(lr, target, s[-1], notes)
     S1 = lr_area(eta)
     post = _RisingPosterior(eta, stride, S1, int(s[best]), int(s[-1]), (0.0, 0.0, 1.0), 0.0, priors, 0)
     ss, yy = s[best:], y[best:]
@@ -325,7 +313,7 @@ def _decay_seen(eta, last_idx, depth) -> float:
 def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list, weak_drop_prior: bool = True):
     """Fit the law at every grid point; a _Posterior (without the exponent prior) or a reason.
     `weak_drop_prior`: the drop prior steps aside once half the decay is seen (above)."""
-    eta, stride, horizon = _pooled_schedule(lr, target, s[-1], notes)
+    eta, stride, horizon = pooled_schedule(lr, target, s[-1], notes)
     if stride > 1:
         notes.append(f"schedule pooled in blocks of {stride} steps")
     S1 = lr_area(eta)
@@ -341,7 +329,7 @@ def _grid_posterior(s, y, target, lr, priors: ForecastPriors, notes: list, weak_
             return (f"history too short for a target this far: it ends at step {s_last}, within the first "
                     f"blocks of {stride} steps the schedule to step {horizon} is pooled into")
         return "too few points after the first step (need 2 with a positive learning-rate area)"
-    s, y = _thin(s, y, MAX_POINTS)
+    s, y = thinned(s, y, MAX_POINTS)
     scale = np.median(y)  # fit in units of the typical loss: any scale of input works (numpy: scale² may be inf, not raise)
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)

@@ -8,8 +8,13 @@ import numpy as np
 from ..checks import curve_arrays
 from ..schedules import normalized_schedule
 
+MAX_STEP = 2 ** 53  # the largest whole number a float64 holds exactly; steps beyond it cannot be told apart
+MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
+POOL_BEYOND_STEPS = 1 << 18  # schedules to a horizon this long or longer are pooled into blocks of steps (bounded time and memory)
+BLOCK_MEAN_POINTS = 4  # a block of knots' piecewise-linear rate is averaged from this many midpoints
 
-def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray]:
+
+def planned_schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray]:
     """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None;
     with stride > 1 the mean of each block of `stride` steps instead."""
     if lr is None:
@@ -28,9 +33,9 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
             ks, kv = ks[order], kv[order]
             if ks[-1] < horizon:
                 notes.append(f"learning-rate schedule ends at step {int(ks[-1])}: held at its last value to {horizon}")
-            if stride > 1:  # the mean over each block of a piecewise-linear rate, from 4 points a block
+            if stride > 1:  # the mean over each block of a piecewise-linear rate, from BLOCK_MEAN_POINTS a block
                 start = np.arange(0, horizon + 1, stride, dtype=float)
-                sub = start[:, None] + (np.arange(4) + 0.5)[None, :] * (stride / 4.0) - 0.5
+                sub = start[:, None] + (np.arange(BLOCK_MEAN_POINTS) + 0.5)[None, :] * (stride / BLOCK_MEAN_POINTS) - 0.5
                 return normalized_schedule(np.interp(sub, ks, kv).mean(axis=1))
             per_step = np.interp(np.arange(horizon + 1, dtype=float), ks, kv)
         else:
@@ -61,10 +66,19 @@ def _schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray
         return None
 
 
-MAX_STEP = 2 ** 53  # the largest whole number a float64 holds exactly; steps beyond it cannot be told apart
+def pooled_schedule(lr, target: int, last_step: int, notes: list):
+    """(η, stride, horizon): the planned rate to the horizon max(target, last_step), pooled into
+    blocks of `stride` steps from POOL_BEYOND_STEPS on (`planned_schedule`), constant without a
+    usable schedule (`planned_schedule` notes why)."""
+    horizon = int(max(target, last_step))
+    stride = 1 if horizon < POOL_BEYOND_STEPS else -(-horizon // POOL_BEYOND_STEPS)
+    eta = planned_schedule(lr, horizon, stride, notes)
+    return (np.ones(-(-(horizon + 1) // stride)) if eta is None else eta), stride, horizon
 
 
-def _clean(steps, losses):
+def clean_history(steps, losses):
+    """(steps, losses, n_skipped): the finite points with a positive loss, sorted by step, one
+    per whole step (the mean of repeats); a ValueError for steps beyond MAX_STEP."""
     s, y = curve_arrays(steps, losses, "losses")
     too_far = np.isfinite(s) & (s > MAX_STEP)
     if np.any(too_far):
@@ -81,7 +95,7 @@ def _clean(steps, losses):
     return s, y, int(np.sum(~good))
 
 
-def _thin(s, y, max_points):
+def thinned(s, y, max_points):
     """Average consecutive points into at most max_points groups (keeps time bounded)."""
     if len(s) <= max_points:
         return s, y
