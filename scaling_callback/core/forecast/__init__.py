@@ -14,10 +14,15 @@ loss has turned up (overfitting) the forecast follows the rise since its best po
 
 The package, one idea a file:
   priors.py    ForecastPriors, DropPrior, DEFAULT_PRIORS (learnt by benchmarks/learn_priors.py)
-  inputs.py    the history and the planned schedule, cleaned, thinned and normalised
-  law.py       the fitted laws as posteriors: the multi-power grid (its log-linear limit included)
-               and the rising law
-  fit.py       Huber-IRLS at every grid point with its Laplace evidence; the choice of law by
+  inputs.py    the history and the planned schedule, cleaned, pooled, thinned and normalised
+  law.py       the multi-power law over its grid (its log-linear limit included) as a
+               posterior: GridPosterior
+  irls.py      Huber-IRLS at every grid point under the bounds E, A, B ≥ 0, with its Laplace evidence
+  grid.py      the grid fit of a history: the points and columns, the drop prior, the residual
+               scale, finer exponents, the cells' widths
+  rising.py    a validation loss that has turned up: when it has, and the rise fitted since its
+               best point (RisingPosterior)
+  fit.py       the fit forecast() makes: the rising law or the grid, and the choice of law by
                the run's own past (the hindcast)
   interval.py  the calibrated interval: the fit's own spread and a misspecification term,
                calibrated apart for forecasts across a decay not yet begun
@@ -34,18 +39,21 @@ interval.interval_z; docs/forecast.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..status import Status
 from .fit import fitted_posterior
 from .inputs import MAX_STEP, clean_history
-from .law import _Posterior, _RisingPosterior
+from .law import MIN_RELATIVE_SD, GridPosterior
 from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
+from .rising import RisingPosterior
 
 __all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIORS"]
+
+CLOCKS_PART_ABOVE = 1e-3  # a rise's two clocks (area, steps) differing by this share at the target earn a note
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class Forecast:
     confidence: float
     notes: Tuple[str, ...] = ()
     status: Status = Status.OK
-    _posterior: Optional["_Posterior"] = field(default=None, repr=False, compare=False)
+    _posterior: Optional[Union["GridPosterior", "RisingPosterior"]] = field(default=None, repr=False, compare=False)
 
     def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(mid, low, high) of the forecast curve at `steps` (NaN everywhere when not ok)."""
@@ -164,7 +172,7 @@ def forecast(
             post = fitted_posterior(s, y, target, lr, priors, notes)
             if isinstance(post, tuple):
                 return _failed(*post, target, confidence, len(s), notes)
-            if isinstance(post, _RisingPosterior):
+            if isinstance(post, RisingPosterior):
                 return _forecast_rising(post, s, y, target, confidence, notes)
             return _forecast(post, target, confidence, notes)
     except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
@@ -179,7 +187,7 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
                  f"forecast by the rise since then (no asymptote)")
     if post.step_clock is not None:
         other = float(post.step_clock.median(np.array([target], float))[0])
-        if abs(other / mid[0] - 1) > 1e-3:  # the two clocks part (a schedule that changes after the best point)
+        if abs(other / mid[0] - 1) > CLOCKS_PART_ABOVE:  # the two clocks part (a schedule that changes after the best point)
             notes.append(f"the rise measured in learning-rate area reaches {mid[0]:.4g} by step {target}; measured "
                          f"in steps it would reach {other:.4g}: the interval's upper end allows for it")
     nan = float("nan")
@@ -211,7 +219,7 @@ def _forecast(post, target, confidence, notes) -> Forecast:
         a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
         a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
         a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
-        a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
+        a_sd = np.maximum(a_sd, np.maximum(MIN_RELATIVE_SD * np.abs(a_mean), 1e-300))
         tail = (1.0 - confidence) / 2.0
         alo, amid, ahi = mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
     loss = float(mid[0])
