@@ -14,6 +14,52 @@ POOL_BEYOND_STEPS = 1 << 18  # schedules to a horizon this long or longer are po
 BLOCK_MEAN_POINTS = 4  # a block of knots' piecewise-linear rate is averaged from this many midpoints
 
 
+def _knots_schedule(lr, horizon: int, stride: int, notes: list) -> np.ndarray:
+    """η from (knot_steps, knot_rates), linear between knots and held flat beyond them."""
+    ks, kv = (np.asarray(v, float).ravel() for v in lr)
+    if len(ks) != len(kv):
+        raise ValueError(f"{len(ks)} knot steps but {len(kv)} rates")
+    good = np.isfinite(ks) & np.isfinite(kv)
+    ks, kv = ks[good], kv[good]
+    if len(ks) == 0:
+        raise ValueError("no finite (step, lr) knot")
+    order = np.argsort(ks, kind="stable")
+    ks, kv = ks[order], kv[order]
+    if ks[-1] < horizon:
+        notes.append(f"learning-rate schedule ends at step {int(ks[-1])}: held at its last value to {horizon}")
+    if stride > 1:  # the mean over each block of a piecewise-linear rate, from BLOCK_MEAN_POINTS a block
+        start = np.arange(0, horizon + 1, stride, dtype=float)
+        sub = start[:, None] + (np.arange(BLOCK_MEAN_POINTS) + 0.5)[None, :] * (stride / BLOCK_MEAN_POINTS) - 0.5
+        return normalized_schedule(np.interp(sub, ks, kv).mean(axis=1))
+    return normalized_schedule(np.interp(np.arange(horizon + 1, dtype=float), ks, kv))
+
+
+def _per_step_schedule(lr, horizon: int, stride: int, notes: list) -> np.ndarray:
+    """η from a rate at every step (non-finite ones interpolated), pooled in blocks of `stride`."""
+    per_step = np.asarray(lr, float).ravel()
+    if len(per_step) == 0:
+        raise ValueError("empty schedule")
+    if len(per_step) < horizon + 1:
+        notes.append(f"learning-rate schedule has {len(per_step)} steps: held at its last value to {horizon}")
+    per_step = per_step[: horizon + 1]
+    bad = ~np.isfinite(per_step)
+    if bad.all():
+        raise ValueError("no finite learning rate")
+    if bad.any():
+        idx = np.arange(len(per_step))
+        per_step = np.interp(idx, idx[~bad], per_step[~bad])
+    # pool what was given, then hold its last value for the blocks (or steps) beyond it:
+    # a short array is never padded out to the target step (1e9 steps would be 7.5 GiB)
+    blocks, last = -(-(horizon + 1) // stride), per_step[-1]
+    if stride > 1:  # block means, without copying a long array: whole blocks as a view
+        whole = len(per_step) - len(per_step) % stride
+        tail = per_step[whole:]
+        per_step = np.concatenate([per_step[:whole].reshape(-1, stride).mean(axis=1),
+                                   [(tail.sum() + (stride - len(tail)) * last) / stride] if len(tail) else []])
+    per_step = np.concatenate([per_step, np.full(blocks - len(per_step), last)])
+    return normalized_schedule(per_step)
+
+
 def planned_schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.ndarray]:
     """η at every step 0..horizon from `lr` (per-step array or (steps, values) knots), or None;
     with stride > 1 the mean of each block of `stride` steps instead."""
@@ -22,45 +68,8 @@ def planned_schedule(lr, horizon: int, stride: int, notes: list) -> Optional[np.
         return None
     try:
         if isinstance(lr, tuple) and len(lr) == 2:
-            ks, kv = (np.asarray(v, float).ravel() for v in lr)
-            if len(ks) != len(kv):
-                raise ValueError(f"{len(ks)} knot steps but {len(kv)} rates")
-            good = np.isfinite(ks) & np.isfinite(kv)
-            ks, kv = ks[good], kv[good]
-            if len(ks) == 0:
-                raise ValueError("no finite (step, lr) knot")
-            order = np.argsort(ks, kind="stable")
-            ks, kv = ks[order], kv[order]
-            if ks[-1] < horizon:
-                notes.append(f"learning-rate schedule ends at step {int(ks[-1])}: held at its last value to {horizon}")
-            if stride > 1:  # the mean over each block of a piecewise-linear rate, from BLOCK_MEAN_POINTS a block
-                start = np.arange(0, horizon + 1, stride, dtype=float)
-                sub = start[:, None] + (np.arange(BLOCK_MEAN_POINTS) + 0.5)[None, :] * (stride / BLOCK_MEAN_POINTS) - 0.5
-                return normalized_schedule(np.interp(sub, ks, kv).mean(axis=1))
-            per_step = np.interp(np.arange(horizon + 1, dtype=float), ks, kv)
-        else:
-            per_step = np.asarray(lr, float).ravel()
-            if len(per_step) == 0:
-                raise ValueError("empty schedule")
-            if len(per_step) < horizon + 1:
-                notes.append(f"learning-rate schedule has {len(per_step)} steps: held at its last value to {horizon}")
-            per_step = per_step[: horizon + 1]
-            bad = ~np.isfinite(per_step)
-            if bad.all():
-                raise ValueError("no finite learning rate")
-            if bad.any():
-                idx = np.arange(len(per_step))
-                per_step = np.interp(idx, idx[~bad], per_step[~bad])
-            # pool what was given, then hold its last value for the blocks (or steps) beyond it:
-            # a short array is never padded out to the target step (1e9 steps would be 7.5 GiB)
-            blocks, last = -(-(horizon + 1) // stride), per_step[-1]
-            if stride > 1:  # block means, without copying a long array: whole blocks as a view
-                whole = len(per_step) - len(per_step) % stride
-                tail = per_step[whole:]
-                per_step = np.concatenate([per_step[:whole].reshape(-1, stride).mean(axis=1),
-                                           [(tail.sum() + (stride - len(tail)) * last) / stride] if len(tail) else []])
-            per_step = np.concatenate([per_step, np.full(blocks - len(per_step), last)])
-        return normalized_schedule(per_step)
+            return _knots_schedule(lr, horizon, stride, notes)
+        return _per_step_schedule(lr, horizon, stride, notes)
     except (TypeError, ValueError) as exc:
         notes.append(f"learning-rate schedule unusable ({exc}): assumed constant")
         return None
