@@ -199,7 +199,23 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
         exponent=float(p), n_points=post.n_points, confidence=confidence, notes=tuple(notes), _posterior=post)
 
 
-def _forecast(post, target, confidence, notes) -> Forecast:
+def _asymptote(post: GridPosterior, confidence: float):
+    """(low, mid, high) of the asymptote E − B·(1 − η_target), the posterior's own quantiles; NaN
+    for the log-linear law, which falls without bound in ln x."""
+    if post.log_linear:
+        return float("nan"), float("nan"), float("nan")
+    # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
+    powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
+    full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
+    a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
+    a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
+    a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
+    a_sd = np.maximum(a_sd, np.maximum(MIN_RELATIVE_SD * np.abs(a_mean), 1e-300))
+    tail = (1.0 - confidence) / 2.0
+    return mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+
+
+def _forecast(post: GridPosterior, target, confidence, notes) -> Forecast:
     mid, low, high = post.band(np.array([target], float), confidence)
     top = int(np.argmax(post.weight))
     E, A, B = post.theta[top]
@@ -209,19 +225,7 @@ def _forecast(post, target, confidence, notes) -> Forecast:
     if post.has_drop:
         params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma), "power": float(power)})
     params["noise"] = float(post.noise)
-    if post.log_linear:  # falls without bound in ln x: no asymptote
-        alo = amid = ahi = float("nan")
-    else:
-        # asymptote: E − B·(1 − η_target)
-        # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
-        powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
-        full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
-        a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
-        a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
-        a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
-        a_sd = np.maximum(a_sd, np.maximum(MIN_RELATIVE_SD * np.abs(a_mean), 1e-300))
-        tail = (1.0 - confidence) / 2.0
-        alo, amid, ahi = mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+    alo, amid, ahi = _asymptote(post, confidence)
     loss = float(mid[0])
     if not np.isfinite(loss) or loss <= 0:
         return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",
