@@ -20,7 +20,7 @@ from .priors import ForecastPriors
 MIN_FIT_POINTS = 2  # points with a positive learning-rate area the fit needs (two determine a curve's level and slope)
 RECENT_POINTS = 3  # Lc, the loss scale of E's and A's priors, is the median of the last this many losses
 LAW_COEFFICIENTS = 3  # E, A, B: the residual scale's degrees of freedom lose them; fewer points leave no MAD to read
-NOISE_PSEUDO_POINTS = 2.0  # ν: pseudo-points of the prior noise in the residual scale, so a few points cannot claim none
+NOISE_PSEUDO_POINTS = 2.0  # ν: pseudo-points of the prior noise in the residual scale: a few points cannot claim none
 AUTOCORRELATION_MIN_POINTS = 4  # the fewest residuals whose lag-1 autocorrelation ρ is read
 MAX_AUTOCORRELATION = 0.98  # ρ's cap: the widening √((1+ρ)/(1−ρ)) stays finite
 REFINE_ABOVE_NATS = 0.5  # an exponent whose evidence beats both neighbours' by this much peaks sharper than the grid
@@ -138,7 +138,8 @@ def _finer_exponents(alphas, log_ev, shape_idx, n_shapes):
     for i in range(n_shapes):
         lev = log_ev[shape_idx == i]
         j = int(np.argmax(np.where(np.isfinite(lev), lev, -np.inf)))
-        if 1 < j < len(alphas) - 1 and lev[j] - max(lev[j - 1], lev[j + 1]) > REFINE_ABOVE_NATS:  # alphas[0]: log-linear
+        # alphas[0] is the log-linear law: a peak refined has power-law exponents on both sides (j − 1 ≥ 1)
+        if 1 < j < len(alphas) - 1 and lev[j] - max(lev[j - 1], lev[j + 1]) > REFINE_ABOVE_NATS:
             fine = np.exp(np.linspace(np.log(alphas[j - 1]), np.log(alphas[j + 1]), REFINE_POINTS)[1:-1])
             fine = fine[np.abs(np.log(fine / alphas[j])) > SAME_EXPONENT]
             fine_alpha.append(fine)
@@ -164,7 +165,7 @@ def _log_cell_widths(alpha, shape_idx, n_shapes):
 
 def _fit_inputs(s, y, eta, S1, stride, tidx, priors: ForecastPriors, weak_drop_prior: bool):
     """The fit's shared inputs (_FitInputs) for the points (s, y) it sees, with the drop shapes."""
-    scale = np.median(y)  # fit in units of the typical loss: any scale of input works (numpy: scale² may be inf, not raise)
+    scale = np.median(y)  # fit in units of the typical loss: any scale works (numpy: scale² may be inf, not raise)
     y = y / scale
     idx = np.clip(s // stride, 0, len(eta) - 1)
     ref_area = S1[idx[-1]]
@@ -190,8 +191,8 @@ def _fit_all_exponents(inputs: _FitInputs, n_shapes: int, prior_noise: float):
     if not np.any(np.isfinite(log_ev)):
         return "no exponent on the grid gives a finite fit"
     # the residual scale of the best power-law point (the log-linear law is only a candidate)
-    noise, sigma = _residual_scale(resid[int(np.argmax(np.where(np.isfinite(log_ev) & (alpha > LOG_LINEAR), log_ev,
-                                                                 -np.inf)))], prior_noise)
+    best_power = int(np.argmax(np.where(np.isfinite(log_ev) & (alpha > LOG_LINEAR), log_ev, -np.inf)))
+    noise, sigma = _residual_scale(resid[best_power], prior_noise)
     theta, cov, log_ev, resid = _fit(inputs, alpha, shape_idx, sigma)
     if not np.any(np.isfinite(log_ev)):
         return "no exponent on the grid gives a finite fit"

@@ -10,7 +10,7 @@ from ..schedules import normalized_schedule
 
 MAX_STEP = 2 ** 53  # the largest whole number a float64 holds exactly; steps beyond it cannot be told apart
 MAX_POINTS = 400  # longer histories are averaged down to this many points (bounded time)
-POOL_BEYOND_STEPS = 1 << 18  # schedules to a horizon this long or longer are pooled into blocks of steps (bounded time and memory)
+POOL_BEYOND_STEPS = 1 << 18  # a schedule to a horizon this far or further is pooled in blocks (bounded time, memory)
 BLOCK_MEAN_POINTS = 4  # a block of knots' piecewise-linear rate is averaged from this many midpoints
 
 

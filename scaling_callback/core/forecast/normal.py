@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-# erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): erf(x) ≈ 1 − (a1·t + … + a5·t⁵)·e^(−x²), t = 1/(1 + p·x)
+# erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): 1 − (a1·t + … + a5·t⁵)·e^(−x²), t = 1/(1 + p·x)
 ERF_P = 0.3275911
 ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # a1..a5 of A&S 7.1.26
 PPF_BRACKET = 10.0  # norm_ppf bisects in [−10, 10]: Φ(−10) ≈ 8e-24, beyond any level forecast() asks for
