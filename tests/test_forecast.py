@@ -452,15 +452,15 @@ def test_mixture_quantiles_invert_the_mixture_cdf():
     """The forecast is a mixture's median and its band the mixture's quantiles: each quantile
     must be where the mixture's CDF (a dense sum of normal CDFs) reaches its level, for weights
     shared by every column and one mixture per column, with zero-weight components ignored."""
-    from scaling_callback.core.forecast.normal import _mixture_quantiles, _norm_cdf
+    from scaling_callback.core.forecast.normal import mixture_quantiles, norm_cdf
 
     rng = np.random.default_rng(0)
     means = rng.normal(2.0, 0.3, size=(5, 3))
     sds = rng.uniform(0.01, 0.2, size=(5, 3))
     probs = (0.1, 0.5, 0.9)
     for weights in (np.array([0.1, 0.4, 0.0, 0.3, 0.2]), rng.dirichlet(np.ones(5), size=3).T):
-        q = _mixture_quantiles(weights, means, sds, probs)
+        q = mixture_quantiles(weights, means, sds, probs)
         w = np.broadcast_to(weights[:, None] if weights.ndim == 1 else weights, means.shape)
         for i, p in enumerate(probs):
-            cdf = np.sum(w * _norm_cdf((q[i][None, :] - means) / sds), axis=0)
+            cdf = np.sum(w * norm_cdf((q[i][None, :] - means) / sds), axis=0)
             assert np.allclose(cdf, p, atol=1e-9)

@@ -14,10 +14,15 @@ loss has turned up (overfitting) the forecast follows the rise since its best po
 
 The package, one idea a file:
   priors.py    ForecastPriors, DropPrior, DEFAULT_PRIORS (learnt by benchmarks/learn_priors.py)
-  inputs.py    the history and the planned schedule, cleaned, thinned and normalised
-  law.py       the fitted laws as posteriors: the multi-power grid (its log-linear limit included)
-               and the rising law
-  fit.py       Huber-IRLS at every grid point with its Laplace evidence; the choice of law by
+  inputs.py    the history and the planned schedule, cleaned, pooled, thinned and normalised
+  law.py       the multi-power law over its grid (its log-linear limit included) as a
+               posterior: GridPosterior
+  irls.py      Huber-IRLS at every grid point under the bounds E, A, B ≥ 0, with its Laplace evidence
+  grid.py      the grid fit of a history: the points and columns, the drop prior, the residual
+               scale, finer exponents, the cells' widths
+  rising.py    a validation loss that has turned up: when it has, and the rise fitted since its
+               best point (RisingPosterior)
+  fit.py       the fit forecast() makes: the rising law or the grid, and the choice of law by
                the run's own past (the hindcast)
   interval.py  the calibrated interval: the fit's own spread and a misspecification term,
                calibrated apart for forecasts across a decay not yet begun
@@ -34,18 +39,21 @@ interval.interval_z; docs/forecast.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..status import Status
 from .fit import fitted_posterior
-from .inputs import MAX_STEP, _clean
-from .law import _Posterior, _RisingPosterior
-from .normal import _mixture_quantiles
+from .inputs import MAX_STEP, clean_history
+from .law import MIN_RELATIVE_SD, GridPosterior
+from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
+from .rising import RisingPosterior
 
 __all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIORS"]
+
+CLOCKS_PART_ABOVE = 1e-3  # a rise's two clocks (area, steps) differing by this share at the target earn a note
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class Forecast:
     confidence: float
     notes: Tuple[str, ...] = ()
     status: Status = Status.OK
-    _posterior: Optional["_Posterior"] = field(default=None, repr=False, compare=False)
+    _posterior: Optional[Union["GridPosterior", "RisingPosterior"]] = field(default=None, repr=False, compare=False)
 
     def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(mid, low, high) of the forecast curve at `steps` (NaN everywhere when not ok)."""
@@ -149,7 +157,7 @@ def forecast(
     if not 0.0 < confidence < 1.0:
         return _failed(Status.BAD_INPUT, f"confidence must be in (0, 1), got {confidence}", target, 0.8, 0)
     try:
-        s, y, n_bad = _clean(steps, losses)
+        s, y, n_bad = clean_history(steps, losses)
     except (TypeError, ValueError) as exc:
         return _failed(Status.BAD_INPUT, f"unusable input: {exc}", target, confidence, 0)
     if n_bad:
@@ -164,7 +172,7 @@ def forecast(
             post = fitted_posterior(s, y, target, lr, priors, notes)
             if isinstance(post, tuple):
                 return _failed(*post, target, confidence, len(s), notes)
-            if isinstance(post, _RisingPosterior):
+            if isinstance(post, RisingPosterior):
                 return _forecast_rising(post, s, y, target, confidence, notes)
             return _forecast(post, target, confidence, notes)
     except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
@@ -179,7 +187,7 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
                  f"forecast by the rise since then (no asymptote)")
     if post.step_clock is not None:
         other = float(post.step_clock.median(np.array([target], float))[0])
-        if abs(other / mid[0] - 1) > 1e-3:  # the two clocks part (a schedule that changes after the best point)
+        if abs(other / mid[0] - 1) > CLOCKS_PART_ABOVE:  # the two clocks part (a schedule that changes after the best point)
             notes.append(f"the rise measured in learning-rate area reaches {mid[0]:.4g} by step {target}; measured "
                          f"in steps it would reach {other:.4g}: the interval's upper end allows for it")
     nan = float("nan")
@@ -191,7 +199,23 @@ def _forecast_rising(post, s, y, target, confidence, notes) -> Forecast:
         exponent=float(p), n_points=post.n_points, confidence=confidence, notes=tuple(notes), _posterior=post)
 
 
-def _forecast(post, target, confidence, notes) -> Forecast:
+def _asymptote(post: GridPosterior, confidence: float):
+    """(low, mid, high) of the asymptote E − B·(1 − η_target), the posterior's own quantiles; NaN
+    for the log-linear law, which falls without bound in ln x."""
+    if post.log_linear:
+        return float("nan"), float("nan"), float("nan")
+    # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
+    powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
+    full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
+    a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
+    a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
+    a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
+    a_sd = np.maximum(a_sd, np.maximum(MIN_RELATIVE_SD * np.abs(a_mean), 1e-300))
+    tail = (1.0 - confidence) / 2.0
+    return mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+
+
+def _forecast(post: GridPosterior, target, confidence, notes) -> Forecast:
     mid, low, high = post.band(np.array([target], float), confidence)
     top = int(np.argmax(post.weight))
     E, A, B = post.theta[top]
@@ -201,19 +225,7 @@ def _forecast(post, target, confidence, notes) -> Forecast:
     if post.has_drop:
         params.update({"C": float(C), "beta": float(beta), "gamma": float(gamma), "power": float(power)})
     params["noise"] = float(post.noise)
-    if post.log_linear:  # falls without bound in ln x: no asymptote
-        alo = amid = ahi = float("nan")
-    else:
-        # asymptote: E − B·(1 − η_target)
-        # the full drop of a shape with power p is B·(1 − η_T^p): η_T^p = (1 − depth)^p
-        powers = np.array([shape[3] for shape in post.shapes])[post.shape_idx]
-        full = 1.0 - np.maximum(1.0 - post.depth, 0.0) ** powers
-        a_vec = np.stack([np.ones_like(full), np.zeros_like(full), -full], axis=1)  # (J, 3)
-        a_mean = np.einsum("jk,jk->j", post.theta, a_vec)
-        a_sd = np.sqrt(np.maximum(np.einsum("jk,jkl,jl->j", a_vec, post.cov, a_vec), 0.0))
-        a_sd = np.maximum(a_sd, np.maximum(1e-9 * np.abs(a_mean), 1e-300))
-        tail = (1.0 - confidence) / 2.0
-        alo, amid, ahi = _mixture_quantiles(post.weight, a_mean[:, None], a_sd[:, None], (tail, 0.5, 1 - tail))[:, 0]
+    alo, amid, ahi = _asymptote(post, confidence)
     loss = float(mid[0])
     if not np.isfinite(loss) or loss <= 0:
         return _failed(Status.FIT_FAILED, f"the fitted law gives a non-physical loss {loss:.4g} at step {target}",

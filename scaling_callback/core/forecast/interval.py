@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .normal import _norm_ppf
+from .normal import norm_ppf
 from .priors import ForecastPriors
 
 
 Z80 = 1.2815515655446004  # the standard normal's 90% quantile: an 80% central interval is ±Z80·sd
+MIN_SCALE = 1e-6  # S's floor (relative): at observed steps every feature is 0
+# the interval's lower end is linear in the half-width down to this share of the forecast; no development
+# forecast was above its final by a factor 1/LINEAR_DOWN_TO (docs/forecast.md, "The interval")
+LINEAR_DOWN_TO = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,6 @@ def relative_own_sd(raw: RawBand) -> np.ndarray:
     return (raw.hi80 - raw.lo80) / (2 * Z80) / np.maximum(np.abs(raw.mid), 1e-300)
 
 
-MIN_SCALE = 1e-6  # S's floor (relative): at observed steps every feature is 0
-
-
 def interval_scale(raw: RawBand, w_own: float, w_hindcast: float, w_sensitivity: float, w_ahead: float):
     """S = √((w_o·own)² + D²), the relative scale the calibrated z multiplies (at least MIN_SCALE)."""
     return np.maximum(np.sqrt((w_own * relative_own_sd(raw)) ** 2
@@ -55,10 +56,9 @@ def half_width(raw: RawBand, S, z, confidence: float = 0.8):
     """The relative distance from m to an end of the interval: √((k·noise)² + (z·r·S)²), k = Φ⁻¹(1 − tail)
     and r = k/Φ⁻¹(0.9). The noise of one validation loss (the final loss is one such observation)
     is normal with a known scale, so it enters at its own quantile, not multiplied by the
-    calibrated z (which, taken at the worst source, is 3–4: it would promise the gate a gain of
-    3–4 noise sd on a flat curve; with the noise inside S the gate replay stopped 1 MultiPowerLaw
-    and 5 cpu_gpt runs, with it here 4 and 6, still none wrongly)."""
-    k = _norm_ppf(0.5 + confidence / 2)
+    calibrated z (which, taken at the worst source, would promise the gate a gain of several noise
+    sd on a flat curve: benchmarks/gate_replay.py; docs/forecast.md, "Stopping safely")."""
+    k = norm_ppf(0.5 + confidence / 2)
     return np.sqrt((k * raw.noise) ** 2 + (z * (k / Z80) * S) ** 2)
 
 
@@ -97,9 +97,6 @@ def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):
     z_lo, z_hi = interval_z(raw, priors)
     low = lower_fraction(-half_width(raw, S, z_lo, confidence))
     return m, m + size * (low - 1.0), m + size * half_width(raw, S, z_hi, confidence)
-
-
-LINEAR_DOWN_TO = 0.5  # the lowest final/forecast of any development forecast is 0.51 (cpu_gpt at 20%)
 
 
 def lower_fraction(x):
