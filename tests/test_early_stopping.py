@@ -117,7 +117,7 @@ def test_resumed_run_forecasts_and_stops_like_the_uninterrupted_one(tmp_path):
     assert len(after) >= 2 and [repr(r) for r in resumed.forecasts if r.step > start] == [repr(r) for r in after]
     # restored ones too (repr: an overfitting forecast's asymptote is NaN, and NaN != NaN)
     assert [repr(r) for r in resumed.forecasts if r.ok] == [repr(r) for r in whole.forecasts if r.ok]
-    np.testing.assert_array_equal(resumed.tracker._schedule["lr"], whole.tracker._schedule["lr"])
+    np.testing.assert_array_equal(resumed.tracker.planned_schedule.lr, whole.tracker.planned_schedule.lr)
     logged = read_scalars(str(tmp_path / "resumed"), ["forecast/final_loss"])["forecast/final_loss"]
     expected = [r.loss for r in after]
     assert logged[0].tolist() == [r.step for r in after] and logged[1] == pytest.approx(expected, rel=1e-6)

@@ -73,8 +73,8 @@ def test_schedule_is_the_trainers(tmp_path):
     trainer = transformers.Trainer(model=tiny_gpt2(), args=args, train_dataset=PaddedItems(80),
                                    eval_dataset=PaddedItems(4, seed=1), data_collator=collate, callbacks=[callback])
     trainer.train()
-    schedule = callback.tracker._schedule
-    steps, lr = schedule["steps"], schedule["lr"]
+    schedule = callback.tracker.planned_schedule
+    steps, lr = schedule.steps, schedule.lr
     want = [0.01 * min(s / 10, 0.5 * (1 + math.cos(math.pi * max(s - 10, 0) / 30))) for s in steps]
     assert np.allclose(lr, want, rtol=1e-6, atol=1e-9)
     assert steps[0] == 0 and steps[-1] >= 40
