@@ -53,7 +53,8 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
 
     Attributes: `tracker` (the ScalingTracker: history, forecasts, assessment, n_params,
     planned_steps). `add_listener(fn)`: fn(record) is called with every forecast's record on
-    every process (how `ForecastEarlyStoppingCallback` follows it). Checkpoint resume is not carried: a resumed run counts from zero again.
+    every process (how `ForecastEarlyStoppingCallback` follows it). Checkpoint resume is not
+    carried: a resumed run counts from zero again.
     """
 
     _scaling_callback = True  # not called back by the reports it sends through the Trainer

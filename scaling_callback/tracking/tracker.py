@@ -50,7 +50,7 @@ class Report:
 
 def _setting(name: str) -> property:
     """A read-only attribute of the tracker that is its `settings.<name>`."""
-    return property(lambda self: getattr(self.settings, name), doc=f"`settings.{name}` (TrackerSettings)")
+    return property(lambda self: getattr(self.settings, name))
 
 
 class ScalingTracker:
@@ -103,8 +103,9 @@ class ScalingTracker:
     forecasting), `n_params` (N), `planned_steps`, `planned_schedule` (the `PlannedSchedule`
     the forecast uses), `settings` (each also read under its own name: `min_delta`, ...;
     `forecast` as `forecasting`). `add_listener(fn)`: fn(record) after every forecast.
-    `state_dict()` / `load_state_dict()` keep all of it across a resume. Never raises from `observe` because a
-    fit failed: the record says why (`forecast/ok` is 0) and one warning is given per kind.
+    `state_dict()` / `load_state_dict()` keep all of it across a resume. Never raises from
+    `observe` because a fit failed: the record says why (`forecast/ok` is 0) and one warning is
+    given per kind.
     """
 
     @with_settings_signature
