@@ -53,8 +53,14 @@ def test_plateau_is_stopped_well_before_max_steps(tmp_path, caplog):
 def test_improving_run_is_not_stopped(tmp_path):
     gate = ForecastEarlyStopping(min_delta=0.02, patience=2)
     callback = ScalingLawCallback()
+    seen = []
+    callback.add_listener(seen.append)  # any rule can listen as the gate does
     trainer = fit_curve(tmp_path, [callback, gate], improving_curve, val_check_interval=50)
     assert trainer.global_step == MAX_STEPS and gate.stopped_step is None and gate.reason is None
+    assert seen == list(callback.forecasts)
+    checks = gate.last_check
+    callback.tracker.publish_forecast(seen[-1])  # the gate left at teardown: only our listener hears it
+    assert gate.last_check is checks and len(seen) == len(callback.forecasts) + 1
     assert len(callback.forecasts) == MAX_STEPS // 50 and all(r.ok for r in callback.forecasts[1:])
     # the last check is at the planned end: nothing left to save, no decision
     assert "nothing left to save" in gate.last_check.reason
