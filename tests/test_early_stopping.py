@@ -53,8 +53,14 @@ def test_plateau_is_stopped_well_before_max_steps(tmp_path, caplog):
 def test_improving_run_is_not_stopped(tmp_path):
     gate = ForecastEarlyStopping(min_delta=0.02, patience=2)
     callback = ScalingLawCallback()
+    seen = []
+    callback.add_listener(seen.append)  # any rule can listen as the gate does
     trainer = fit_curve(tmp_path, [callback, gate], improving_curve, val_check_interval=50)
     assert trainer.global_step == MAX_STEPS and gate.stopped_step is None and gate.reason is None
+    assert seen == list(callback.forecasts)
+    checks = gate.last_check
+    callback.tracker.publish_forecast(seen[-1])  # the gate left at teardown: only our listener hears it
+    assert gate.last_check is checks and len(seen) == len(callback.forecasts) + 1
     assert len(callback.forecasts) == MAX_STEPS // 50 and all(r.ok for r in callback.forecasts[1:])
     # the last check is at the planned end: nothing left to save, no decision
     assert "nothing left to save" in gate.last_check.reason
@@ -117,7 +123,7 @@ def test_resumed_run_forecasts_and_stops_like_the_uninterrupted_one(tmp_path):
     assert len(after) >= 2 and [repr(r) for r in resumed.forecasts if r.step > start] == [repr(r) for r in after]
     # restored ones too (repr: an overfitting forecast's asymptote is NaN, and NaN != NaN)
     assert [repr(r) for r in resumed.forecasts if r.ok] == [repr(r) for r in whole.forecasts if r.ok]
-    np.testing.assert_array_equal(resumed.tracker._schedule["lr"], whole.tracker._schedule["lr"])
+    np.testing.assert_array_equal(resumed.tracker.planned_schedule.lr, whole.tracker.planned_schedule.lr)
     logged = read_scalars(str(tmp_path / "resumed"), ["forecast/final_loss"])["forecast/final_loss"]
     expected = [r.loss for r in after]
     assert logged[0].tolist() == [r.step for r in after] and logged[1] == pytest.approx(expected, rel=1e-6)

@@ -184,12 +184,12 @@ def test_the_forecast_uses_the_planned_schedule_of_the_whole_run(tmp_path, sourc
     trainer = fit_curve(tmp_path, [callback, recorder], module=module, max_steps=-1, max_epochs=1,
                         accumulate_grad_batches=2, val_check_interval=80)
     assert callback.planned_end == trainer.global_step == 200
-    knots = callback.tracker._schedule
+    planned_schedule = callback.tracker.planned_schedule
     steps = np.arange(200)
-    planned = np.interp(steps, knots["steps"], knots["lr"])
+    planned = np.interp(steps, planned_schedule.steps, planned_schedule.lr)
     if source == "scheduler":
         used = np.array([recorder.lr[s] for s in steps])
-        assert knots["source"] == "SequentialLR"
+        assert planned_schedule.source == "SequentialLR"
     else:
         used = np.array([callback.lr_schedule(s) for s in steps])
     assert planned == pytest.approx(used, abs=1e-5 * 0.1)

@@ -73,8 +73,8 @@ def test_schedule_is_the_trainers(tmp_path):
     trainer = transformers.Trainer(model=tiny_gpt2(), args=args, train_dataset=PaddedItems(80),
                                    eval_dataset=PaddedItems(4, seed=1), data_collator=collate, callbacks=[callback])
     trainer.train()
-    schedule = callback.tracker._schedule
-    steps, lr = schedule["steps"], schedule["lr"]
+    schedule = callback.tracker.planned_schedule
+    steps, lr = schedule.steps, schedule.lr
     want = [0.01 * min(s / 10, 0.5 * (1 + math.cos(math.pi * max(s - 10, 0) / 30))) for s in steps]
     assert np.allclose(lr, want, rtol=1e-6, atol=1e-9)
     assert steps[0] == 0 and steps[-1] >= 40
@@ -115,10 +115,20 @@ def test_same_forecast_as_the_lightning_callback(tmp_path):
 
 
 def test_gate_stops_the_hf_run(tmp_path):
+    from scaling_callback.tracking.settings import TrackerSettings
+
     gate = ForecastEarlyStoppingCallback(min_delta=0.02, patience=2)
-    trainer = _hf_curve_run(tmp_path, plateau_curve, [ScalingLawTrainerCallback(), gate], max_steps=1000,
+    source = ScalingLawTrainerCallback(settings=TrackerSettings(min_delta=0.05), min_delta=0.01)  # keywords override
+    assert source.tracker.min_delta == 0.01
+    seen = []
+    source.add_listener(seen.append)  # a listener of one's own, beside the gate
+    trainer = _hf_curve_run(tmp_path, plateau_curve, [source, gate], max_steps=1000,
                             eval_steps=40, lr_scheduler_type="constant")
     assert 0 < gate.stopped_step == trainer.state.global_step < 600  # of 1000, as the Lightning gate (test_early_stopping)
+    assert seen == list(source.forecasts) and gate.last_check.step == seen[-1].step
+    checks = gate.last_check
+    source.tracker.publish_forecast(seen[-1])  # the gate left at train end: only our listener hears it
+    assert gate.last_check is checks and len(seen) == len(source.forecasts) + 1
     assert gate.reason.startswith("Stopped")
     logged = read_scalars(str(tmp_path), ["gate/stopped_step", "gate/wait_count"])
     assert logged["gate/stopped_step"][1].tolist() == [gate.stopped_step]

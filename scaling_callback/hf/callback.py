@@ -15,12 +15,14 @@ over `tracking.ScalingTracker`, as the Lightning callback is).
 from __future__ import annotations
 
 import math
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 import transformers
 
 from ..tracking.sharded import data_parallel_sum
+from ..core.history import ForecastRecord
 from ..tracking.adapter import adapter_tracker
+from ..tracking.settings import TrackerSettings, with_settings_signature
 from .tokens import TrainingInputsHook
 from .trainer_access import broadcast_object, find_trainer, is_distributed, optional_trainer, report, tensorboard_writers
 
@@ -44,34 +46,29 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         trainer: the Trainer, when it cannot be found from the calling frames at train begin.
         tokens_in_batch: fn(inputs) -> int or integer tensor, the tokens of one micro-batch's
             model inputs (a dict); default: attention_mask.sum(), else input_ids.numel().
-        the others: as `ScalingTracker` (non_embedding_params, convention, n_layer, n_ctx, d_attn,
-            tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence,
-            min_delta, figure_every).
+        settings: a `tracking.settings.TrackerSettings`; each keyword given overrides its value.
+        the others: the settings of `TrackerSettings` and `ScalingTracker` (non_embedding_params,
+            convention, n_layer, n_ctx, d_attn, tokens_per_epoch, forecast, horizons,
+            horizon_unit, lr_schedule, confidence, min_delta, figure_every, fit).
 
     Attributes: `tracker` (the ScalingTracker: history, forecasts, assessment, n_params,
-    planned_steps). Checkpoint resume is not carried: a resumed run counts from zero again.
+    planned_steps). `add_listener(fn)`: fn(record) is called with every forecast's record on
+    every process (how `ForecastEarlyStoppingCallback` follows it). Checkpoint resume is not
+    carried: a resumed run counts from zero again.
     """
 
     _scaling_callback = True  # not called back by the reports it sends through the Trainer
 
+    @with_settings_signature
     def __init__(self, monitor: str = "eval_loss", train_monitor: Optional[str] = "loss", *, trainer=None,
-                 tokens_in_batch: Optional[Callable] = None, non_embedding_params: Optional[int] = None,
-                 convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
-                 d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
-                 horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
-                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10):
-        self.tracker = adapter_tracker(
-            self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
-            tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
-            tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
-            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every)
+                 settings: Optional[TrackerSettings] = None, **overrides):
+        self.tracker = adapter_tracker(self, monitor, train_monitor, settings, overrides)
         self.monitor, self.train_monitor = monitor, train_monitor
         self.trainer = optional_trainer(trainer)
         self._train_loss = math.nan
         self._evaluating = False
         self._training = False
         self._inputs_hook: Optional[TrainingInputsHook] = None
-        self._listeners: List = []  # ForecastEarlyStoppingCallbacks told of each forecast
 
     # ---- the Trainer's hooks ---------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
@@ -137,7 +134,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                               f"{sorted(metrics)}. Its history records NaN; pass monitor=.")
         rank_zero = state.is_world_process_zero
         result = tracker.observe(int(state.global_step), val_loss, train_loss=self._train_loss,
-                                 epochs=state.epoch, forecast=rank_zero)
+                                 epochs=state.epoch, forecast=rank_zero, publish=False)
         if self.trainer is not None:
             report(self.trainer, self, args, state, control, result.metrics)
         if not tracker.forecasting:
@@ -147,8 +144,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             record = broadcast_object(record, src=0)
             if not rank_zero:
                 tracker.forecasts.append(record)
-        for listener in self._listeners:
-            listener.on_forecast(args, state, control, record)
+        tracker.publish_forecast(record)
         if control.should_training_stop or state.global_step >= state.max_steps:
             tracker.finish()  # the latest forecast's figure, while the TensorBoardCallback's writer is open
 
@@ -165,6 +161,16 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             self.tracker.warn_once("no-forecast", reason)
 
     # ---- for a script ------------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[ForecastRecord], None]) -> None:
+        """Call `listener(record)` with the `ForecastRecord` of every forecast, on every process,
+        after the callback has reported it (`ScalingTracker.add_listener`; a
+        `ForecastEarlyStoppingCallback` is one)."""
+        self.tracker.add_listener(listener)
+
+    def remove_listener(self, listener: Callable[[ForecastRecord], None]) -> None:
+        """Stop calling `listener` (`ScalingTracker.remove_listener`)."""
+        self.tracker.remove_listener(listener)
+
     @property
     def history(self):
         return self.tracker.history

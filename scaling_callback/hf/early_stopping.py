@@ -61,15 +61,22 @@ class ForecastEarlyStoppingCallback(transformers.TrainerCallback):
                                f"{why}. Use both: Trainer(callbacks=[ScalingLawTrainerCallback(), "
                                "ForecastEarlyStoppingCallback(...)]).")
         self._source = forecasting[0]
-        if not any(listener is self for listener in self._source._listeners):
-            self._source._listeners.append(self)
+        self._source.add_listener(self._forecast_made)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._source is not None:
-            self._source._listeners[:] = [cb for cb in self._source._listeners if cb is not self]
+            self._source.remove_listener(self._forecast_made)
 
     # ---- told by the ScalingLawTrainerCallback after each forecast, on every process ------------
+    def _forecast_made(self, record: Optional[ForecastRecord]) -> None:
+        """The listener this gate adds to its ScalingLawTrainerCallback (`add_listener`): told
+        within the Trainer's evaluate hooks, so the Trainer's own args, state and control are the
+        ones the hook was given."""
+        trainer = self.trainer
+        self.on_forecast(trainer.args, trainer.state, trainer.control, record)
+
     def on_forecast(self, args, state, control, record: Optional[ForecastRecord]) -> None:
+        """Check the gate on `record` and stop the Trainer when it says so (every process)."""
         check = self._gate.check(int(state.global_step), record)
         self.last_check = check
         stop = any_process(check.stop, device=args.device)

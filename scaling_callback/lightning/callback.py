@@ -11,14 +11,15 @@ advises, and the forecast's record is broadcast to the other ranks so that a
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 
 from ..core import tags
-from ..core.history import ForecastHistory, History
+from ..core.history import ForecastHistory, ForecastRecord, History
 from ..core.planning import planned_end_step
 from ..tracking.adapter import adapter_tracker
+from ..tracking.settings import TrackerSettings, with_settings_signature
 from ..tracking.sharded import rank_counts_tokens, strategy_device_mesh
 from .resume import run_missed_validation, validation_due
 from .report import TerminalReport, tensorboard_loggers, tensorboard_writers
@@ -36,6 +37,9 @@ class ScalingLawCore:
     Args:
         monitor: validation metric recorded in the history (one warning when it is missing).
         train_monitor: training-loss metric recorded beside it when logged (None: not recorded).
+        settings: a `tracking.settings.TrackerSettings` with the settings below (defaults and
+            checks written once there, shared with the HF callback and `ScalingTracker`); each
+            keyword given overrides its value.
         tokens_in_batch: fn(batch) -> int or integer tensor, the tokens of one training batch;
             default `scaling_callback.tokens_in_batch` (token tensor numel; attention_mask.sum()
             for dicts with input_ids; first element of tuples/lists).
@@ -84,27 +88,19 @@ class ScalingLawCore:
     line when an advice condition starts or ends, and a summary at train end.
     Attributes: `forecasts` (ForecastHistory of every validation's ForecastRecord, on every
     rank, kept in checkpoints), `assessment` (the latest `Assessment`, rank zero only),
-    `planned_end` (the target step of the run, None when it has no end).
+    `planned_end` (the target step of the run, None when it has no end). `add_listener(fn)`:
+    fn(record) is called with every forecast's record on every rank (how `ForecastEarlyStopping`
+    follows it).
     A fit that fails is a warning with the reason, never an exception in the training loop.
     The work is done by a `ScalingTracker` (`tracker`); this class feeds it from the Trainer.
     """
 
-    def __init__(self, monitor: str = "val_loss", train_monitor: Optional[str] = "train_loss",
-                 tokens_in_batch: Optional[Callable] = None, non_embedding_params: Optional[int] = None,
-                 convention: str = "kaplan", n_layer: Optional[int] = None, n_ctx: Optional[int] = None,
-                 d_attn: Optional[int] = None, tokens_per_epoch: Optional[int] = None, forecast: bool = True,
-                 horizons=None, horizon_unit: str = "steps", lr_schedule: Optional[Callable[[int], float]] = None,
-                 confidence: float = 0.8, min_delta: float = 0.01, figure_every: int = 10,
-                 progress_bar: bool = True, fit=None):
-        self.tracker = adapter_tracker(
-            self, monitor, train_monitor, non_embedding_params=non_embedding_params, convention=convention,
-            tokens_in_batch=tokens_in_batch, n_layer=n_layer, n_ctx=n_ctx, d_attn=d_attn,
-            tokens_per_epoch=tokens_per_epoch, forecast=forecast, horizons=horizons, horizon_unit=horizon_unit,
-            lr_schedule=lr_schedule, confidence=confidence, min_delta=min_delta, figure_every=figure_every,
-            fit=fit)
+    @with_settings_signature
+    def __init__(self, monitor: str = "val_loss", train_monitor: Optional[str] = "train_loss", *,
+                 progress_bar: bool = True, settings: Optional[TrackerSettings] = None, **overrides):
+        self.tracker = adapter_tracker(self, monitor, train_monitor, settings, overrides)
         self.monitor = monitor
         self.train_monitor = train_monitor
-        self._listeners: List = []  # ForecastEarlyStopping cores told of each forecast record
         self._ckpt_path: Optional[str] = None  # the checkpoint being resumed from, for error messages
         self._missed_validation: Optional[int] = None  # the step of a validation the resume must run
         self.terminal = TerminalReport(progress_bar)
@@ -120,6 +116,16 @@ class ScalingLawCore:
     confidence = property(lambda self: self.tracker.confidence)
     min_delta = property(lambda self: self.tracker.min_delta)
     planned_end = property(lambda self: self.tracker.planned_steps)
+
+    def add_listener(self, listener: Callable[[ForecastRecord], None]) -> None:
+        """Call `listener(record)` with the `ForecastRecord` of every forecast, on every rank,
+        after the callback has logged it (`ScalingTracker.add_listener`; a `ForecastEarlyStopping`
+        is one)."""
+        self.tracker.add_listener(listener)
+
+    def remove_listener(self, listener: Callable[[ForecastRecord], None]) -> None:
+        """Stop calling `listener` (`ScalingTracker.remove_listener`)."""
+        self.tracker.remove_listener(listener)
 
     @property
     def history(self) -> History:
@@ -233,7 +239,8 @@ class ScalingLawCore:
         train_loss = self._metric(trainer, self.train_monitor, warn=False) if self.train_monitor else None
         report = self.tracker.observe(int(trainer.global_step), val_loss,
                                       math.nan if train_loss is None else train_loss,
-                                      epochs=self._epochs(trainer), forecast=bool(trainer.is_global_zero))
+                                      epochs=self._epochs(trainer), forecast=bool(trainer.is_global_zero),
+                                      publish=False)
         for logger in trainer.loggers:  # self.log is refused in on_validation_end
             logger.log_metrics({tags.for_instance(tag, self.tracker.tag_suffix): value
                                 for tag, value in report.metrics.items()}, step=trainer.global_step)
@@ -247,8 +254,7 @@ class ScalingLawCore:
             record = trainer.strategy.broadcast(record, src=0)
             if not trainer.is_global_zero:
                 self.tracker.forecasts.append(record)
-        for listener in self._listeners:
-            listener.on_forecast(trainer, record)
+        self.tracker.publish_forecast(record)
 
     def state_dict(self) -> Dict[str, object]:
         """Plain numbers. Under DDP every rank must call it together (it sums the token count)."""

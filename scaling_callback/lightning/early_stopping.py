@@ -55,6 +55,7 @@ class ForecastEarlyStoppingCore:
         self.reason: Optional[str] = None
         self.last_check: Optional[GateCheck] = None
         self._source: Optional[ScalingLawCore] = None
+        self._trainer = None  # the Trainer fitting, between setup and teardown (for `_forecast_made`)
 
     @property
     def min_delta(self) -> float:
@@ -87,13 +88,13 @@ class ForecastEarlyStoppingCore:
                    else "the Trainer has no ScalingLawCallback")
             raise RuntimeError(f"{type(self).__qualname__} stops on the forecasts of a ScalingLawCallback, but {why}. "
                                "Use both: Trainer(callbacks=[ScalingLawCallback(), ForecastEarlyStopping(...)]).")
-        self._source = forecasting[0]
-        if not any(listener is self for listener in self._source._listeners):
-            self._source._listeners.append(self)
+        self._source, self._trainer = forecasting[0], trainer
+        self._source.add_listener(self._forecast_made)
 
     def teardown(self, trainer, pl_module, stage) -> None:
         if self._source is not None:
-            self._source._listeners[:] = [listener for listener in self._source._listeners if listener is not self]
+            self._source.remove_listener(self._forecast_made)
+        self._trainer = None
 
     def state_dict(self) -> Dict[str, object]:
         return {**self._gate.state_dict(), "stopped_step": self.stopped_step, "reason": self.reason}
@@ -104,8 +105,13 @@ class ForecastEarlyStoppingCore:
         self.stopped_step = None if stopped is None or stopped == 0 else int(stopped)  # 0: "not stopped" before
         self.reason = state_dict["reason"]
 
-    # ---- called by the ScalingLawCallback after each forecast, on every rank -------------
+    # ---- told by the ScalingLawCallback after each forecast, on every rank ---------------
+    def _forecast_made(self, record: Optional[ForecastRecord]) -> None:
+        """The listener this gate adds to its ScalingLawCallback (`add_listener`)."""
+        self.on_forecast(self._trainer, record)
+
     def on_forecast(self, trainer, record: Optional[ForecastRecord]) -> None:
+        """Check the gate on `record` and stop the Trainer when it says so (every rank)."""
         if getattr(trainer, "fast_dev_run", False):
             return
         check = self._gate.check(int(trainer.global_step), record)

@@ -8,28 +8,26 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Dict
-
-import numpy as np
+from typing import Callable, Dict, Optional
 
 from ..core.checks import INT64_MAX, whole_number
 from ..core.history import ForecastHistory, History
+from .planned import STATE_KEYS, PlannedSchedule
 
 REQUIRED = ("tokens", "train_batches", "history")  # "forecasts", "schedule", "advice": optional (older versions)
-SCHEDULE_KEYS = ("steps", "lr", "end", "source", "note")
 
 
 def _count(value) -> int:
     return whole_number(value, "it", maximum=INT64_MAX, what="a whole number from 0 to 2^63 - 1")
 
 
-def _schedule(value):
-    """None, or the planned learning rate as {"steps": int64 array, "lr": float array, "end", "source", "note"}."""
+def _schedule(value) -> Optional[PlannedSchedule]:
+    """None, or the planned learning rate saved by `PlannedSchedule.state_dict`."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise ValueError(f"it must be a dict or None, got {type(value).__name__}")
-    missing = [k for k in SCHEDULE_KEYS if k not in value]
+    missing = [k for k in STATE_KEYS if k not in value]
     if missing:
         raise ValueError(f"it lacks {missing}")
     steps, lr = value["steps"], value["lr"]
@@ -40,8 +38,7 @@ def _schedule(value):
         raise ValueError("its 'lr' must hold finite numbers")
     if not isinstance(value["source"], str) or not (value["note"] is None or isinstance(value["note"], str)):
         raise ValueError("its 'source' must be a string and its 'note' a string or None")
-    return dict(value, steps=np.asarray(steps, dtype=np.int64), lr=np.asarray(lr, dtype=float),
-                end=_count(value["end"]))
+    return PlannedSchedule(steps, lr, _count(value["end"]), value["source"], value["note"])
 
 
 def _advice(value):

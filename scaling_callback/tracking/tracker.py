@@ -21,17 +21,17 @@ import torch
 from ..core import tags
 from ..core.advice.board import AdviceBoard, BoardView
 from ..core.assess import Assessment, assess, failed_record
-from ..core.checks import positive_number, whole_number
-from ..core.compute import context_flops_per_token, epochs_seen, pf_days, tokens_per_param, training_flops
+from ..core.checks import whole_number
+from ..core.compute import epochs_seen, pf_days, tokens_per_param, training_flops
 from ..core.history import ForecastHistory, ForecastRecord, History, Observation
-from ..core.planning import check_horizons, compress_schedule, horizon_steps, schedule_before
+from ..core.planning import horizon_steps
 from ..core.status import Status
-from ..core.crossrun.trend import TrendCheck, load_fit, trend_check
-from ..io import write_schedule_file
+from ..core.crossrun.trend import TrendCheck, trend_check
 from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
-from .accounting import CONVENTIONS, TokenCounter, non_embedding_params as count_non_embedding_params
-from .schedule import simulate_lr_schedule
+from .accounting import TokenCounter, non_embedding_params as count_non_embedding_params
+from .planned import PlannedSchedule, plan_schedule
+from .settings import TrackerSettings, with_settings_signature
 from .state import read_state
 from .throughput import Throughput
 
@@ -46,6 +46,11 @@ class Report:
     assessment: Optional[Assessment]  # the forecast and advice in full (None likewise, or on an error)
     advice: Optional[BoardView] = None  # the advice as state after this evaluation: changes, decision, text
     trend: Optional[TrendCheck] = None  # the forecast against the family's law (with fit=, a forecast made)
+
+
+def _setting(name: str) -> property:
+    """A read-only attribute of the tracker that is its `settings.<name>`."""
+    return property(lambda self: getattr(self.settings, name))
 
 
 class ScalingTracker:
@@ -66,37 +71,26 @@ class ScalingTracker:
     Args:
         model: the module whose non-embedding parameters N are counted (or pass
             `non_embedding_params`; or call `set_model` later).
-        non_embedding_params: N given explicitly (positive int) instead of counted.
-        convention: "kaplan" (N without token/position embeddings, Kaplan et al. 2020) or "total"
-            (every parameter, Hoffmann et al. 2022).
-        tokens_in_batch: fn(batch) -> int or integer tensor, the tokens of one training batch;
-            default `scaling_callback.tokens_in_batch`.
-        n_layer, n_ctx, d_attn: all three add the context term to the compute,
-            C = (6N + 6·n_layer·n_ctx·d_attn)·D (Kaplan et al. 2020 eq. 2.2, Table 1).
-        tokens_per_epoch: unique training tokens in one epoch (epochs = D / tokens_per_epoch); the
-            data-limit and repeated-data advice use it.
         planned_steps: the optimizer step the run is planned to end at (the forecast's target);
             None: no planned end (then `horizons`).
         optimizer, schedulers: where the planned learning rate is simulated from (on copies:
             the real ones are untouched), from step 0 to `planned_steps`; see
             `tracking.schedule.simulate_lr_schedule`. `lr_schedule`: an explicit callable(step) -> lr
             instead. Neither: a constant learning rate is assumed (said in the notes).
-        forecast: fit and advise at every `observe` (False: scale only).
-        horizons, horizon_unit: steps (or tokens) to forecast at when there is no planned end.
-        confidence: probability mass of the forecast interval (0.8: the 80% interval).
-        min_delta: loss improvement still worth training for (the recommended stop).
         writer: a `torch.utils.tensorboard.SummaryWriter`: `observe` writes the scalars, the
             custom-scalars layout, the advice text and the figure to it (None: nothing written);
             `finish()` draws the last figure.
-        figure_every: draw the forecast figure at the first forecast, every this many after, at
-            the planned end and at `finish()` (0: never).
         sum_over_ranks: fn(int64 tensor) -> tensor summed over the data-parallel ranks (e.g. a
             `torch.distributed.all_reduce`); every rank must then call `observe` together.
         monitor: the name of the validation metric (the figure's label and the layout's series).
-        fit: a cross-run law of this run's family (a `ScalingLawFit`, or the path of one saved by
-            `scaling-callback fit --save`): at each forecast the loss it expects for N and the
-            planned D is logged beside the forecast (trend/*), with a warning when the forecast's
-            interval and the law's do not overlap (`core.crossrun.trend`). Read at construction.
+        settings: a `TrackerSettings` (tracking/settings.py), the settings the Lightning and HF
+            callbacks take too; each keyword given overrides its value:
+        tokens_in_batch, non_embedding_params, convention, n_layer, n_ctx, d_attn,
+        tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence, min_delta,
+        figure_every, fit: the settings, as keywords; what each means, its default and its
+            check: `TrackerSettings`. With `fit`, at each forecast the loss the family's law
+            expects for N and the planned D is logged beside the forecast (trend/*), with a
+            warning when the forecast's interval and the law's do not overlap (`core.crossrun.trend`).
 
     The advice is kept as state (`core.advice.board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has
@@ -106,50 +100,26 @@ class ScalingTracker:
 
     Attributes: `history` (every `Observation`), `forecasts` (every `ForecastRecord`),
     `assessment` (the latest), `advice` (the latest `BoardView`), `forecast_seconds` (time spent
-    forecasting), `n_params` (N), `planned_steps`. `state_dict()` /
-    `load_state_dict()` keep all of it across a resume. Never raises from `observe` because a
-    fit failed: the record says why (`forecast/ok` is 0) and one warning is given per kind.
+    forecasting), `n_params` (N), `planned_steps`, `planned_schedule` (the `PlannedSchedule`
+    the forecast uses), `settings` (each also read under its own name: `min_delta`, ...;
+    `forecast` as `forecasting`). `add_listener(fn)`: fn(record) after every forecast.
+    `state_dict()` / `load_state_dict()` keep all of it across a resume. Never raises from
+    `observe` because a fit failed: the record says why (`forecast/ok` is 0) and one warning is
+    given per kind.
     """
 
-    def __init__(self, model: Optional[torch.nn.Module] = None, *, non_embedding_params: Optional[int] = None,
-                 convention: str = "kaplan", tokens_in_batch: Optional[Callable] = None,
-                 n_layer: Optional[int] = None, n_ctx: Optional[int] = None, d_attn: Optional[int] = None,
-                 tokens_per_epoch: Optional[int] = None, planned_steps: Optional[int] = None,
-                 optimizer: Optional[torch.optim.Optimizer] = None, schedulers=(),
-                 lr_schedule: Optional[Callable[[int], float]] = None, forecast: bool = True,
-                 horizons=None, horizon_unit: str = "steps", confidence: float = 0.8, min_delta: float = 0.01,
-                 writer=None, figure_every: int = 10,
+    @with_settings_signature
+    def __init__(self, model: Optional[torch.nn.Module] = None, *, planned_steps: Optional[int] = None,
+                 optimizer: Optional[torch.optim.Optimizer] = None, schedulers=(), writer=None,
                  sum_over_ranks: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 monitor: str = "val_loss", fit=None):
-        if convention not in CONVENTIONS:
-            raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
-        if tokens_in_batch is not None and not callable(tokens_in_batch):
-            raise ValueError(f"tokens_in_batch must be a callable fn(batch) -> count, got {tokens_in_batch!r}")
-        context_flops_per_token(n_layer, n_ctx, d_attn)  # validates the context sizes
-        if lr_schedule is not None and not callable(lr_schedule):
-            raise ValueError(f"lr_schedule must be a callable step -> lr, got {lr_schedule!r}")
-        if not 0.0 < float(confidence) < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-        positive_number(min_delta, "min_delta", what="a positive loss difference")
-        whole_number(figure_every, "figure_every", minimum=0)
+                 monitor: str = "val_loss", settings: Optional[TrackerSettings] = None, **overrides):
+        self.settings = TrackerSettings.of(settings, overrides, type(self).__qualname__)
         if sum_over_ranks is not None and not callable(sum_over_ranks):
             raise ValueError(f"sum_over_ranks must be a callable tensor -> tensor, got {sum_over_ranks!r}")
-        self.convention = convention
-        self.non_embedding_params = whole_number(non_embedding_params, "non_embedding_params", minimum=1, none_ok=True)
-        self.n_layer, self.n_ctx, self.d_attn = n_layer, n_ctx, d_attn
-        self.tokens_per_epoch = whole_number(tokens_per_epoch, "tokens_per_epoch", minimum=1, none_ok=True)
-        self.forecasting = bool(forecast)
-        self.horizons = check_horizons(horizons, horizon_unit)
-        self.horizon_unit = horizon_unit
-        self.lr_schedule = lr_schedule
-        self.confidence = float(confidence)
-        self.min_delta = float(min_delta)
         self.writer = writer
-        self.figure_every = int(figure_every)
         self.sum_over_ranks = sum_over_ranks
         self.reduce_device: Optional[torch.device] = None  # where the rank sum runs (a strategy's root device)
         self.monitor = monitor
-        self.fit = None if fit is None else load_fit(fit)
         self.trend: Optional[TrendCheck] = None  # the latest check against `fit`
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
@@ -159,10 +129,11 @@ class ScalingTracker:
         self.history = History()
         self.forecasts = ForecastHistory()
         self.assessment: Optional[Assessment] = None
-        self._counter = TokenCounter(tokens_in_batch)
+        self._counter = TokenCounter(self.tokens_in_batch)
         self._tokens_restored = 0  # global count at the checkpoint this run resumed from
         self.train_batches = 0  # training micro-batches this process has seen, resumes included
-        self._schedule = None  # planned lr as knots: {"steps", "lr", "end", "source", "note"}
+        self._planned: Optional[PlannedSchedule] = None  # the planned learning rate, once simulated
+        self._listeners: List[Callable[[ForecastRecord], None]] = []  # told of each forecast (add_listener)
         self._warned = set()
         self.board = AdviceBoard(self.min_delta)
         self.advice: Optional[BoardView] = None
@@ -173,8 +144,60 @@ class ScalingTracker:
         self.set_schedule_source(optimizer, schedulers)
         if model is not None:
             self.set_model(model)
-        if self.planned_steps is not None and (optimizer is not None or schedulers or lr_schedule is not None):
+        if self.planned_steps is not None and (optimizer is not None or schedulers or self.lr_schedule is not None):
             self.simulate_schedule(self.planned_steps)  # before the first step: the whole schedule is ahead
+
+    # the settings, read from `settings` under the names they have always had here
+    tokens_in_batch = _setting("tokens_in_batch")
+    non_embedding_params = _setting("non_embedding_params")
+    convention = _setting("convention")
+    n_layer = _setting("n_layer")
+    n_ctx = _setting("n_ctx")
+    d_attn = _setting("d_attn")
+    tokens_per_epoch = _setting("tokens_per_epoch")
+    forecasting = _setting("forecast")
+    horizons = _setting("horizons")
+    horizon_unit = _setting("horizon_unit")
+    lr_schedule = _setting("lr_schedule")
+    confidence = _setting("confidence")
+    min_delta = _setting("min_delta")
+    figure_every = _setting("figure_every")
+    fit = _setting("fit")
+
+    @property
+    def planned_schedule(self) -> Optional[PlannedSchedule]:
+        """The planned learning rate the forecast uses (None until simulated or restored)."""
+        return self._planned
+
+    # ---- listeners -----------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[ForecastRecord], None]) -> None:
+        """Call `listener(record)` with the `ForecastRecord` of every forecast from now on (a
+        failed one too: `record.ok` is False): how a stopping rule, or a hyperparameter search's
+        pruner, follows the run. Adding one already there does nothing.
+
+            def report(record):
+                if record.ok:
+                    trial.report(record.loss, step=record.step)   # e.g. an Optuna trial
+            tracker.add_listener(report)
+
+        In a plain loop it is called at the end of each `observe` that forecast. Under the
+        Lightning and HF callbacks (their `add_listener` is this one) it is called on every
+        process, after the callback has logged the forecast and shared its record between
+        processes."""
+        if not callable(listener):
+            raise TypeError(f"a listener must be a callable fn(record), got {listener!r}")
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[ForecastRecord], None]) -> None:
+        """Stop calling `listener` (one that is not there: nothing happens)."""
+        self._listeners[:] = [known for known in self._listeners if known != listener]
+
+    def publish_forecast(self, record: ForecastRecord) -> None:
+        """Tell every listener of `record`, in the order they were added. `observe` does it;
+        an adapter that observes with `publish=False` calls it once the record is shared."""
+        for listener in list(self._listeners):
+            listener(record)
 
     # ---- counting ------------------------------------------------------------------------
     def set_model(self, model: torch.nn.Module) -> None:
@@ -206,26 +229,20 @@ class ScalingTracker:
         self.throughput.validation_started()
 
     def observe(self, step: int, val_loss: Optional[float], train_loss: float = math.nan, *,
-                epochs: Optional[float] = None, forecast: Optional[bool] = None) -> Report:
+                epochs: Optional[float] = None, forecast: Optional[bool] = None, publish: bool = True) -> Report:
         """Record an evaluation at optimizer step `step` and, with forecasting on (and `forecast`
         not False: adapters pass whether this process is the one that forecasts), forecast and
-        advise. With a `writer`, everything is written to it at `step`.
+        advise. With a `writer`, everything is written to it at `step`. Then, with `publish`,
+        every listener (`add_listener`) is told of the forecast made (adapters pass False and
+        publish the record once it is shared between processes: `publish_forecast`).
 
         `val_loss` None: not measured this time (recorded as NaN, skipped by the forecast, no
         warning); a non-finite number is warned about once (a diverging run).
         `epochs`: passes over the training data so far, when the caller knows them better than
         D / tokens_per_epoch (e.g. dataloader passes)."""
-        if self.n_params is None:
-            raise RuntimeError(f"{self.name}: N is not known; pass the model, non_embedding_params=, or call "
-                               "set_model(model) before observe()")
-        tokens = self.tokens()
-        flops = training_flops(self.n_params, tokens, self.n_layer, self.n_ctx, self.d_attn)
-        observation = Observation(step=int(step), tokens=tokens, flops=flops,
-                                  val_loss=math.nan if val_loss is None else float(val_loss),
-                                  train_loss=float(train_loss))
-        self.history.append(observation)
+        observation = self._record_observation(step, val_loss, train_loss)
         metrics = self._scale_metrics(observation, epochs)
-        rates = self.throughput.rates(observation.step, tokens, flops, self.planned_steps)
+        rates = self.throughput.rates(observation.step, observation.tokens, observation.flops, self.planned_steps)
         if rates is not None:
             metrics.update(rates.metrics())
         record = assessment = advice = trend = None
@@ -242,7 +259,22 @@ class ScalingTracker:
                 self.writer.add_scalar(tag, value, int(step))
             if assessment is not None:
                 self.write_tensorboard([self.writer], assessment)
+        if publish and record is not None:
+            self.publish_forecast(record)
         return Report(observation, metrics, record, assessment, advice, trend)
+
+    def _record_observation(self, step: int, val_loss: Optional[float], train_loss: float) -> Observation:
+        """The evaluation's step, D (summed over ranks), C and losses, appended to the history."""
+        if self.n_params is None:
+            raise RuntimeError(f"{self.name}: N is not known; pass the model, non_embedding_params=, or call "
+                               "set_model(model) before observe()")
+        tokens = self.tokens()
+        flops = training_flops(self.n_params, tokens, self.n_layer, self.n_ctx, self.d_attn)
+        observation = Observation(step=int(step), tokens=tokens, flops=flops,
+                                  val_loss=math.nan if val_loss is None else float(val_loss),
+                                  train_loss=float(train_loss))
+        self.history.append(observation)
+        return observation
 
     def _scale_metrics(self, observation: Observation, epochs: Optional[float]) -> Dict[str, float]:
         metrics = {
@@ -347,12 +379,9 @@ class ScalingTracker:
         """The planned learning rate as (steps, lr) knots covering 0..target, simulated when
         not yet known that far; None (constant) when it cannot be had."""
         self.simulate_schedule(target, current_step=int(self.history[-1].step) if len(self.history) else 0)
-        schedule = self._schedule
-        if schedule.get("note"):
-            notes.append(schedule["note"])
-        if schedule["steps"].size == 0:
-            return None
-        return schedule["steps"], schedule["lr"]
+        if self._planned.note:
+            notes.append(self._planned.note)
+        return self._planned.knots()
 
     def set_schedule_source(self, optimizer=None, schedulers=(), steps_per_epoch: Optional[int] = None) -> None:
         """Where the planned learning rate is read from: an optimizer (or a list of them: the
@@ -364,43 +393,20 @@ class ScalingTracker:
         """Simulate the learning rate from `current_step` to `end` on copies of the optimizer and
         schedulers of `set_schedule_source` (`schedule.simulate_lr_schedule`; or from
         `lr_schedule`), joined to the part before `current_step` already known (a resumed run's
-        checkpoint), and keep it as knots. Once, unless a later target lies further. Never
-        raises: a schedule that cannot be read is assumed constant, with a warning."""
-        if self._schedule is not None and self._schedule["end"] >= end:
+        checkpoint), and keep it as knots (`planned_schedule`, planned.py). Once, unless a later
+        target lies further. Never raises: a schedule that cannot be read is assumed constant,
+        with a warning."""
+        if self._planned is not None and self._planned.end >= end:
             return
         try:
-            self._simulate(int(end), self._optimizer, self._schedulers, int(current_step), self._steps_per_epoch)
+            self._planned, warning = plan_schedule(
+                int(end), self._optimizer, self._schedulers, current_step=int(current_step),
+                steps_per_epoch=self._steps_per_epoch, lr_schedule=self.lr_schedule, known=self._planned)
         except Exception as exc:  # noqa: BLE001 - a schedule we cannot read is an assumption, not a crash
-            note = f"the learning-rate schedule could not be simulated ({type(exc).__name__}: {exc}); assumed constant"
-            self._schedule = {"steps": np.zeros(0, np.int64), "lr": np.zeros(0), "end": int(end),
-                              "source": "none", "note": note}
-            self.warn_once("schedule", note)
-
-    def _simulate(self, end: int, optimizer, schedulers, current_step: int, steps_per_epoch) -> None:
-        start = 0 if self.lr_schedule is not None else current_step
-        past_steps, past_lr = (schedule_before(self._schedule["steps"], self._schedule["lr"], start)
-                               if self._schedule is not None else (np.zeros(0, np.int64), np.zeros(0)))
-        optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer] if optimizer else []
-        if self.lr_schedule is None and not optimizers and not schedulers:
-            raise ValueError("there is no optimizer to read a learning rate from")
-        notes = []
-        sim = simulate_lr_schedule(optimizers[0] if optimizers else None, schedulers, end, current_step=start,
-                                   steps_per_epoch=steps_per_epoch, lr_schedule=self.lr_schedule)
-        if sim.note:
-            notes.append(sim.note)
-        if len(optimizers) > 1:
-            notes.append(f"the forecast follows the learning rate of the first of {len(optimizers)} optimizers")
-        if start > 0 and past_steps.size == 0:
-            notes.append(f"the learning rate before step {start} is not known (no schedule in the checkpoint): "
-                         f"assumed {sim.lr[0]:g} as at step {start}")
-        if sim.source == "constant" and not sim.note:
-            notes.append(f"no learning-rate scheduler: constant learning rate {sim.lr[0]:g}")
-        knot_steps, knot_lr = compress_schedule(sim.steps, sim.lr)
-        note = "; ".join(notes) or None
-        self._schedule = {"steps": np.concatenate([past_steps, knot_steps]), "lr": np.concatenate([past_lr, knot_lr]),
-                          "end": int(end), "source": sim.source, "note": note}
-        if sim.note or len(optimizers) > 1:
-            self.warn_once("schedule", note)
+            warning = f"the learning-rate schedule could not be simulated ({type(exc).__name__}: {exc}); assumed constant"
+            self._planned = PlannedSchedule.unreadable(int(end), warning)
+        if warning:
+            self.warn_once("schedule", warning)
 
     # ---- TensorBoard extras --------------------------------------------------------------
     def write_tensorboard(self, writers, assessment: Assessment) -> None:
@@ -447,14 +453,13 @@ class ScalingTracker:
 
     def save_schedule(self, log_dir: str) -> Optional[str]:
         """Save the planned schedule (the knots the forecast uses) and the planned end beside the
-        event files in `log_dir`, for `scaling-callback forecast LOGDIR`; the path, or None when
-        there is no planned end or schedule yet. An error writing it is a warning."""
-        if self._schedule is None or self.planned_steps is None:
+        event files in `log_dir`, for `scaling-callback forecast LOGDIR` (`PlannedSchedule.write`);
+        the path, or None when there is no planned end or schedule yet. An error writing it is a
+        warning."""
+        if self._planned is None or self.planned_steps is None:
             return None
         try:
-            return write_schedule_file(log_dir, steps=self._schedule["steps"].tolist(),
-                                       lr=self._schedule["lr"].tolist(), planned_end=self.planned_steps,
-                                       source=self._schedule["source"], monitor=self.monitor)
+            return self._planned.write(log_dir, self.monitor, planned_end=self.planned_steps)
         except OSError as exc:
             self.warn_once("schedule-file", f"the planned schedule could not be saved in {log_dir} ({exc}); "
                            "`scaling-callback forecast` will assume a constant learning rate")
@@ -464,8 +469,7 @@ class ScalingTracker:
     def state_dict(self) -> Dict[str, object]:
         """Plain numbers. With `sum_over_ranks`, every rank must call it together (it sums the
         token count)."""
-        schedule = None if self._schedule is None else {
-            key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in self._schedule.items()}
+        schedule = None if self._planned is None else self._planned.state_dict()
         return {"tokens": self.tokens(), "train_batches": self.train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
                 "schedule": schedule, "advice": self.board.state_dict()}
@@ -487,7 +491,7 @@ class ScalingTracker:
         self.forecasts = state["forecasts"]  # absent in checkpoints of accounting-only versions: empty
         if state["advice"] is not None:  # absent in checkpoints of earlier versions
             self.board.load_state_dict(state["advice"])
-        self._schedule = state["schedule"]
+        self._planned = state["schedule"]
 
     # ---- warnings ------------------------------------------------------------------------
     def warn_once(self, key: str, message: str) -> None:
