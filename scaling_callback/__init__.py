@@ -26,6 +26,7 @@ _PUBLIC = {
     "ForecastEarlyStoppingCallback": "hf.early_stopping",
     # any training loop
     "ScalingTracker": "tracking.tracker",
+    "TrackerSettings": "tracking.settings",  # the settings all three take
     # forecasting one run
     "forecast": "core.forecast",
     "Forecast": "core.forecast",
