@@ -17,10 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scaling_callback.core import crossrun  # noqa: E402
-from scaling_callback.core.crossrun import fit_scaling_law  # noqa: E402
+from scaling_callback.core import crossrun
+from scaling_callback.core.crossrun import fit_scaling_law
 
 SCALING = Path(__file__).resolve().parents[1] / "data" / "scaling"
 
