@@ -93,17 +93,17 @@ def chinchilla_table(n_bootstrap, repeats):
     return fit, boot
 
 
-def estimates(fit) -> dict:
-    """{parameter: (value, low, high)} of a fit."""
-    return {name: (est.value, est.low, est.high) for name, est in fit.parameters.items()}
+def estimates(fit) -> list:
+    """[(parameter, value, low, high)] of a fit, in the law's order."""
+    return [(name, est.value, est.low, est.high) for name, est in fit.parameters.items()]
 
 
 def paper_table(ours) -> str:
-    """Our estimates and bootstrap intervals ({parameter: (value, low, high)}) beside Besiroglu et al.'s."""
+    """Our estimates and bootstrap intervals ([(parameter, value, low, high)]) beside Besiroglu et al.'s."""
     lines = ["| parameter | ours | ours 95% CI (bootstrap) | Besiroglu et al. | their 95% CI | "
              "Hoffmann grid + L-BFGS-B (their notebook) | ours inside their CI |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for name, (value, low, high) in ours.items():
+    for name, value, low, high in ours:
         theirs, lo, hi = BESIROGLU[name]
         inside = "yes" if lo <= value <= hi else "NO"
         lines.append(f"| {name} | {fmt(value)} | {fmt(low)}–{fmt(high)} | {fmt(theirs)} | "
@@ -175,7 +175,7 @@ def second_check_row(name, N, D, L, form) -> dict:
     except crossrun.ScalingLawError:
         tpp = "none (an exponent is 0)"
     return {"data": name, "points": int(N.size), "form": form,
-            "parameters": {k: v.value for k, v in fit.parameters.items()},
+            "parameters": [(k, v.value) for k, v in fit.parameters.items()],
             "n_opt_exponent": fit.n_opt_exponent.value, "tokens_per_parameter": tpp, "cost": fit.cost,
             "seconds": seconds}
 
@@ -191,7 +191,7 @@ def second_checks_table(rows, with_times=True) -> str:
              + (" fit s |" if with_times else ""),
              "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if with_times else "")]
     for r in rows:
-        params = ", ".join(f"{k} {fmt(v)}" for k, v in r["parameters"].items())
+        params = ", ".join(f"{k} {fmt(v)}" for k, v in r["parameters"])
         lines.append(f"| {r['data']} | {r['points']} | {r['form']} | {params} | {fmt(r['n_opt_exponent'])} | "
                      f"{r['tokens_per_parameter']} | {r['cost']:.4g} |" + (f" {r['seconds']:.2f} |" if with_times else ""))
     return "\n".join(lines)
@@ -207,8 +207,7 @@ def second_checks():
 
 def docs_tables(data) -> dict:
     """{block name: table} of docs/crossrun.md."""
-    ours = {name: tuple(v) for name, v in data["chinchilla"].items()}
-    return {"crossrun_fit:paper": paper_table(ours),
+    return {"crossrun_fit:paper": paper_table(data["chinchilla"]),
             "crossrun_fit:second": second_checks_table(data["second"], with_times=False)}
 
 
@@ -232,7 +231,7 @@ def check_docs() -> int:
     wrong = [f"docs/{PAGE}: block {name} differs from the recorded results"
              for name in check_blocks(PAGE, docs_tables(data))]
     fit = fit_scaling_law(*chinchilla_points(), n_bootstrap=0)
-    for name, (value, _, _) in data["chinchilla"].items():
+    for name, value, _, _ in data["chinchilla"]:
         if not np.isclose(fit.parameters[name].value, value, rtol=1e-9, atol=0):
             wrong.append(f"Chinchilla {name}: recorded {value}, now {fit.parameters[name].value}")
     name, form = RECHECKED

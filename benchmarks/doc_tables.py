@@ -62,7 +62,7 @@ def write_data(name: str, data: dict) -> str:
     os.makedirs(DATA, exist_ok=True)
     path = os.path.join(DATA, name + ".json")
     with open(path, "w") as f:
-        json.dump(_no_nan(data), f, indent=0, sort_keys=True)
+        json.dump(_no_nan(data), f, indent=0)
         f.write("\n")
     return path
 
