@@ -57,13 +57,25 @@ def _no_nan(value):
     return value
 
 
+def dumps(data: dict) -> str:
+    """JSON of a dict with each element of a list value on a line of its own (a diff shows which
+    case changed), floats as repr writes them (exactly)."""
+    parts = []
+    for key, value in _no_nan(data).items():
+        if isinstance(value, list):
+            body = ",\n".join(json.dumps(item, ensure_ascii=False) for item in value)
+            parts.append(f"{json.dumps(key)}: [\n{body}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 def write_data(name: str, data: dict) -> str:
     """docs/data/<name>.json; returns its path."""
     os.makedirs(DATA, exist_ok=True)
     path = os.path.join(DATA, name + ".json")
     with open(path, "w") as f:
-        json.dump(_no_nan(data), f, indent=0)
-        f.write("\n")
+        f.write(dumps(data))
     return path
 
 

@@ -15,7 +15,9 @@ import inspect
 
 import numpy as np
 
-from scaling_callback import ForecastEarlyStopping, ForecastRecord, PlateauGate, forecast
+from scaling_callback.core.forecast import forecast
+from scaling_callback.core.gate import PlateauGate
+from scaling_callback.core.history import ForecastRecord
 from scaling_callback.runs import SOURCES, load_runs
 
 MAX_CHECKS = 30  # checks per run: lr_scheduling runs validate up to 1000 times (bounded benchmark time)
@@ -23,6 +25,9 @@ WRONG_FACTOR = 2.0  # "improved by more than 2·min_delta after the stop" counts
 
 
 def gate_defaults():
+    """ForecastEarlyStopping's min_delta, patience and min_steps (imported here: it brings Lightning)."""
+    from scaling_callback import ForecastEarlyStopping
+
     sig = inspect.signature(ForecastEarlyStopping.__init__).parameters
     return {name: sig[name].default for name in ("min_delta", "patience", "min_steps")}
 
@@ -55,9 +60,10 @@ def replay_all(runs, priors=None):
     return out
 
 
-def replay_table(result) -> str:
-    """Per source: runs, stops, wrong stops (the first three named) and the compute the right stops saved."""
-    wrong_gain = WRONG_FACTOR * gate_defaults()["min_delta"]
+def replay_table(result, min_delta=None) -> str:
+    """Per source: runs, stops, wrong stops (the first three named) and the compute the right stops
+    saved; a wrong stop gained more than WRONG_FACTOR·min_delta after it (ForecastEarlyStopping's by default)."""
+    wrong_gain = WRONG_FACTOR * (gate_defaults()["min_delta"] if min_delta is None else min_delta)
     lines = ["| source | runs | stopped | wrong stops (improved > 2·min_delta after) | compute saved by right stops |",
              "| --- | --- | --- | --- | --- |"]
     for source, rows in result.items():
