@@ -192,8 +192,9 @@ def second_checks_table(rows, with_times=True) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if with_times else "")]
     for r in rows:
         params = ", ".join(f"{k} {fmt(v)}" for k, v in r["parameters"])
+        seconds = f" {r['seconds']:.2f} |" if with_times else ""
         lines.append(f"| {r['data']} | {r['points']} | {r['form']} | {params} | {fmt(r['n_opt_exponent'])} | "
-                     f"{r['tokens_per_parameter']} | {r['cost']:.4g} |" + (f" {r['seconds']:.2f} |" if with_times else ""))
+                     f"{r['tokens_per_parameter']} | {r['cost']:.4g} |" + seconds)
     return "\n".join(lines)
 
 

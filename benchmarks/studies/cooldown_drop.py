@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
-import sys
 
 import numpy as np
 

@@ -24,7 +24,6 @@ relative to the rule in use (< 1: better). About 3 minutes on two cores.
 from __future__ import annotations
 
 import os
-import sys
 from multiprocessing import Pool
 
 import numpy as np

@@ -17,8 +17,6 @@ learn_priors.py uses it as INTERVAL_WEIGHTS; the table marks both. About 6 minut
 """
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import fields, replace
 
 import numpy as np
