@@ -4,8 +4,14 @@
     python benchmarks/crossrun_fit.py --bootstrap 1000     # intervals as in docs/crossrun.md
     python benchmarks/crossrun_fit.py --full-grid          # also run all 4,500 Hoffmann starts
     python benchmarks/crossrun_fit.py --check-bootstrap 20 # are bootstrap refits global optima?
+    python benchmarks/crossrun_fit.py --write-docs         # 1,000 resamples; tables into docs/crossrun.md
+    python benchmarks/crossrun_fit.py --check-docs         # do docs/crossrun.md's tables match the code?
 
 Reads data/scaling (the repository's copy of the public points). Prints; asserts nothing.
+With --write-docs the paper's table and the second checks are also written into docs/crossrun.md
+between their markers (<!-- crossrun_fit:... -->), and what they are rendered from into
+docs/data/crossrun_fit.json; --check-docs renders them again from that file and refits the
+Chinchilla points and one Gadre set without bootstrap (tests/test_doc_tables.py).
 """
 import argparse
 import csv
@@ -17,12 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from scaling_callback.core import crossrun  # noqa: E402
-from scaling_callback.core.crossrun import fit_scaling_law  # noqa: E402
+from doc_tables import check_blocks, read_data, write_block, write_data
+from scaling_callback.core import crossrun
+from scaling_callback.core.crossrun import fit_scaling_law
 
 SCALING = Path(__file__).resolve().parents[1] / "data" / "scaling"
+PAGE = "crossrun.md"
+DATA_NAME = "crossrun_fit"
+DOCS_BOOTSTRAP = 1000  # the resamples of the intervals in docs/crossrun.md
 
 # Besiroglu et al. 2024 (arXiv 2404.10102): estimate, 95% CI; and Hoffmann's grid + L-BFGS-B
 BESIROGLU = {"E": (1.8169, 1.769, 1.871), "A": (482.01, 285.2, 743.6), "B": (2085.43, 1042.4, 5810.3),
@@ -66,14 +74,7 @@ def chinchilla_table(n_bootstrap, repeats):
     print(f"fit with {n_bootstrap} bootstrap resamples: {seconds:.1f} s "
           f"({len(boot.bootstrap_laws)} refits succeeded)")
     print()
-    print("| parameter | ours | ours 95% CI (bootstrap) | Besiroglu et al. | their 95% CI | "
-          "Hoffmann grid + L-BFGS-B (their notebook) | ours inside their CI |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, est in boot.parameters.items():
-        theirs, lo, hi = BESIROGLU[name]
-        inside = "yes" if lo <= est.value <= hi else "NO"
-        print(f"| {name} | {fmt(est.value)} | {fmt(est.low)}–{fmt(est.high)} | {fmt(theirs)} | "
-              f"{fmt(lo)}–{fmt(hi)} | {fmt(HOFFMANN_GRID_LBFGSB[name])} | {inside} |")
+    print(paper_table(estimates(boot)))
     print()
     a, b = boot.n_opt_exponent, boot.d_opt_exponent
     print(f"N_opt ∝ C^{fmt(a.value)} [{fmt(a.low)}, {fmt(a.high)}], "
@@ -89,7 +90,25 @@ def chinchilla_table(n_bootstrap, repeats):
           + ", ".join(f"{k} {fmt(v.value)}" for k, v in kaplan.parameters.items())
           + f"; objective {kaplan.cost:.4g} vs Chinchilla form {fit.cost:.4g}")
     print()
-    return fit
+    return fit, boot
+
+
+def estimates(fit) -> list:
+    """[(parameter, value, low, high)] of a fit, in the law's order."""
+    return [(name, est.value, est.low, est.high) for name, est in fit.parameters.items()]
+
+
+def paper_table(ours) -> str:
+    """Our estimates and bootstrap intervals ([(parameter, value, low, high)]) beside Besiroglu et al.'s."""
+    lines = ["| parameter | ours | ours 95% CI (bootstrap) | Besiroglu et al. | their 95% CI | "
+             "Hoffmann grid + L-BFGS-B (their notebook) | ours inside their CI |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, value, low, high in ours:
+        theirs, lo, hi = BESIROGLU[name]
+        inside = "yes" if lo <= value <= hi else "NO"
+        lines.append(f"| {name} | {fmt(value)} | {fmt(low)}–{fmt(high)} | {fmt(theirs)} | "
+                     f"{fmt(lo)}–{fmt(hi)} | {fmt(HOFFMANN_GRID_LBFGSB[name])} | {inside} |")
+    return "\n".join(lines)
 
 
 def full_grid(fit):
@@ -148,24 +167,87 @@ def porian_sets():
     return {k: tuple(np.array(c) for c in zip(*v)) for k, v in sorted(groups.items())}
 
 
+def second_check_row(name, N, D, L, form) -> dict:
+    """One fit of the second checks, as its table row reads it."""
+    fit, seconds = timed(fit_scaling_law, N, D, L, form=form, n_bootstrap=0)
+    try:
+        tpp = fmt(fit.compute_optimal(1e21).tokens_per_parameter.value)
+    except crossrun.ScalingLawError:
+        tpp = "none (an exponent is 0)"
+    return {"data": name, "points": int(N.size), "form": form,
+            "parameters": [(k, v.value) for k, v in fit.parameters.items()],
+            "n_opt_exponent": fit.n_opt_exponent.value, "tokens_per_parameter": tpp, "cost": fit.cost,
+            "seconds": seconds}
+
+
+def second_check_rows() -> list:
+    return [second_check_row(name, N, D, L, form) for name, (N, D, L) in {**gadre_sets(), **porian_sets()}.items()
+            for form in ("chinchilla", "kaplan")]
+
+
+def second_checks_table(rows, with_times=True) -> str:
+    """The second checks; without the fit times (which vary from run to run) in the docs."""
+    lines = ["| data | points | form | parameters | N_opt exponent | tokens/param at 1e21 FLOPs | objective |"
+             + (" fit s |" if with_times else ""),
+             "| --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if with_times else "")]
+    for r in rows:
+        params = ", ".join(f"{k} {fmt(v)}" for k, v in r["parameters"])
+        seconds = f" {r['seconds']:.2f} |" if with_times else ""
+        lines.append(f"| {r['data']} | {r['points']} | {r['form']} | {params} | {fmt(r['n_opt_exponent'])} | "
+                     f"{r['tokens_per_parameter']} | {r['cost']:.4g} |" + seconds)
+    return "\n".join(lines)
+
+
 def second_checks():
     print("## Second real checks (printed, not asserted)")
-    print("| data | points | form | parameters | N_opt exponent | tokens/param at 1e21 FLOPs | objective | fit s |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, (N, D, L) in {**gadre_sets(), **porian_sets()}.items():
-        for form in ("chinchilla", "kaplan"):
-            fit, seconds = timed(fit_scaling_law, N, D, L, form=form, n_bootstrap=0)
-            params = ", ".join(f"{k} {fmt(v.value)}" for k, v in fit.parameters.items())
-            try:
-                tpp = fmt(fit.compute_optimal(1e21).tokens_per_parameter.value)
-            except crossrun.ScalingLawError:
-                tpp = "none (an exponent is 0)"
-            print(f"| {name} | {N.size} | {form} | {params} | {fmt(fit.n_opt_exponent.value)} | {tpp} | "
-                  f"{fit.cost:.4g} | {seconds:.2f} |")
+    rows = second_check_rows()
+    print(second_checks_table(rows))
     print()
+    return rows
 
 
-def main():
+def docs_tables(data) -> dict:
+    """{block name: table} of docs/crossrun.md."""
+    return {"crossrun_fit:paper": paper_table(data["chinchilla"]),
+            "crossrun_fit:second": second_checks_table(data["second"], with_times=False)}
+
+
+def write_docs(boot, rows) -> None:
+    second = [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    data = {"n_bootstrap": DOCS_BOOTSTRAP, "chinchilla": estimates(boot), "second": second}
+    print(f"wrote {write_data(DATA_NAME, data)}")
+    for name, table in docs_tables(data).items():
+        write_block(PAGE, name, table)
+    print(f"wrote the blocks {', '.join(docs_tables(data))} of docs/{PAGE}")
+
+
+# the second check refitted by --check-docs (a fit of under a second)
+RECHECKED = ("Gadre c4_original → c4_val", "chinchilla")
+
+
+def check_docs() -> int:
+    """0 when docs/crossrun.md's tables are those rendered from docs/data/crossrun_fit.json, and the
+    Chinchilla point estimates and one second check are what the code fits now; 1 otherwise."""
+    data = read_data(DATA_NAME)
+    wrong = [f"docs/{PAGE}: block {name} differs from the recorded results"
+             for name in check_blocks(PAGE, docs_tables(data))]
+    fit = fit_scaling_law(*chinchilla_points(), n_bootstrap=0)
+    for name, value, _, _ in data["chinchilla"]:
+        if not np.isclose(fit.parameters[name].value, value, rtol=1e-9, atol=0):
+            wrong.append(f"Chinchilla {name}: recorded {value}, now {fit.parameters[name].value}")
+    name, form = RECHECKED
+    now = second_check_row(name, *gadre_sets()[name], form)
+    recorded = next(r for r in data["second"] if (r["data"], r["form"]) == RECHECKED)
+    if second_checks_table([now], False) != second_checks_table([recorded], False):
+        wrong.append(f"{name}, {form}: recorded {recorded}, now {now}")
+    for line in wrong:
+        print(line)
+    if wrong:
+        print("re-run `python3 benchmarks/crossrun_fit.py --write-docs`")
+    return 1 if wrong else 0
+
+
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bootstrap", type=int, default=200, help="resamples for the intervals (default 200)")
     p.add_argument("--repeats", type=int, default=3, help="timed fits without bootstrap (default 3)")
@@ -173,8 +255,17 @@ def main():
     p.add_argument("--check-bootstrap", type=int, default=0, metavar="R",
                    help="compare R bootstrap refits with a 30-start search (slow)")
     p.add_argument("--skip-second", action="store_true", help="skip the Gadre/Porian checks")
-    args = p.parse_args()
-    fit = chinchilla_table(args.bootstrap, args.repeats)
+    p.add_argument("--write-docs", action="store_true",
+                   help=f"{DOCS_BOOTSTRAP} resamples; write the tables into docs/crossrun.md and docs/data")
+    p.add_argument("--check-docs", action="store_true", help="check docs/crossrun.md's tables against the code")
+    args = p.parse_args(argv)
+    if args.check_docs:
+        return check_docs()
+    if args.write_docs:
+        if args.skip_second:
+            p.error("--write-docs writes the second checks too: drop --skip-second")
+        args.bootstrap = DOCS_BOOTSTRAP
+    fit, boot = chinchilla_table(args.bootstrap, args.repeats)
     if args.full_grid:
         full_grid(fit)
     if args.check_bootstrap:
@@ -185,9 +276,11 @@ def main():
             for form in ("chinchilla", "kaplan"):
                 check_bootstrap(name, *pts, form, args.check_bootstrap)
         print()
-    if not args.skip_second:
-        second_checks()
+    rows = None if args.skip_second else second_checks()
+    if args.write_docs:
+        write_docs(boot, rows)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,15 +27,11 @@ import os
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from crossrun_fit import fmt, rows, timed  # noqa: E402
-from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law  # noqa: E402
+from crossrun_fit import fmt, rows, timed
+from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law
 
 HORIZONS = (4, 16, 64)  # held-out budgets, as multiples of the largest fitted budget (issue 15)
 DEFAULT_CUT = 4e17  # largest fitted Porian budget: 64x beyond it (2.56e19) is their largest

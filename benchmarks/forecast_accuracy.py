@@ -1,8 +1,10 @@
 """How well `scaling_callback.forecast` predicts the final validation loss of runs it has not seen.
 
     python3 benchmarks/forecast_accuracy.py [--sources SOURCE ...] [--no-loso] [--no-gate] [--all-runs]
+    python3 benchmarks/forecast_accuracy.py --write-docs   # the full run; its tables into docs/forecast.md
+    python3 benchmarks/forecast_accuracy.py --check-docs   # do docs/forecast.md's tables match the code? (seconds)
 
-For every development run (benchmarks/curve_runs.py: six sources, at most MAX_RUNS runs each,
+For every development run (scaling_callback.runs: six sources, at most MAX_RUNS runs each,
 thinned deterministically) and cutoffs 20/40/60/80% of its planned steps, the forecaster sees
 the validation losses up to the cutoff (and the planned learning rate of the whole run) and
 predicts the loss at the planned end. Per source and cutoff it prints the median and p90 of
@@ -10,33 +12,40 @@ predicts the loss at the planned end. Per source and cutoff it prints the median
 interval's coverage, for
   power     the saturating power law in steps (the baseline of ../shared/tools/score_forecasts.py)
   in-sample forecast() with DEFAULT_PRIORS (learnt from every source, this one included)
-  loso      forecast() with priors learnt by benchmarks/learn_priors.py WITHOUT the source
-            being scored (leave-one-source-out: priors, kernel and interval all learnt with the
-            source held out; the number that counts for runs unlike the development set)
+  loso      forecast() with priors learnt by scaling_callback.core.forecast.learning WITHOUT the
+            source being scored (leave-one-source-out: priors, kernel and interval all learnt with
+            the source held out; the number that counts for runs unlike the development set)
 Then the share of the forecasts (loso, or in-sample with --no-loso) made by the log-linear and
 overfitting laws or not made at all, the coverage and bias of forecasts made before and after a
 schedule's decay began, the gate replay (benchmarks/gate_replay.py) and the time
 per forecast() call.
+
+With --write-docs the tables are also written into docs/forecast.md between their markers
+(<!-- forecast_accuracy:... -->) and every scored forecast, the gate replay and the priors
+learnt without each source into docs/data/forecast_accuracy.json; --check-docs renders the
+tables again from that file and recomputes a few of its forecasts (tests/test_doc_tables.py).
 """
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import sys
 import time
 from typing import Optional
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from doc_tables import check_blocks, read_data, write_block, write_data
+from gate_replay import gate_defaults, print_replay, replay, replay_all, replay_table
+from scaling_callback.core.forecast import DEFAULT_PRIORS, DropPrior, ForecastPriors, forecast
+from scaling_callback.core.forecast.law import decay_fraction
+from scaling_callback.core.forecast.learning import learn_priors, run_schedule, start_priors
+from scaling_callback.core.robust import huber_fit
+from scaling_callback.runs import CUTOFFS, MAX_RUNS, SOURCES, forecast_points, load_runs
 
-from curve_runs import CUTOFFS, MAX_RUNS, SOURCES, forecast_points, load_runs  # noqa: E402
-from gate_replay import print_replay, replay_all  # noqa: E402
-from learn_priors import learn_priors, run_schedule, start_priors  # noqa: E402
-from scaling_callback.core.robust import huber_fit  # noqa: E402
-from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
-from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
+PAGE = "forecast.md"
+DATA_NAME = "forecast_accuracy"
+BLOCKS = ("forecast_accuracy:loso", "forecast_accuracy:decay", "forecast_accuracy:gate")
 
 
 def baseline_power(steps, losses, run):
@@ -71,14 +80,14 @@ def decay_seen(run, step) -> Optional[bool]:
 
 def score(runs, priors_for):
     """{(method, source, cutoff): [(signed relative error, covered or None, interval width / final or
-    None, decay seen at the cutoff: True, False or None without a decay)]}, fit times, and
+    None, decay seen at the cutoff: True, False or None without a decay, run id)]}, fit times, and
     {(method, source, cutoff): [the law of each forecast]}."""
     out, seconds, laws = {}, [], {}
     for run, cut, steps, losses in forecast_points(runs):
         seen = decay_seen(run, steps[-1])
         truth = run.final_loss
         out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None, None,
-                                                               seen))
+                                                               seen, run.run_id))
         for method, priors in priors_for(run.source).items():
             t0 = time.perf_counter()
             fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
@@ -86,32 +95,34 @@ def score(runs, priors_for):
             guess = fc.loss if fc.ok else losses[-1]
             covered = bool(fc.low <= truth <= fc.high) if fc.ok else False  # no forecast: not covered
             width = (fc.high - fc.low) / truth if fc.ok else np.nan
-            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width, seen))
+            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width, seen, run.run_id))
             laws.setdefault((method, run.source, cut), []).append(fc.law)
     return out, seconds, laws
 
 
-def print_laws(laws, sources, method):
+def laws_table(laws, sources, method) -> str:
     """The share of forecasts made by each law other than the (multi-)power law, per cutoff."""
-    print(f"\nlaw of the {method} forecasts: share log-linear / overfitting / no forecast, per cutoff")
-    print("| source | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " |")
-    print("| --- |" + " --- |" * len(CUTOFFS))
+    lines = ["| source | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " |", "| --- |" + " --- |" * len(CUTOFFS)]
     for source in sources:
         cells = []
         for cut in CUTOFFS:
             got = laws.get((method, source, cut), [])
             cells.append(" / ".join(f"{np.mean([law == name for law in got]):.2f}" if got else "n/a"
                                     for name in ("log-linear", "overfitting", "none")))
-        print(f"| {source} | " + " | ".join(cells) + " |")
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
-def print_decay_phase(results, sources, method):
+def print_laws(laws, sources, method):
+    print(f"\nlaw of the {method} forecasts: share log-linear / overfitting / no forecast, per cutoff")
+    print(laws_table(laws, sources, method))
+
+
+def decay_phase_table(results, sources, method) -> str:
     """Coverage and signed bias of `method`'s forecasts, split by whether the schedule's decay had
     begun by the cutoff (runs whose schedule decays before the planned end only)."""
-    print(f"\n{method} forecasts of runs whose schedule decays, by whether the decay had begun at the cutoff: "
-          "80% coverage c, signed bias %, forecasts n")
-    print("| source | decay | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " |")
-    print("| --- | --- |" + " --- |" * len(CUTOFFS))
+    lines = ["| source | decay | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " |",
+             "| --- | --- |" + " --- |" * len(CUTOFFS)]
     for source in sources:
         for phase, name in ((False, "still to come"), (True, "begun")):
             cells = []
@@ -119,34 +130,178 @@ def print_decay_phase(results, sources, method):
                 got = [g for g in results.get((method, source, cut), []) if g[3] is phase]
                 cells.append(f"c{np.mean([g[1] for g in got]):.2f} {100 * np.median([g[0] for g in got]):+.2f} "
                              f"n{len(got)}" if got else "n/a")
-            print(f"| {source} | {name} | " + " | ".join(cells) + " |")
+            lines.append(f"| {source} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def print_decay_phase(results, sources, method):
+    print(f"\n{method} forecasts of runs whose schedule decays, by whether the decay had begun at the cutoff: "
+          "80% coverage c, signed bias %, forecasts n")
+    print(decay_phase_table(results, sources, method))
+
+
+def accuracy_cell(got) -> tuple:
+    """(the cell of one source, method and cutoff, the coverage flags it adds to the row's total)."""
+    if not got:
+        return "n/a", []
+    e = np.array([g[0] for g in got])
+    cell = f"{100 * np.median(np.abs(e)):.2f} ({100 * np.percentile(np.abs(e), 90):.2f}) {100 * np.median(e):+.2f}"
+    cov = [g[1] for g in got if g[1] is not None]
+    if cov:
+        cell += f" c{np.mean(cov):.2f} w{100 * np.nanmedian([g[2] for g in got]):.1f}"
+    return cell, cov
+
+
+def accuracy_table(results, sources, methods) -> str:
+    """Per source and method: median (p90) |error| %, signed bias %, coverage and width per cutoff."""
+    lines = ["| source | method | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " | coverage |",
+             "| --- | --- |" + " --- |" * len(CUTOFFS) + " --- |"]
+    for source in sources:
+        for method in methods:
+            cells, covered = [], []
+            for cut in CUTOFFS:
+                cell, cov = accuracy_cell(results.get((method, source, cut), []))
+                cells.append(cell)
+                covered += cov
+            total = f"{np.mean(covered):.2f}" if covered else ""
+            lines.append(f"| {source} | {method} | " + " | ".join(cells) + f" | {total} |")
+    return "\n".join(lines)
 
 
 def print_tables(results, sources, methods):
     print("\n|forecast − final| / final in %: median (p90) | signed bias = median of (forecast − final)/final in %"
           " | c: 80% coverage | w: median interval width (high − low)/final in %")
-    print("| source | method | " + " | ".join(f"{c:.0%}" for c in CUTOFFS) + " | coverage |")
-    print("| --- | --- |" + " --- |" * len(CUTOFFS) + " --- |")
+    print(accuracy_table(results, sources, methods))
+
+
+# ------------------------------------------------------------------------------------------
+# the docs' tables and the record they are rendered from
+
+def docs_tables(results, gate, sources, gate_settings) -> dict:
+    """{block name: table} of docs/forecast.md (gate_settings: the gate's min_delta, patience, min_steps)."""
+    return {"forecast_accuracy:loso": accuracy_table(results, sources, ["power", "in-sample", "loso"]),
+            "forecast_accuracy:decay": decay_phase_table(results, sources, "loso"),
+            "forecast_accuracy:gate": replay_table(gate, gate_settings["min_delta"])}
+
+
+def record(results, gate, loso) -> dict:
+    """What the docs' tables are rendered from: every scored forecast, the gate replay's outcome
+    per run and the priors learnt without each source."""
+    forecasts = [[method, source, cut, *g] for (method, source, cut), got in sorted(results.items()) for g in got]
+    stops = {source: [[run.run_id, run.final_step, stop, gain] for run, stop, gain in rows]
+             for source, rows in gate.items()}
+    return {"columns": ["method", "source", "cutoff", "error", "covered", "width", "decay_seen", "run_id"],
+            "forecasts": forecasts, "gate": stops, "gate_order": list(gate), "gate_defaults": gate_defaults(),
+            "loso_priors": {src: dataclasses.asdict(p) for src, p in loso.items()}}
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRun:
+    """What the gate table reads of a run."""
+
+    run_id: str
+    final_step: int
+
+
+def from_record(data: dict):
+    """(results, gate) of a record, as `score` and `replay_all` return them."""
+    results = {}
+    for method, source, cut, error, covered, width, seen, run_id in data["forecasts"]:
+        width = np.nan if width is None and method != "power" else width
+        results.setdefault((method, source, cut), []).append((error, covered, width, seen, run_id))
+    gate = {src: [(RecordedRun(run_id, final), stop, gain) for run_id, final, stop, gain in data["gate"][src]]
+            for src in data["gate_order"]}
+    return results, gate
+
+
+def priors_from(d: dict) -> ForecastPriors:
+    """ForecastPriors of dataclasses.asdict's output (lists back to tuples)."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    fields["drops"] = tuple(DropPrior(**drop) for drop in d["drops"])
+    return ForecastPriors(**fields)
+
+
+# A few recorded forecasts recomputed by --check-docs: (method, source, cutoff), each for the
+# source's first scored run; and a run of the gate replay the gate stopped.
+RECOMPUTED = (("in-sample", "gemstones", 0.4), ("loso", "gemstones", 0.4), ("loso", "multipower_law", 0.2),
+              ("in-sample", "cpu_gpt", 0.6), ("loso", "cpu_gpt", 0.8), ("power", "cpu_gpt", 0.2))
+REPLAYED_SOURCE = "cpu_gpt"
+
+
+def recomputed_errors(data: dict) -> list:
+    """What differs between a few recorded forecasts (RECOMPUTED) and the same forecasts now."""
+    results, gate = from_record(data)
+    runs = {r.run_id: r for r in load_runs(sorted({src for _, src, _ in RECOMPUTED}))}
+    wrong = []
+    for method, source, cut in RECOMPUTED:
+        error, covered, width, seen, run_id = results[(method, source, cut)][0]
+        run = runs[run_id]
+        steps, losses = run.seen(cut)
+        if method == "power":
+            now = (baseline_power(steps, losses, run) / run.final_loss - 1, None, None)
+        else:
+            priors = DEFAULT_PRIORS if method == "in-sample" else priors_from(data["loso_priors"][source])
+            fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
+            now = (fc.loss / run.final_loss - 1, bool(fc.low <= run.final_loss <= fc.high),
+                   (fc.high - fc.low) / run.final_loss)
+        if not np.allclose([x for x in now if x is not None], [x for x in (error, covered, width) if x is not None],
+                           rtol=1e-9, atol=0):
+            wrong.append(f"{method} {run_id} at {cut:.0%}: recorded {(error, covered, width)}, now {now}")
+    return wrong + replayed_errors(gate, data["gate_defaults"])
+
+
+def replayed_errors(gate, defaults) -> list:
+    """What differs between the gate replay of one recorded stopped run and the replay now, at
+    the recorded gate settings (tests/test_doc_tables.py checks they are ForecastEarlyStopping's:
+    reading them here would import Lightning)."""
+    recorded = next((r, stop, gain) for r, stop, gain in gate[REPLAYED_SOURCE] if stop is not None)
+    run = next(r for r in load_runs(REPLAYED_SOURCE) if r.run_id == recorded[0].run_id)
+    stop, before, after = replay(run, **defaults)
+    now = (stop, before - after if stop is not None else 0.0)
+    return [] if now == recorded[1:] else [f"gate replay of {run.run_id}: recorded {recorded[1:]}, now {now}"]
+
+
+def check_docs() -> int:
+    """0 when docs/forecast.md's tables are those rendered from docs/data/forecast_accuracy.json
+    and a few of its forecasts are what the code forecasts now; 1 (and what differs) otherwise."""
+    data = read_data(DATA_NAME)
+    results, gate = from_record(data)
+    stale = check_blocks(PAGE, docs_tables(results, gate, data["sources"], data["gate_defaults"]))
+    wrong = recomputed_errors(data)
+    for line in [f"docs/{PAGE}: block {name} differs from the recorded results" for name in stale] + wrong:
+        print(line)
+    if stale or wrong:
+        print("re-run `python3 benchmarks/forecast_accuracy.py --write-docs`")
+    return 1 if stale or wrong else 0
+
+
+def write_docs(results, gate, loso, sources) -> None:
+    data = {**record(results, gate, loso), "sources": list(sources)}
+    print(f"\nwrote {write_data(DATA_NAME, data)}")
+    for name, table in docs_tables(results, gate, sources, data["gate_defaults"]).items():
+        write_block(PAGE, name, table)
+    print(f"wrote the blocks {', '.join(BLOCKS)} of docs/{PAGE}")
+
+
+# ------------------------------------------------------------------------------------------
+
+def learn_loso(sources, nats: bool) -> dict:
+    """{source: the priors learnt from every other source's runs}."""
+    everything = load_runs()
+    loso = {}
     for source in sources:
-        for method in methods:
-            cells, covered = [], []
-            for cut in CUTOFFS:
-                got = results.get((method, source, cut), [])
-                if not got:
-                    cells.append("n/a")
-                    continue
-                e = np.array([g[0] for g in got])
-                cell = f"{100 * np.median(np.abs(e)):.2f} ({100 * np.percentile(np.abs(e), 90):.2f}) {100 * np.median(e):+.2f}"
-                cov = [g[1] for g in got if g[1] is not None]
-                if cov:
-                    cell += f" c{np.mean(cov):.2f} w{100 * np.nanmedian([g[2] for g in got]):.1f}"
-                    covered += cov
-                cells.append(cell)
-            total = f"{np.mean(covered):.2f}" if covered else ""
-            print(f"| {source} | {method} | " + " | ".join(cells) + f" | {total} |")
+        t0 = time.perf_counter()
+        loso[source] = learn_priors([r for r in everything if r.source != source], start_priors(nats))
+        p = loso[source]
+        print(f"# priors without {source}: log_alpha={tuple(round(v, 3) for v in p.log_alpha)} "
+              f"anneal={tuple(round(v, 4) for v in p.anneal)} interval=(w_o {p.interval_own}, w_h "
+              f"{p.interval_hindcast}, w_s {p.interval_sensitivity}, w_a {p.interval_ahead}, z {p.interval_z}, "
+              f"before a decay {p.interval_z_before_decay}) [{time.perf_counter() - t0:.0f} s]",
+              flush=True)
+    return loso
 
 
-def main(argv=None):
+def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     ap.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out priors (faster)")
@@ -155,21 +310,24 @@ def main(argv=None):
                     help=f"score every usable run of the sources (default: at most {MAX_RUNS} a source, evenly spaced)")
     ap.add_argument("--nats", action="store_true",
                     help="loso priors with the drop prior in nats (ForecastPriors.anneal_nats); in-sample stays DEFAULT_PRIORS")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write the tables into docs/forecast.md and the results into docs/data (the default run only)")
+    ap.add_argument("--check-docs", action="store_true",
+                    help="check docs/forecast.md's tables against the recorded results and a few forecasts")
     args = ap.parse_args(argv)
+    if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats
+                            or list(args.sources) != list(SOURCES)):
+        ap.error("--write-docs writes the default run's tables: no other option")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.check_docs:
+        return check_docs()
     t_start = time.perf_counter()
     runs = load_runs(args.sources, max_runs=None if args.all_runs else MAX_RUNS)
-    loso = {}
-    if not args.no_loso:
-        everything = load_runs()
-        for source in args.sources:
-            t0 = time.perf_counter()
-            loso[source] = learn_priors([r for r in everything if r.source != source], start_priors(args.nats))
-            p = loso[source]
-            print(f"# priors without {source}: log_alpha={tuple(round(v, 3) for v in p.log_alpha)} "
-                  f"anneal={tuple(round(v, 4) for v in p.anneal)} interval=(w_o {p.interval_own}, w_h "
-                  f"{p.interval_hindcast}, w_s {p.interval_sensitivity}, w_a {p.interval_ahead}, z {p.interval_z}, "
-                  f"before a decay {p.interval_z_before_decay}) [{time.perf_counter() - t0:.0f} s]",
-                  flush=True)
+    loso = {} if args.no_loso else learn_loso(args.sources, args.nats)
 
     def priors_for(source):
         out = {"in-sample": DEFAULT_PRIORS}
@@ -186,10 +344,14 @@ def main(argv=None):
     s = np.asarray(seconds) * 1000
     print(f"\ntime per forecast() call: median {np.median(s):.1f} ms, p90 {np.percentile(s, 90):.1f} ms, "
           f"max {s.max():.1f} ms over {len(s)} calls")
-    if not args.no_gate:
-        print_replay(replay_all(runs))
+    gate = None if args.no_gate else replay_all(runs)
+    if gate is not None:
+        print_replay(gate)
     print(f"\n[{time.perf_counter() - t_start:.0f} s in all]")
+    if args.write_docs:
+        write_docs(results, gate, loso, args.sources)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from curve_runs import SOURCES, load_runs  # noqa: E402
-from scaling_callback import ForecastEarlyStopping, ForecastRecord, PlateauGate, forecast  # noqa: E402
+from scaling_callback.core.forecast import forecast
+from scaling_callback.core.gate import PlateauGate
+from scaling_callback.core.history import ForecastRecord
+from scaling_callback.runs import SOURCES, load_runs
 
 MAX_CHECKS = 30  # checks per run: lr_scheduling runs validate up to 1000 times (bounded benchmark time)
 WRONG_FACTOR = 2.0  # "improved by more than 2·min_delta after the stop" counts as a wrong stop
 
 
 def gate_defaults():
+    """ForecastEarlyStopping's min_delta, patience and min_steps (imported here: it brings Lightning)."""
+    from scaling_callback import ForecastEarlyStopping
+
     sig = inspect.signature(ForecastEarlyStopping.__init__).parameters
     return {name: sig[name].default for name in ("min_delta", "patience", "min_steps")}
 
@@ -60,24 +60,34 @@ def replay_all(runs, priors=None):
     return out
 
 
-def print_replay(result):
-    d = gate_defaults()
-    wrong_gain = WRONG_FACTOR * d["min_delta"]
-    print(f"\ngate replay: PlateauGate{tuple(d.values())} (ForecastEarlyStopping's defaults min_delta, patience, "
-          f"min_steps), at most {MAX_CHECKS} checks a run")
-    print("| source | runs | stopped | wrong stops (improved > 2·min_delta after) | compute saved by right stops |")
-    print("| --- | --- | --- | --- | --- |")
-    total_wrong = 0
+def replay_table(result, min_delta=None) -> str:
+    """Per source: runs, stops, wrong stops (the first three named) and the compute the right stops
+    saved; a wrong stop gained more than WRONG_FACTOR·min_delta after it (ForecastEarlyStopping's by default)."""
+    wrong_gain = WRONG_FACTOR * (gate_defaults()["min_delta"] if min_delta is None else min_delta)
+    lines = ["| source | runs | stopped | wrong stops (improved > 2·min_delta after) | compute saved by right stops |",
+             "| --- | --- | --- | --- | --- |"]
     for source, rows in result.items():
         stopped = [(r, s, g) for r, s, g in rows if s is not None]
         wrong = [(r, s, g) for r, s, g in stopped if g > wrong_gain]
-        total_wrong += len(wrong)
         planned = sum(r.final_step for r, _, _ in rows)
         saved = sum(r.final_step - s for r, s, g in stopped if g <= wrong_gain)
         detail = "; ".join(f"{r.run_id} at {s / r.final_step:.0%} (then -{g:.3f})" for r, s, g in wrong[:3])
-        print(f"| {source} | {len(rows)} | {len(stopped)} | {len(wrong)}{' ' + detail if detail else ''} | "
-              f"{100 * saved / planned:.1f}% |")
-    print(f"wrong stops in all: {total_wrong}")
+        lines.append(f"| {source} | {len(rows)} | {len(stopped)} | {len(wrong)}{' ' + detail if detail else ''} | "
+                     f"{100 * saved / planned:.1f}% |")
+    return "\n".join(lines)
+
+
+def wrong_stops(result) -> int:
+    wrong_gain = WRONG_FACTOR * gate_defaults()["min_delta"]
+    return sum(1 for rows in result.values() for _, s, g in rows if s is not None and g > wrong_gain)
+
+
+def print_replay(result):
+    d = gate_defaults()
+    print(f"\ngate replay: PlateauGate{tuple(d.values())} (ForecastEarlyStopping's defaults min_delta, patience, "
+          f"min_steps), at most {MAX_CHECKS} checks a run")
+    print(replay_table(result))
+    print(f"wrong stops in all: {wrong_stops(result)}")
 
 
 def main(argv=None):

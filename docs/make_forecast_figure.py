@@ -23,10 +23,9 @@ import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from curve_runs import load_runs  # noqa: E402
 from scaling_callback.core.forecast import forecast  # noqa: E402
+from scaling_callback.runs import load_runs  # noqa: E402
 
 PANELS = (  # (source, run id, what it shows)
     ("multipower_law", "mpl_100M_wsd_20000_24000", "WSD, decay in the last 17%"),

@@ -1,17 +1,21 @@
-"""benchmarks/learn_priors.py on a small fixed subset of the development curves: what
-DEFAULT_PRIORS are learnt from (the fits, the exponent prior, the drop prior, the interval's
-calibration) cannot change silently in a refactor. A deliberate change of the learning updates
-the expected values here AND re-learns DEFAULT_PRIORS (`python3 benchmarks/learn_priors.py`)."""
+"""scaling_callback.core.forecast.learning on a small fixed subset of the development curves
+(scaling_callback.runs): what DEFAULT_PRIORS are learnt from (the fits, the exponent prior, the
+drop prior, the interval's calibration) cannot change silently in a refactor. A deliberate
+change of the learning updates the expected values here AND re-learns DEFAULT_PRIORS
+(`python3 tools/learn_priors.py`)."""
 import os
-import sys
+import shutil
 
+import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-
-from curve_runs import SOURCES, load_runs  # noqa: E402
-from learn_priors import learn_priors  # noqa: E402
+from scaling_callback.core.forecast.interval import RawBand
+from scaling_callback.core.forecast.learning import (CUTOFFS, LOG_ALPHA_MEANS,
+                                                     LOG_ALPHA_SDS, MIN_SOURCE_FORECASTS, Cases, IntervalCases,
+                                                     calibrate, calibrate_before_decay, forecast_points,
+                                                     learn_priors, log_typical_error, relative_errors,
+                                                     tune_exponent_prior, typical_error)
+from scaling_callback.runs import CURVES_DIR, SOURCES, CurveRun, load_runs, planned_steps, thin_runs
 
 
 def test_learn_priors_on_two_runs_a_source_gives_the_recorded_priors():
@@ -24,8 +28,8 @@ def test_learn_priors_on_two_runs_a_source_gives_the_recorded_priors():
     assert p.noise == pytest.approx(0.00279, abs=2e-5)
     assert (p.interval_own, p.interval_hindcast, p.interval_sensitivity, p.interval_ahead) == (0.0, 1.0, 1.0, 0.1)
     assert p.interval_z == pytest.approx((-4.9064, 2.7321), abs=2e-3)
-    # two runs a source leave no source 15 forecasts before a decay (learn_priors.MIN_SOURCE_FORECASTS):
-    # the common quantiles, its floor
+    # two runs a source leave no source MIN_SOURCE_FORECASTS forecasts before a decay: the common
+    # quantiles, its floor
     assert p.interval_z_before_decay == p.interval_z
     assert (p.min_fraction, p.window, p.anneal_nats) == (0.02, 1.0, False)
 
@@ -33,9 +37,6 @@ def test_learn_priors_on_two_runs_a_source_gives_the_recorded_priors():
 def test_forecasts_before_a_decay_are_calibrated_on_their_own_never_narrower():
     """calibrate_before_decay: the worst source's quantiles over the forecasts before a decay,
     from the sources with MIN_SOURCE_FORECASTS of them, floored by the common quantiles."""
-    import numpy as np
-    from learn_priors import MIN_SOURCE_FORECASTS, IntervalCases, calibrate, calibrate_before_decay
-    from scaling_callback.core.forecast.interval import RawBand
 
     def cases(z_by_source):  # S = 1 (g_h = 1, w_h = 1), no noise: z = (truth − m)/m
         z = np.concatenate([np.asarray(v, float) for v, _ in z_by_source.values()])
@@ -56,3 +57,54 @@ def test_forecasts_before_a_decay_are_calibrated_on_their_own_never_narrower():
     assert calibrate_before_decay(c, *weights) == pytest.approx((-3.2, 3.2), abs=1e-9)  # a's before alone
     c = cases({"a/rest": (4 * spread, 0), "a/before": (spread, 1)})
     assert calibrate_before_decay(c, *weights) == calibrate(c, *weights)  # never narrower
+
+
+def two_sources(n=40, seed=0):
+    """Forecasts whose best exponent is known: each a grid of exponents with equal evidence; the
+    mean at log α = a_s (the source's own: −1 for a, 0 for b) is the truth, the further from it
+    the worse (1% per 0.1 of log α)."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(-2.0, 1.0, 31)
+    source = np.array(["a"] * n + ["b"] * n)
+    own = np.where(source == "a", -1.0, 0.0)
+    truth = 3.0 + 0.1 * rng.standard_normal(2 * n)
+    mean = truth[:, None] * (1 + 0.1 * (grid[None, :] - own[:, None]))
+    J = len(grid)
+    return Cases(source, np.full(2 * n, 0.4), truth, np.tile(grid, (2 * n, 1)), np.zeros((2 * n, J)), mean,
+                 np.full((2 * n, J), 0.003))
+
+
+def test_the_exponent_prior_is_the_grid_point_with_the_lowest_geometric_mean_error():
+    cases = two_sources()
+    best = tune_exponent_prior(cases)
+    assert best[0] in LOG_ALPHA_MEANS and best[1] in LOG_ALPHA_SDS
+    assert -1.05 <= best[0] <= 0.05  # between the two sources' own exponents
+    grid = [(float(m), s) for m in LOG_ALPHA_MEANS for s in LOG_ALPHA_SDS]
+    assert typical_error(cases, best) == min(typical_error(cases, g) for g in grid)
+    # a source's own exponent, narrowly: its median error is far below the other's
+    err = relative_errors(cases, (-1.0, 0.1))
+    assert log_typical_error(err, cases.source, "a") < log_typical_error(err, cases.source, "b") - 2
+
+
+def test_load_runs_takes_one_source_as_a_string_and_a_curves_file_by_path(tmp_path):
+    one = load_runs("modded_nanogpt_track2", max_runs=3)
+    assert len(one) == 3 and {r.source for r in one} == {"modded_nanogpt_track2"}
+    assert [r.run_id for r in load_runs(["modded_nanogpt_track2"], max_runs=3)] == [r.run_id for r in one]
+    assert isinstance(one[0], CurveRun) and one[0].seen(1.0)[0][-1] == one[0].final_step
+    # explicit files: a curves CSV (its source is the file's name) and a runs CSV elsewhere
+    shutil.copy(os.path.join(CURVES_DIR, "modded_nanogpt_track2.csv"), tmp_path / "mine.csv")
+    shutil.copy(os.path.join(CURVES_DIR, "runs.csv"), tmp_path / "planned.csv")
+    mine = load_runs(str(tmp_path / "mine.csv"), max_runs=3, runs_csv=str(tmp_path / "planned.csv"))
+    assert [(r.run_id, r.final_step, r.final_loss) for r in mine] == [(r.run_id, r.final_step, r.final_loss)
+                                                                       for r in one]
+    assert {r.source for r in mine} == {"mine"}
+    assert load_runs("no_such_source") == []
+    assert set(planned_steps()) >= {r.run_id for r in load_runs(max_runs=1)}
+
+
+def test_thinning_keeps_the_ends_and_forecast_points_see_enough():
+    assert thin_runs(list(range(10)), 4) == [0, 3, 6, 9] and thin_runs([1, 2], None) == [1, 2]
+    runs = load_runs("gemstones", max_runs=2)
+    points = list(forecast_points(runs))
+    assert {cut for _, cut, _, _ in points} <= set(CUTOFFS)
+    assert all(len(steps) >= 3 and steps[-1] <= cut * run.final_step for run, cut, steps, _ in points)

@@ -1,6 +1,6 @@
 """Why the cool-down drop is mis-predicted: three tables from the development curves.
 
-    python3 benchmarks/cooldown_drop.py [--no-sensitivity]
+    python3 benchmarks/studies/cooldown_drop.py [--no-sensitivity]
 
 1. The drop's shape. lr_scheduling's WSD cool-down branches against the constant-rate run of
    the same model, data and peak rate, compared at the SAME learning-rate area (the constant
@@ -25,20 +25,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import re
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import learn_priors as lp  # noqa: E402
-from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
-from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast  # noqa: E402
-from scaling_callback.core.forecast.law import decay_fraction  # noqa: E402
-from scaling_callback.core.schedules import lr_area, multi_power_drop  # noqa: E402
+import scaling_callback.core.forecast.learning as lp
+from scaling_callback.core.forecast import DEFAULT_PRIORS, forecast
+from scaling_callback.core.forecast.law import decay_fraction
+from scaling_callback.core.schedules import lr_area, multi_power_drop
+from scaling_callback.runs import SOURCES, forecast_points, load_runs
 
 LEVELS = (0.8, 0.6, 0.4, 0.2, 0.1, 0.0)
 KERNEL = lp.CANDIDATE_SHAPES[0]  # Luo et al.'s shape, as DEFAULT_PRIORS.drops

@@ -1,6 +1,6 @@
 """False alarms of observed_overfitting on real single-epoch training curves (data/curves).
 
-    python3 benchmarks/overfitting_false_alarms.py [--k-sigma 3] [--window 5]
+    python3 benchmarks/studies/overfitting_false_alarms.py [--k-sigma 3] [--window 5]
 
 None of these runs repeats data, so a flag means the validation loss really rose above its
 best by more than its noise (a loss spike or instability) and, with no train loss in these
@@ -16,7 +16,7 @@ import numpy as np
 
 from scaling_callback.core.overfitting import observed_overfitting
 
-CURVES = os.path.join(os.path.dirname(__file__), "..", "data", "curves")
+CURVES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "curves")
 FILES = ["multipower_law.csv", "gemstones.csv", "modded_nanogpt_track1.csv", "modded_nanogpt_track2.csv"]
 
 

@@ -1,6 +1,6 @@
 """Make the project's own development curves: tiny byte-level GPTs under many schedules.
 
-    python3 benchmarks/make_cpu_curves.py --out data/curves/new [--jobs N] [--device cpu|cuda] [--quick]
+    python3 tools/make_cpu_curves.py --out data/curves/new [--jobs N] [--device cpu|cuda] [--quick]
 
 Plain PyTorch and numpy only (no scaling_callback import), so any torch >= 2.0 runs it. The text
 is the `.py` files of the standard library of the Python that runs it (as examples/train_gpt.py),

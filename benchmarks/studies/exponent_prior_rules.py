@@ -1,6 +1,6 @@
 """Which rule for choosing the exponent prior log α ~ N(μ, σ) carries to a source it has not seen.
 
-    python3 benchmarks/exponent_prior_rules.py
+    python3 benchmarks/studies/exponent_prior_rules.py
 
 For each development source, the fitting priors (noise, drop prior) are learnt without it
 (`learn_priors.fitting_priors`), every run of every source is forecast from 20/40/60/80% of its
@@ -24,17 +24,13 @@ relative to the rule in use (< 1: better). About 3 minutes on two cores.
 from __future__ import annotations
 
 import os
-import sys
 from multiprocessing import Pool
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from curve_runs import CUTOFFS, SOURCES, load_runs  # noqa: E402
-from learn_priors import (LOG_ALPHA_MEANS, LOG_ALPHA_SDS, fitting_priors, forecast_cases,  # noqa: E402
-                          log_typical_error, relative_errors, tune_exponent_prior)
+from scaling_callback.core.forecast.learning import (LOG_ALPHA_MEANS, LOG_ALPHA_SDS, fitting_priors, forecast_cases,
+                                                     log_typical_error, relative_errors, tune_exponent_prior)
+from scaling_callback.runs import CUTOFFS, SOURCES, load_runs
 
 GRID = [(float(m), s) for m in LOG_ALPHA_MEANS for s in LOG_ALPHA_SDS]
 

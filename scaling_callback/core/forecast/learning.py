@@ -1,6 +1,9 @@
-"""Learn the forecaster's priors and interval scale from real curves; print them.
+"""Learning the forecaster's priors and interval from complete curves (numpy only).
 
-    python benchmarks/learn_priors.py [--exclude SOURCE ...] [--nats] [--window W]
+What `tools/learn_priors.py` prints as DEFAULT_PRIORS (scaling_callback/core/forecast/priors.py)
+is `learn_priors(runs, start_priors())` on the development runs of scaling_callback.runs.
+A run is any object with `run_id`, `source`, `final_step`, `final_loss`, `lr` (the planned
+schedule's (steps, lr) knots or None) and `seen(cutoff)` ((steps, losses) up to cutoff·final_step).
 
 1. Every complete curve whose schedule decays is fitted with the forecaster's own law and flat
    priors, once per candidate shape of the drop kernel. The best shape gets the curve's vote (a
@@ -21,37 +24,34 @@
    standardised as z = sign(e)·√(e² − (1.28·noise)²)/S (0 within the noise of one validation
    loss), S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²) the
    misspecification term, with the fixed weights INTERVAL_WEIGHTS (chosen by
-   benchmarks/interval_weights.py); z_lo and z_hi are the most extreme of the sources' 10% and
-   90% quantiles of z (`calibrate`).
+   benchmarks/studies/interval_weights.py); z_lo and z_hi are the most extreme of the sources'
+   10% and 90% quantiles of z (`calibrate`).
    The drop prior's sd is the predictive sd for a new source.
 The noise prior is the typical relative rms residual of a law fitted to a whole curve. Learning
 starts from START (not from the baked DEFAULT_PRIORS), so the output depends only on the runs,
 the window and the kernel shape.
-The output is the DEFAULT_PRIORS literal pasted into scaling_callback/core/forecast/priors.py.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from curve_runs import SOURCES, forecast_points, load_runs  # noqa: E402
 # internals: the learnt priors must be those of this exact computation
-from scaling_callback.core.forecast import forecast  # noqa: E402
-from scaling_callback.core.forecast.fit import _grid_posterior, fitted_posterior, overfitting_from  # noqa: E402
-from scaling_callback.core.forecast.inputs import _clean  # noqa: E402
-from scaling_callback.core.forecast.interval import Z80, RawBand, interval_scale, standardised_error  # noqa: E402
-from scaling_callback.core.forecast.law import LOG_LINEAR, decay_fraction  # noqa: E402
-from scaling_callback.core.forecast.normal import _mixture_quantiles  # noqa: E402
-from scaling_callback.core.forecast.priors import DropPrior, ForecastPriors  # noqa: E402
-from scaling_callback.core.schedules import multi_power_drop, normalized_schedule  # noqa: E402
+from . import forecast
+from .fit import _grid_posterior, fitted_posterior, overfitting_from
+from .inputs import _clean
+from .interval import Z80, RawBand, interval_scale, standardised_error
+from .law import LOG_LINEAR, decay_fraction
+from .normal import _mixture_quantiles
+from .priors import DropPrior, ForecastPriors
+from ..schedules import multi_power_drop, normalized_schedule
 
+# The fractions of a run's planned steps a forecast is made from (the shared scorer,
+# ../shared/tools/score_forecasts.py, scores the same four).
+CUTOFFS = (0.2, 0.4, 0.6, 0.8)
+# Fewest validation points a forecast at a cutoff is scored from (the shared scorer's rule).
+MIN_POINTS_SEEN = 3
 FLAT = 100.0  # prior sd that lets a complete curve speak for itself
 MIN_DEPTH = 0.3  # a schedule whose rate falls by less than this tells little about b
 # Candidate drop-kernel shapes (C, β, γ). Luo et al.'s fit (β = 0.59, γ = 0.64, and C = 2.07 at
@@ -59,7 +59,54 @@ MIN_DEPTH = 0.3  # a schedule whose rate falls by less than this tells little ab
 # peak). Slower, faster and exponential (Tissue-like) kernels were tried as a mixture: they fit
 # some sources' decays better and others' worse, and left-one-source-out forecasts were no better.
 CANDIDATE_SHAPES = ((0.11, 0.59, 0.64),)
+# The grid the exponent prior (mean, sd) of log α is tuned on (`tune_exponent_prior`): wide
+# enough that no development source's own best prior lies on its edge
+# (benchmarks/studies/exponent_prior_rules.py, "own best").
+LOG_ALPHA_MEANS = np.round(np.arange(-2.0, 1.01, 0.1), 2)
+LOG_ALPHA_SDS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.8, 1.2)
+# Floor of a source's median |error| before its log is taken: a source forecast exactly would
+# otherwise weigh −inf in the geometric mean (`typical_error`).
+MIN_TYPICAL_ERROR = 1e-12
+# The weights (w_o, w_h, w_s, w_a) of the interval's scale (`interval_scale`; the noise of one
+# validation loss enters beside it at its own quantile, `half_width`). Fixed, not learnt per
+# run: the hindcast's error carried to the target and the shift a vaguer exponent prior makes
+# are already relative errors, and a tenth of the improvement still forecast. Chosen by
+# `python3 benchmarks/studies/interval_weights.py` among twelve candidates, left one source out
+# (every source, cutoff and kind of forecast covered, then the narrowest on the public sources;
+# docs/forecast.md, "The interval"). Weights chosen on a grid at every calibration changed from
+# fold to fold and did not carry to the unlike source.
+INTERVAL_WEIGHTS = (0.0, 1.0, 1.0, 0.1)  # (w_o, w_h, w_s, w_a)
+CONFIDENCE = 0.8  # the interval's nominal coverage (forecast()'s 80% interval)
+# A source's quantile enters the calibration of forecasts before a decay only from this many of
+# them: a 10% quantile of fewer rests on one forecast (modded-nanogpt track 2 has 25, MultiPowerLaw 36)
+MIN_SOURCE_FORECASTS = 15
+# Rounding of the learnt noise prior and drop-shape weights, as DEFAULT_PRIORS prints them.
+NOISE_DIGITS = 5
+WEIGHT_DIGITS = 4
+# Half a vote spread over all drop shapes, so that none is ruled out by a few curves (`shape_weights`).
+SPREAD_VOTES = 0.5
+# where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
+START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
+                       noise=0.002, interval_own=1.0, interval_hindcast=0.0, interval_sensitivity=0.0,
+                       interval_ahead=0.0,
+                       interval_z=(-Z80, Z80), min_fraction=0.02, window=1.0)
+# The vague drop prior in nats (a, b, sd) of `start_priors(nats=True)`: the sources' medians are
+# 0.13-0.27 nats per unit depth (benchmarks/studies/cooldown_drop.py, table 2).
+START_ANNEAL_NATS = (0.1, 0.0, 0.1)
 
+
+def forecast_points(runs, cutoffs=CUTOFFS):
+    """(run, cutoff, steps, losses) for every run and cutoff at which the forecast sees at least
+    MIN_POINTS_SEEN validation points."""
+    for run in runs:
+        for cut in cutoffs:
+            steps, losses = run.seen(cut)
+            if len(steps) >= MIN_POINTS_SEEN:
+                yield run, cut, steps, losses
+
+
+# ------------------------------------------------------------------------------------------
+# 1. complete curves: the noise, the drop prior and the kernel's shape
 
 def schedule_depth(run) -> float:
     """How far the planned learning rate falls from its peak by the end, as a fraction."""
@@ -73,7 +120,7 @@ def schedule_depth(run) -> float:
 
 def fit_complete(run, priors: ForecastPriors):
     """The forecaster's law fitted to the whole curve: (Forecast, relative rms residual)."""
-    steps, losses = run.curve.observed()
+    steps, losses = run.seen(1.0)
     fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
     if not fc.ok:
         return fc, np.inf
@@ -91,9 +138,8 @@ def run_schedule(run) -> np.ndarray:
 def realised_drop(fc, run, nats: bool = False) -> float:
     """B·LD(T)/B / ((1 − η_T)·(E + A)) of a law fitted to the whole curve (x_T = 1 there): the
     drop per unit decay depth as a fraction of the loss without it; with `nats`, B·LD(T)/B /
-    (1 − η_T), in the loss's own units (ForecastPriors.anneal_nats; benchmarks/cooldown_drop.py,
-    table 2: left one source out, the other sources' line misses the public sources' drop by
-    log(prior/realised) +0.49/+0.49/+0.33/+0.19 as a fraction, +0.30/+0.19/+0.09/−0.06 in nats)."""
+    (1 − η_T), in the loss's own units (ForecastPriors.anneal_nats; benchmarks/studies/cooldown_drop.py,
+    table 2, compares the two left one source out)."""
     p = fc.params
     eta = run_schedule(run)
     drop = p["B"] * multi_power_drop(eta, [run.final_step], p["C"], p["beta"], p["gamma"],
@@ -121,6 +167,22 @@ def pooled_line(points_by_source):
     return float(a), float(b), float(np.sqrt(between + within.mean()))
 
 
+def best_shape_fit(run, base: ForecastPriors, shapes):
+    """(index of the shape whose flat-prior fit of the whole curve has the lowest rms residual,
+    that fit), or None when no shape fits (a curve that turned up tells nothing of the drop)."""
+    fits = []
+    for i, (C, beta, gamma) in enumerate(shapes):
+        flat = dataclasses.replace(base, log_alpha=(base.log_alpha[0], FLAT), anneal=(base.anneal[0], 0.0, FLAT),
+                                   drops=(DropPrior(C, beta, gamma, 1.0),), window=0.0)
+        fc, rms = fit_complete(run, flat)
+        if fc.ok and fc.law != "overfitting":
+            fits.append((rms, i, fc))
+    if not fits:
+        return None
+    rms, best, fc = min(fits, key=lambda f: f[0])
+    return best, fc
+
+
 def complete_curve_fits(runs, base: ForecastPriors, shapes):
     """From whole curves: {source: [(decay fraction f, realised drop)]} and shape votes."""
     anneal = {}
@@ -128,22 +190,49 @@ def complete_curve_fits(runs, base: ForecastPriors, shapes):
     for run in runs:
         if schedule_depth(run) < MIN_DEPTH:
             continue
-        fits = []
-        for i, (C, beta, gamma) in enumerate(shapes):
-            flat = dataclasses.replace(base, log_alpha=(base.log_alpha[0], FLAT), anneal=(base.anneal[0], 0.0, FLAT),
-                                       drops=(DropPrior(C, beta, gamma, 1.0),), window=0.0)
-            fc, rms = fit_complete(run, flat)
-            if fc.ok and fc.law != "overfitting":  # a curve that turned up tells nothing of the decay's drop
-                fits.append((rms, i, fc))
-        if not fits:
+        found = best_shape_fit(run, base, shapes)
+        if found is None:
             continue
-        rms, best, fc = min(fits, key=lambda f: f[0])
+        best, fc = found
         anneal.setdefault(run.source, []).append((decay_fraction(run_schedule(run), run.final_step),
                                                   realised_drop(fc, run, base.anneal_nats)))
         for i in range(len(shapes)):
             votes[i].setdefault(run.source, []).append(float(i == best))
     return anneal, votes
 
+
+def shape_weights(votes, shapes) -> np.ndarray:
+    """A shape's prior weight: the share of decaying curves it describes best, every source
+    weighing the same, plus SPREAD_VOTES spread over all shapes."""
+    share = np.array([np.mean([np.mean(v) for v in votes[i].values()]) if votes[i] else 0.0
+                      for i in range(len(shapes))])
+    n_sources = max(len(votes[0]), 1)
+    return (share * n_sources + SPREAD_VOTES / len(shapes)) / (n_sources + SPREAD_VOTES)
+
+
+def typical_noise(runs, base: ForecastPriors) -> float:
+    """The relative rms residual of a law fitted to a whole curve: the median of the per-source medians."""
+    by_source = {}
+    for run in runs:
+        fc, rms = fit_complete(run, dataclasses.replace(base, window=0.0))
+        if np.isfinite(rms):
+            by_source.setdefault(run.source, []).append(rms)
+    return float(np.median([np.median(v) for v in by_source.values()]))
+
+
+def fitting_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
+    """Step 1 (module docstring) and the noise prior: `base` with the noise, drop prior and kernel shapes learnt
+    from `runs`; its exponent prior and interval are still base's."""
+    base = dataclasses.replace(base, noise=round(typical_noise(runs, base), NOISE_DIGITS))
+    anneal, votes = complete_curve_fits(runs, base, shapes)
+    weight = shape_weights(votes, shapes)
+    drops = tuple(DropPrior(C, beta, gamma, round(float(w), WEIGHT_DIGITS))
+                  for (C, beta, gamma), w in zip(shapes, weight))
+    return dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
+
+
+# ------------------------------------------------------------------------------------------
+# 2. the exponent prior, tuned on the forecasts from the cutoffs
 
 @dataclasses.dataclass(frozen=True)
 class Cases:
@@ -165,21 +254,26 @@ class Cases:
         return w / w.sum(axis=1, keepdims=True)
 
 
+def grid_case(run, cut, steps, losses, priors: ForecastPriors):
+    """One row of Cases: (source, cutoff, truth, log α, log evidence, mean, sd) of the power-law
+    grid points, or None when the run's loss has turned up (the rising law has no exponent
+    prior) or the grid cannot be fitted."""
+    s, y, _ = _clean(steps, losses)
+    if overfitting_from(s, y, run.lr, run.final_step, []) is not None:
+        return None
+    post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
+    if isinstance(post, str):
+        return None
+    power = post.alpha > LOG_LINEAR  # the exponent prior is the power law's (the log-linear law has none)
+    mean, sd = post.moments(np.array([run.final_step], float))
+    return (run.source, cut, run.final_loss, np.log(post.alpha[power]), post.log_evidence[power],
+            mean[power, 0], sd[power, 0])
+
+
 def forecast_cases(runs, priors: ForecastPriors) -> Cases:
     """Every (run, cutoff) forecast of the training runs by the power/multi-power grid (a run
     whose loss has turned up is forecast by the rising law, which has no exponent prior)."""
-    rows = []
-    for run, cut, steps, losses in forecast_points(runs):
-        s, y, _ = _clean(steps, losses)
-        if overfitting_from(s, y, run.lr, run.final_step, []) is not None:
-            continue
-        post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
-        if isinstance(post, str):
-            continue
-        power = post.alpha > LOG_LINEAR  # the exponent prior is the power law's (the log-linear law has none)
-        mean, sd = post.moments(np.array([run.final_step], float))
-        rows.append((run.source, cut, run.final_loss, np.log(post.alpha[power]), post.log_evidence[power],
-                     mean[power, 0], sd[power, 0]))
+    rows = [row for point in forecast_points(runs) if (row := grid_case(*point, priors)) is not None]
     J = max(len(r[3]) for r in rows)
 
     def pad(i, fill):
@@ -194,8 +288,8 @@ def forecast_cases(runs, priors: ForecastPriors) -> Cases:
 def typical_error(cases: Cases, log_alpha) -> float:
     """Mean over sources of log(median |forecast/final − 1|), the forecast being the mixture's
     median under this exponent prior, as forecast() takes it: the geometric mean of the
-    sources' typical errors, so that a source forecast badly (cpu_gpt at 20%: 15–25%) counts
-    as much as one forecast well (Gemstones: 0.1%) for the same relative improvement."""
+    sources' typical errors, so that a source forecast badly (cpu_gpt at 20%) counts as much as
+    one forecast well (Gemstones) for the same relative improvement."""
     err = relative_errors(cases, log_alpha)
     return float(np.mean([log_typical_error(err, cases.source, src) for src in set(cases.source)]))
 
@@ -207,12 +301,8 @@ def relative_errors(cases: Cases, log_alpha) -> np.ndarray:
 
 
 def log_typical_error(err, source, src) -> float:
-    """log(median |error|) of source `src`'s cases (floored at 1e-12)."""
-    return float(np.log(max(np.median(np.abs(err[source == src])), 1e-12)))
-
-
-LOG_ALPHA_MEANS = np.round(np.arange(-2.0, 1.01, 0.1), 2)
-LOG_ALPHA_SDS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.8, 1.2)
+    """log(median |error|) of source `src`'s cases (floored at MIN_TYPICAL_ERROR)."""
+    return float(np.log(max(np.median(np.abs(err[source == src])), MIN_TYPICAL_ERROR)))
 
 
 def tune_exponent_prior(cases: Cases):
@@ -220,11 +310,14 @@ def tune_exponent_prior(cases: Cases):
     realised final losses are most accurate (`typical_error`). The interval is calibrated
     afterwards, so the exponent prior need only place the median. (The earlier choice, the
     highest mean log predictive density, was ruled by the sources forecast worst: with cpu_gpt
-    and lr_scheduling among the runs it chose a flat prior, N(0.5, 1.2), and tripled the
-    median error at 40% on modded-nanogpt, 0.5% -> 2.5%; docs/forecast.md.)"""
+    and lr_scheduling among the runs it chose a flat prior and tripled the median error at 40%
+    on modded-nanogpt; docs/forecast.md.)"""
     scores = {(float(m), s): typical_error(cases, (m, s)) for m in LOG_ALPHA_MEANS for s in LOG_ALPHA_SDS}
     return min(scores, key=scores.get)
 
+
+# ------------------------------------------------------------------------------------------
+# 3. the interval, calibrated across sources
 
 def source_weights(sources) -> np.ndarray:
     """1/(forecasts of the source) for each forecast: every source weighs the same."""
@@ -266,20 +359,6 @@ def interval_cases(runs, priors: ForecastPriors) -> IntervalCases:
                          np.array([r[3] for r in rows]))
 
 
-# The weights (w_o, w_h, w_s, w_a) of the interval's scale (`interval_scale`; the noise of one
-# validation loss enters beside it at its own quantile, `half_width`). Fixed, not learnt per run of this script: the hindcast's
-# error carried to the target and the shift a vaguer exponent prior makes are already relative
-# errors, and a tenth of the improvement still forecast. Chosen by `python3
-# benchmarks/interval_weights.py` among twelve candidates, left one source out: every source
-# covered ≥ 0.75 with no cutoff below 0.70 and each kind of its forecasts (before a decay or not)
-# ≥ 0.75, then the narrowest on the public sources (cpu_gpt 0.87, the others 0.87–1.00; re-run
-# after the calibration of forecasts before a decay). Weights chosen on a grid at every calibration
-# (as before) changed from fold to fold and did not carry to the unlike source: the fold without
-# cpu_gpt chose the fit's own spread and covered cpu_gpt 0.38 at 20%.
-INTERVAL_WEIGHTS = (0.0, 1.0, 1.0, 0.1)  # (w_o, w_h, w_s, w_a)
-CONFIDENCE = 0.8
-
-
 def standardised_errors(cases: IntervalCases, w_own: float, w_hindcast: float, w_sensitivity: float,
                         w_ahead: float) -> np.ndarray:
     """z of every forecast (forecast.interval.standardised_error, which `calibrated` inverts)."""
@@ -291,40 +370,32 @@ def calibrate(cases: IntervalCases, *weights: float):
     """(z_lo, z_hi) for these weights: the lowest of the sources' 10% quantiles of z and the highest
     of their 90% quantiles, so that every source's forecasts fall below z_lo (above z_hi) at most
     10% of the time. Taken at the worst source, not pooled: pooled quantiles fit the typical
-    source and under-cover a source unlike the others (left-one-source-out, with the interval's
-    earlier features, the pooled choice covered 0.29 of cpu_gpt and 0.71 of lr_scheduling; this
-    one 0.52 and 0.84, at the price of wider intervals on the easy sources; docs/forecast.md)."""
-    return _worst_source_quantiles(standardised_errors(cases, *weights), cases.source)
-
-
-# A source's quantile enters the calibration of forecasts before a decay only from this many of
-# them: a 10% quantile of fewer rests on one forecast (modded-nanogpt track 2 has 25, MultiPowerLaw 36)
-MIN_SOURCE_FORECASTS = 15
+    source and under-cover a source unlike the others (left one source out, the pooled choice
+    covered cpu_gpt and lr_scheduling less; docs/forecast.md, "The interval")."""
+    return worst_source_quantiles(standardised_errors(cases, *weights), cases.source)
 
 
 def calibrate_before_decay(cases: IntervalCases, *weights: float):
     """(z_lo, z_hi) for the forecasts across a decay the run had not begun (raw.before_decay):
     `calibrate` on those alone, over the sources with MIN_SOURCE_FORECASTS of them, and never
     narrower than `calibrate`'s. The drop they forecast is the prior's alone and the sources'
-    drops differ by up to 3.4× (benchmarks/cooldown_drop.py), so these forecasts miss on either
-    side: left one source out, their coverage before this calibration was 0.33-0.75 at 60-80% of
-    a run on every source with a decay (modded-nanogpt track 1 at 60% 0.59, lr_scheduling's 192
-    runs 0.55/0.49). Calibrated on their own and the rest kept on `calibrate` (a floor, not a
-    split): split, the rest got narrower and lr_scheduling's forecasts after the decay began,
-    unlike the other sources', were covered 0.49-0.76 on its 192 runs (a one-off check of that
-    variant; docs/forecast.md)."""
+    drops differ (benchmarks/studies/cooldown_drop.py), so these forecasts miss on either side.
+    Calibrated on their own and the rest kept on `calibrate` (a floor, not a split): split, the
+    rest got narrower and lr_scheduling's forecasts after the decay began were under-covered
+    (docs/forecast.md, "The interval")."""
     z = standardised_errors(cases, *weights)
     before = cases.raw.before_decay > 0
     counts = {src: int(np.sum(before & (cases.source == src))) for src in set(cases.source)}
     kept = before & np.isin(cases.source, [src for src, n in counts.items() if n >= MIN_SOURCE_FORECASTS])
-    z_lo, z_hi = _worst_source_quantiles(z, cases.source)
+    z_lo, z_hi = worst_source_quantiles(z, cases.source)
     if not np.any(kept):
         return z_lo, z_hi
-    b_lo, b_hi = _worst_source_quantiles(z[kept], cases.source[kept])
+    b_lo, b_hi = worst_source_quantiles(z[kept], cases.source[kept])
     return min(b_lo, z_lo), max(b_hi, z_hi)
 
 
-def _worst_source_quantiles(z, source):
+def worst_source_quantiles(z, source):
+    """(lowest of the sources' (1 − CONFIDENCE)/2 quantiles of z, highest of their upper ones), rounded to 4 digits."""
     tail = (1 - CONFIDENCE) / 2
     groups = [z[source == src] for src in sorted(set(source))]
     return (round(float(min(np.quantile(g, tail) for g in groups)), 4),
@@ -340,28 +411,13 @@ def interval_parameters(cases: IntervalCases, priors: ForecastPriors) -> Forecas
                                interval_z_before_decay=calibrate_before_decay(cases, *INTERVAL_WEIGHTS))
 
 
-def typical_noise(runs, base: ForecastPriors) -> float:
-    """The relative rms residual of a law fitted to a whole curve: the median of the per-source medians."""
-    by_source = {}
-    for run in runs:
-        fc, rms = fit_complete(run, dataclasses.replace(base, window=0.0))
-        if np.isfinite(rms):
-            by_source.setdefault(run.source, []).append(rms)
-    return float(np.median([np.median(v) for v in by_source.values()]))
-
-
-# where learning starts: vague priors, the fitting rules of the forecaster (window, min_fraction)
-START = ForecastPriors(log_alpha=(-0.7, 1.0), anneal=(0.03, 0.0, 0.02), drops=(DropPrior(*CANDIDATE_SHAPES[0], 1.0),),
-                       noise=0.002, interval_own=1.0, interval_hindcast=0.0, interval_sensitivity=0.0,
-                       interval_ahead=0.0,
-                       interval_z=(-Z80, Z80), min_fraction=0.02, window=1.0)
-
+# ------------------------------------------------------------------------------------------
+# all three
 
 def start_priors(nats: bool = False, window: float = START.window) -> ForecastPriors:
-    """START, or with the drop prior in nats (a vague start: the sources' medians are 0.13-0.27
-    nats per unit depth, benchmarks/cooldown_drop.py table 2)."""
+    """START, or with the drop prior in nats (START_ANNEAL_NATS)."""
     start = dataclasses.replace(START, window=window)
-    return dataclasses.replace(start, anneal=(0.1, 0.0, 0.1), anneal_nats=True) if nats else start
+    return dataclasses.replace(start, anneal=START_ANNEAL_NATS, anneal_nats=True) if nats else start
 
 
 def learn_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
@@ -377,67 +433,3 @@ def learn_priors_and_cases(runs, base: ForecastPriors = START, shapes=CANDIDATE_
     cases = forecast_cases(runs, priors)
     priors = dataclasses.replace(priors, log_alpha=tune_exponent_prior(cases))
     return interval_parameters(interval_cases(runs, priors), priors), cases
-
-
-def fitting_priors(runs, base: ForecastPriors = START, shapes=CANDIDATE_SHAPES) -> ForecastPriors:
-    """Step 1 (module docstring) and the noise prior: `base` with the noise, drop prior and kernel shapes learnt
-    from `runs`; its exponent prior and interval are still base's."""
-    base = dataclasses.replace(base, noise=round(typical_noise(runs, base), 5))
-    anneal, votes = complete_curve_fits(runs, base, shapes)
-    # a shape's weight: the share of decaying curves it describes best, every source weighing the
-    # same, plus half a vote spread over all shapes so that none is ruled out by a few curves
-    share = np.array([np.mean([np.mean(v) for v in votes[i].values()]) if votes[i] else 0.0
-                      for i in range(len(shapes))])
-    n_sources = max(len(votes[0]), 1)
-    weight = (share * n_sources + 0.5 / len(shapes)) / (n_sources + 0.5)
-    drops = tuple(DropPrior(C, beta, gamma, round(float(w), 4)) for (C, beta, gamma), w in zip(shapes, weight))
-    return dataclasses.replace(base, anneal=pooled_line(anneal) if anneal else base.anneal, drops=drops)
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--exclude", nargs="*", default=[], choices=SOURCES, help="sources left out")
-    ap.add_argument("--nats", action="store_true",
-                    help="the drop prior in nats, not as a fraction of the loss (ForecastPriors.anneal_nats)")
-    ap.add_argument("--window", type=float, default=START.window,
-                    help="fit only points after this fraction of the last observed step")
-    args = ap.parse_args(argv)
-    runs = load_runs([s for s in SOURCES if s not in args.exclude])
-    priors = learn_priors(runs, start_priors(args.nats, args.window))
-    used = ", ".join(sorted({r.source for r in runs}))
-    anneal, _ = complete_curve_fits(runs, dataclasses.replace(priors, drops=priors.drops), CANDIDATE_SHAPES)
-    points = np.concatenate([np.asarray(v) for v in anneal.values()])
-    print(f"# realised drop per unit decay depth over {len(points)} decaying runs: "
-          f"{points[:, 1].min():.3f} to {points[:, 1].max():.3f}; correlation with the decay fraction f: "
-          f"{np.corrcoef(points[:, 0], points[:, 1])[0, 1]:.2f} overall, "
-          + ", ".join(f"{src} {np.corrcoef(np.asarray(v)[:, 0], np.asarray(v)[:, 1])[0, 1]:.2f}"
-                      for src, v in sorted(anneal.items()) if len(v) > 2))
-    cmd = "python3 benchmarks/learn_priors.py" + (" --exclude " + " ".join(args.exclude) if args.exclude else "")
-    if args.nats:
-        cmd += " --nats"
-    if args.window != START.window:
-        cmd += f" --window {args.window:g}"
-    print(f"# Learnt from data/curves ({used}; {len(runs)} runs) by `{cmd}`.")
-    print("DEFAULT_PRIORS = ForecastPriors(")
-    print(f"    log_alpha=({priors.log_alpha[0]:.4f}, {priors.log_alpha[1]:.4f}),")
-    print(f"    anneal=({priors.anneal[0]:.4f}, {priors.anneal[1]:.4f}, {priors.anneal[2]:.4f}),")
-    print("    drops=(")
-    for d in priors.drops:
-        print(f"        DropPrior({d.C:.6g}, {d.beta:g}, {d.gamma:g}, {d.weight:.4f}),")
-    print("    ),")
-    print(f"    noise={priors.noise!r},")
-    print(f"    interval_own={priors.interval_own!r},")
-    print(f"    interval_hindcast={priors.interval_hindcast!r},")
-    print(f"    interval_sensitivity={priors.interval_sensitivity!r},")
-    print(f"    interval_ahead={priors.interval_ahead!r},")
-    print(f"    interval_z={priors.interval_z!r},")
-    print(f"    interval_z_before_decay={priors.interval_z_before_decay!r},")
-    print(f"    min_fraction={priors.min_fraction!r},")
-    print(f"    window={priors.window!r},")
-    if priors.anneal_nats:
-        print(f"    anneal_nats={priors.anneal_nats!r},")
-    print(")")
-
-
-if __name__ == "__main__":
-    main()

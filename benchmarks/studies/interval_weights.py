@@ -1,8 +1,8 @@
 """Which fixed weights of the interval's scale carry to a source the calibration has not seen.
 
-    python3 benchmarks/interval_weights.py
+    python3 benchmarks/studies/interval_weights.py
 
-For each development source, the priors are learnt without it (benchmarks/learn_priors.py), every
+For each development source, the priors are learnt without it (scaling_callback.core.forecast.learning), every
 run of every source is forecast from 20/40/60/80% of its curve under them, and for each candidate
 (w_o, w_h, w_s, w_a) of `forecast.interval.interval_scale` the quantiles (z_lo, z_hi) are
 calibrated on the other sources (worst source, `learn_priors.calibrate` and, for forecasts
@@ -17,19 +17,15 @@ learn_priors.py uses it as INTERVAL_WEIGHTS; the table marks both. About 6 minut
 """
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import fields, replace
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from curve_runs import PUBLIC_SOURCES, load_runs  # noqa: E402
-from learn_priors import (INTERVAL_WEIGHTS, MIN_SOURCE_FORECASTS, calibrate, calibrate_before_decay,  # noqa: E402
-                          interval_cases, learn_priors, standardised_errors)
-from scaling_callback.core.forecast.interval import half_width, interval_scale  # noqa: E402
+from scaling_callback.core.forecast.interval import half_width, interval_scale
+from scaling_callback.core.forecast.learning import (INTERVAL_WEIGHTS, MIN_SOURCE_FORECASTS, calibrate,
+                                                     calibrate_before_decay, interval_cases, learn_priors,
+                                                     standardised_errors)
+from scaling_callback.runs import PUBLIC_SOURCES, load_runs
 
 # (w_o, w_h, w_s, w_a): the fit's own spread, the hindcast, the prior's share, the improvement to come
 CANDIDATES = ((1.0, 1.0, 1.0, 0.0), (1.0, 1.0, 1.0, 0.1), (1.0, 1.0, 1.0, 0.3), (0.0, 1.0, 1.0, 0.0),

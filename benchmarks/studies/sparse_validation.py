@@ -1,15 +1,15 @@
 """Does the forecast stay honest when a run validates rarely?
 
-    python3 benchmarks/sparse_validation.py [--evals 12 25 50] [--loso]
+    python3 benchmarks/studies/sparse_validation.py [--evals 12 25 50] [--loso]
 
 The development curves are validated 50-500 times a run; a user's run may validate a dozen
-times. Every development run (benchmarks/curve_runs.py) is thinned to N validations evenly spaced
+times. Every development run (scaling_callback.runs) is thinned to N validations evenly spaced
 in steps, the last at the planned end, and scored as benchmarks/forecast_accuracy.py scores it
 (its `score` and table: a cutoff with fewer than 3 points is skipped, as the shared scorer skips
 it): per source and cutoff the median (p90) |forecast − final| / final in %, the signed bias, the
 80% interval's coverage `c` and median width `w`, beside the power-law baseline; then the median
 number of points each forecast saw. With --loso the priors are learnt without the source being
-scored (benchmarks/learn_priors.py, about 3 minutes more). About 1 minute per N on two cores
+scored (scaling_callback.core.forecast.learning, about 3 minutes more). About 1 minute per N on two cores
 in-sample.
 """
 from __future__ import annotations
@@ -21,13 +21,13 @@ import sys
 
 import numpy as np
 
+# benchmarks/, for forecast_accuracy's scoring and tables (this study scores as that benchmark does)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from curve_runs import CUTOFFS, load_runs  # noqa: E402
 from forecast_accuracy import print_tables, score  # noqa: E402
-from learn_priors import learn_priors  # noqa: E402
 from scaling_callback.core.forecast import DEFAULT_PRIORS  # noqa: E402
+from scaling_callback.core.forecast.learning import learn_priors  # noqa: E402
+from scaling_callback.runs import CUTOFFS, load_runs  # noqa: E402
 
 
 def thinned(run, n_evals: int):

@@ -1,0 +1,89 @@
+"""Tables a benchmark writes into the docs between markers, so that no copy is typed by hand.
+
+A block in a markdown page is
+
+    <!-- NAME -->
+    | the table ... |
+    <!-- /NAME -->
+
+`write_block` replaces what lies between the markers; `read_block` returns it (to compare with
+what the code renders now, as tests/test_doc_tables.py does).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+DATA = os.path.join(DOCS, "data")  # the per-case results the tables are rendered from
+
+
+def _pattern(name: str):
+    return re.compile(rf"(<!-- {re.escape(name)} -->\n)(.*?)(<!-- /{re.escape(name)} -->)", re.DOTALL)
+
+
+def read_block(page: str, name: str) -> str:
+    """The text between the markers of block `name` in docs/<page> (KeyError when absent)."""
+    with open(os.path.join(DOCS, page)) as f:
+        found = _pattern(name).search(f.read())
+    if found is None:
+        raise KeyError(f"docs/{page} has no block {name!r}")
+    return found.group(2)
+
+
+def write_block(page: str, name: str, table: str) -> None:
+    """Replace the text between the markers of block `name` in docs/<page> by `table`."""
+    path = os.path.join(DOCS, page)
+    with open(path) as f:
+        text = f.read()
+    if not _pattern(name).search(text):
+        raise KeyError(f"docs/{page} has no block {name!r}")
+    text = _pattern(name).sub(lambda m: m.group(1) + table.rstrip("\n") + "\n" + m.group(3), text)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _no_nan(value):
+    """JSON without NaN: a NaN is written as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    return value
+
+
+def dumps(data: dict) -> str:
+    """JSON of a dict with each element of a list value on a line of its own (a diff shows which
+    case changed), floats as repr writes them (exactly)."""
+    parts = []
+    for key, value in _no_nan(data).items():
+        if isinstance(value, list):
+            body = ",\n".join(json.dumps(item, ensure_ascii=False) for item in value)
+            parts.append(f"{json.dumps(key)}: [\n{body}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def write_data(name: str, data: dict) -> str:
+    """docs/data/<name>.json; returns its path."""
+    os.makedirs(DATA, exist_ok=True)
+    path = os.path.join(DATA, name + ".json")
+    with open(path, "w") as f:
+        f.write(dumps(data))
+    return path
+
+
+def read_data(name: str) -> dict:
+    with open(os.path.join(DATA, name + ".json")) as f:
+        return json.load(f)
+
+
+def check_blocks(page: str, rendered: dict) -> list:
+    """The names of the blocks of docs/<page> that differ from `rendered` ({name: table})."""
+    return [name for name, table in rendered.items() if read_block(page, name).rstrip("\n") != table.rstrip("\n")]
