@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from doc_tables import check_blocks, read_data, write_block, write_data
-from scaling_callback.core import crossrun
-from scaling_callback.core.crossrun import fit_scaling_law
+from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law
+from scaling_callback.core.crossrun.search import local_fit, objective_on
+from scaling_callback.core.crossrun.space import FIT_SPACES
 
 SCALING = Path(__file__).resolve().parents[1] / "data" / "scaling"
 PAGE = "crossrun.md"
@@ -113,8 +114,8 @@ def paper_table(ours) -> str:
 
 def full_grid(fit):
     N, D, L = chinchilla_points()
-    space = crossrun._SPACES["chinchilla"]
-    full, seconds = timed(crossrun._local_fit, space, space.grid, np.log(N), np.log(D), np.log(L), fit.delta)
+    space = FIT_SPACES["chinchilla"]
+    full, seconds = timed(local_fit, space, space.grid, np.log(N), np.log(D), np.log(L), fit.delta)
     law = space.to_law(full.params)
     print(f"## All {len(space.grid)} Hoffmann starts: {seconds:.0f} s")
     print(f"objective {full.cost:.10g} (best 10 of the scored grid: {fit.cost:.10g}); "
@@ -124,19 +125,19 @@ def full_grid(fit):
 
 def check_bootstrap(name, N, D, L, form, resamples, starts=30):
     """Refit resamples as fit_scaling_law does, and again from the resample's 30 best grid points."""
-    space = crossrun._SPACES[form]
+    space = FIT_SPACES[form]
     logN, logD, logL = np.log(N), np.log(D), np.log(L)
-    ranked = space.grid[np.argsort(crossrun._objective_on(space, space.grid, logN, logD, logL, 1e-3))]
-    best = crossrun._local_fit(space, ranked[:10], logN, logD, logL, 1e-3)
+    ranked = space.grid[np.argsort(objective_on(space, space.grid, logN, logD, logL, 1e-3))]
+    best = local_fit(space, ranked[:10], logN, logD, logL, 1e-3)
     rng = np.random.default_rng(0)
     worse, gaps = 0, []
     for _ in range(resamples):
         idx = rng.integers(0, N.size, N.size)
         x = logN[idx], logD[idx], logL[idx]
-        pick = ranked[:50][np.argmin(crossrun._objective_on(space, ranked[:50], *x, 1e-3))]
-        ours = crossrun._local_fit(space, [best.params, pick], *x, 1e-3)
-        own = space.grid[np.argsort(crossrun._objective_on(space, space.grid, *x, 1e-3))[:starts]]
-        wide = crossrun._local_fit(space, own, *x, 1e-3)
+        pick = ranked[:50][np.argmin(objective_on(space, ranked[:50], *x, 1e-3))]
+        ours = local_fit(space, [best.params, pick], *x, 1e-3)
+        own = space.grid[np.argsort(objective_on(space, space.grid, *x, 1e-3))[:starts]]
+        wide = local_fit(space, own, *x, 1e-3)
         if wide.cost < ours.cost * (1 - 1e-6):
             worse += 1
             gaps.append(ours.cost / wide.cost - 1)
@@ -172,7 +173,7 @@ def second_check_row(name, N, D, L, form) -> dict:
     fit, seconds = timed(fit_scaling_law, N, D, L, form=form, n_bootstrap=0)
     try:
         tpp = fmt(fit.compute_optimal(1e21).tokens_per_parameter.value)
-    except crossrun.ScalingLawError:
+    except ScalingLawError:
         tpp = "none (an exponent is 0)"
     return {"data": name, "points": int(N.size), "form": form,
             "parameters": [(k, v.value) for k, v in fit.parameters.items()],

@@ -39,11 +39,12 @@ import numpy as np
 
 # internals: the learnt priors must be those of this exact computation
 from . import forecast
-from .fit import _grid_posterior, fitted_posterior, overfitting_from
-from .inputs import _clean
+from .fit import fitted_posterior, overfitting_from
+from .grid import grid_posterior
+from .inputs import clean_history
 from .interval import Z80, RawBand, interval_scale, standardised_error
 from .law import LOG_LINEAR, decay_fraction
-from .normal import _mixture_quantiles
+from .normal import mixture_quantiles
 from .priors import DropPrior, ForecastPriors
 from ..schedules import multi_power_drop, normalized_schedule
 
@@ -258,10 +259,10 @@ def grid_case(run, cut, steps, losses, priors: ForecastPriors):
     """One row of Cases: (source, cutoff, truth, log α, log evidence, mean, sd) of the power-law
     grid points, or None when the run's loss has turned up (the rising law has no exponent
     prior) or the grid cannot be fitted."""
-    s, y, _ = _clean(steps, losses)
+    s, y, _ = clean_history(steps, losses)
     if overfitting_from(s, y, run.lr, run.final_step, []) is not None:
         return None
-    post = _grid_posterior(s, y, run.final_step, run.lr, priors, [])
+    post = grid_posterior(s, y, run.final_step, run.lr, priors, [])
     if isinstance(post, str):
         return None
     power = post.alpha > LOG_LINEAR  # the exponent prior is the power law's (the log-linear law has none)
@@ -297,7 +298,7 @@ def typical_error(cases: Cases, log_alpha) -> float:
 def relative_errors(cases: Cases, log_alpha) -> np.ndarray:
     """forecast/final − 1 of every case, the forecast being the mixture's median under this exponent prior."""
     w = cases.weights(log_alpha)
-    return _mixture_quantiles(w.T, cases.mean.T, cases.sd.T, (0.5,))[0] / cases.truth - 1
+    return mixture_quantiles(w.T, cases.mean.T, cases.sd.T, (0.5,))[0] / cases.truth - 1
 
 
 def log_typical_error(err, source, src) -> float:
@@ -347,7 +348,7 @@ def interval_cases(runs, priors: ForecastPriors) -> IntervalCases:
     """forecast()'s own fit (fitted_posterior) at every cutoff of every run, before calibration."""
     rows = []
     for run, cut, steps, losses in forecast_points(runs):
-        s, y, _ = _clean(steps, losses)
+        s, y, _ = clean_history(steps, losses)
         post = fitted_posterior(s, y, run.final_step, run.lr, priors, [])
         if isinstance(post, tuple):
             continue
