@@ -3,7 +3,7 @@
     python3 benchmarks/studies/exponent_prior_rules.py
 
 For each development source, the fitting priors (noise, drop prior) are learnt without it
-(`learn_priors.fitting_priors`), every run of every source is forecast from 20/40/60/80% of its
+(`learning.fitting_priors`), every run of every source is forecast from 20/40/60/80% of its
 curve by the power/multi-power grid (`learn_priors.forecast_cases`: the grid's mixture median,
 without the log-linear and rising laws that forecast() may choose instead, so cpu_gpt's early
 numbers are the grid's, not forecast()'s), and each rule picks (μ, σ) on the grid from the other

@@ -5,7 +5,7 @@
 For each development source, the priors are learnt without it (scaling_callback.core.forecast.learning), every
 run of every source is forecast from 20/40/60/80% of its curve under them, and for each candidate
 (w_o, w_h, w_s, w_a) of `forecast.interval.interval_scale` the quantiles (z_lo, z_hi) are
-calibrated on the other sources (worst source, `learn_priors.calibrate` and, for forecasts
+calibrated on the other sources (worst source, `learning.calibrate` and, for forecasts
 before a decay, `calibrate_before_decay`) and scored on the held-out
 one: its 80% coverage, its worst cutoff's coverage, its worst kind's coverage (the forecasts
 before a decay and the others, each calibrated apart) and its median interval width. The choice

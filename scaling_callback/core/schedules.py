@@ -85,7 +85,7 @@ def multi_power_drop(eta, steps, C: float, beta: float, gamma: float, cells: int
     p = `power` = 1 is Luo et al.'s law: every unit of decrease of the rate buys the same drop.
     p < 1 buys more per unit near η = 0 (the drop is linear in the decrease of η^p): what
     lr_scheduling's cool-down branches at high peak rates show against their constant run
-    (benchmarks/cooldown_drop.py).
+    (benchmarks/studies/cooldown_drop.py).
 
     G(x) = 1 − (C·x + 1)^(−β) and S_k(t) = Σ_{τ=k..t} η_τ, evaluated at each of `steps`
     (integers in 0..T). The sum starts at the schedule's peak (warm-up increases are Luo's S_W,

@@ -13,7 +13,7 @@ loss has turned up (overfitting) the forecast follows the rise since its best po
 (law "overfitting").
 
 The package, one idea a file:
-  priors.py    ForecastPriors, DropPrior, DEFAULT_PRIORS (learnt by benchmarks/learn_priors.py)
+  priors.py    ForecastPriors, DropPrior, DEFAULT_PRIORS (learnt by tools/learn_priors.py)
   inputs.py    the history and the planned schedule, cleaned, pooled, thinned and normalised
   law.py       the multi-power law over its grid (its log-linear limit included) as a
                posterior: GridPosterior

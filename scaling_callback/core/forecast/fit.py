@@ -92,7 +92,7 @@ def fitted_posterior(s, y, target, lr, priors: "ForecastPriors", notes: list, hi
     when there is none. With `hindcast`, the grid posterior carries the power law's error on
     the run's own past (`hindcast_error`) for the interval; without, it is the power law's,
     with none.
-    benchmarks/learn_priors.py calibrates the interval on exactly these fits."""
+    tools/learn_priors.py calibrates the interval on exactly these fits."""
     best = overfitting_from(s, y, lr, target, notes)
     if best is not None:
         return _rising_fit(s, y, best, target, lr, priors, notes)

@@ -1,5 +1,5 @@
 """The forecast interval (ForecastPriors.interval_*): one definition for forecast() and for
-benchmarks/learn_priors.py, which must learn it on exactly this computation."""
+tools/learn_priors.py, which must learn it on exactly this computation."""
 from __future__ import annotations
 
 import math
@@ -89,7 +89,7 @@ def calibrated(raw: RawBand, priors: "ForecastPriors", confidence: float):
     """(mid, low, high): the median m and m·(1 ∓ `half_width`) for z = z_lo, z_hi (`interval_z`)
     and S = √((w_o·own)² + D²): a split-conformal interval (Vovk et al. 2005, "Algorithmic learning
     in a random world", ch. 2) of the standardised error (`standardised_error`), calibrated
-    across sources (benchmarks/learn_priors.py), with the noise of one observation beside it."""
+    across sources (tools/learn_priors.py), with the noise of one observation beside it."""
     m = raw.mid
     size = np.maximum(np.abs(m), 1e-300)
     S = interval_scale(raw, priors.interval_own, priors.interval_hindcast, priors.interval_sensitivity,

@@ -1,5 +1,5 @@
 """What a partial curve cannot tell, learnt from complete curves: the forecaster's priors
-(benchmarks/learn_priors.py learns them; DEFAULT_PRIORS is its output)."""
+(tools/learn_priors.py learns them; DEFAULT_PRIORS is its output)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ class DropPrior:
 
 @dataclass(frozen=True)
 class ForecastPriors:
-    """What a partial curve cannot tell, learnt from complete curves (benchmarks/learn_priors.py).
+    """What a partial curve cannot tell, learnt from complete curves (tools/learn_priors.py).
 
     log_alpha: (mean, sd) of log α, the exponent of the power law in learning-rate area.
     anneal: (a, b, sd): the loss drop the schedule's decay realises by the target, per unit
@@ -38,7 +38,7 @@ class ForecastPriors:
         before the decay starts; once the decay is seen the data take over.
     anneal_nats: the drop prior in the loss's own units (nats of a cross-entropy) instead of as a
         fraction of the loss. The loss carries the data's entropy, which no decay removes; left
-        one source out the nats transfer better between sources (benchmarks/cooldown_drop.py,
+        one source out the nats transfer better between sources (benchmarks/studies/cooldown_drop.py,
         table 2), but lr_scheduling's forecasts get worse (docs/forecast.md). A loss in other
         units (bits, a scaled loss) needs `anneal` scaled alike.
     drops: the candidate drop-kernel shapes and their prior weights.
@@ -54,11 +54,11 @@ class ForecastPriors:
         is above z_lo and below z_hi in at least 90% of the forecasts of EVERY development source
         (a conformal calibration, taken at the worst source: `calibrated`);
         S = √((w_o·own)² + D²), D = √((w_h·g_h)² + (w_s·g_s)² + (w_a·g_a)²). Learnt by
-        benchmarks/learn_priors.py.
+        tools/learn_priors.py.
     interval_z_before_decay: (z_lo, z_hi) for forecasts across a decay the run has not begun
         (`interval.interval_z`): the drop it brings is the prior's alone, and how far the
         sources' drops differ is known only from such forecasts, so they are calibrated on
-        their own, never narrower than interval_z (benchmarks/learn_priors.py). None: interval_z.
+        their own, never narrower than interval_z (tools/learn_priors.py). None: interval_z.
     min_fraction: points earlier than this fraction of the target step are left out of the fit
         (the first few percent of a run are warm-up transients, not the power law).
     window: κ ≥ 0; points before t_c·(t_c/T)^κ are left out too (t_c the last observed step, T
@@ -82,7 +82,7 @@ class ForecastPriors:
     interval_z_before_decay: Optional[Tuple[float, float]] = None
 
 
-# Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 benchmarks/learn_priors.py`.
+# Learnt from data/curves (cpu_gpt, gemstones, lr_scheduling, modded_nanogpt_track1, modded_nanogpt_track2, multipower_law; 242 runs) by `python3 tools/learn_priors.py`.
 DEFAULT_PRIORS = ForecastPriors(
     log_alpha=(-0.3000, 0.2000),
     anneal=(0.0367, 0.0592, 0.0513),

@@ -105,7 +105,7 @@ class RisingPosterior:
         falls behind). The other end is the one without g_s: with g_s on both sides the low end
         of a rise fell below the loss's current level and the gate stopped runs still rising
         (benchmarks/gate_replay.py; docs/forecast.md, "When the validation loss turns up").
-        benchmarks/learn_priors.py calibrates z with g_s on both sides, as `raw` gives it: on the
+        tools/learn_priors.py calibrates z with g_s on both sides, as `raw` gives it: on the
         step clock's side the band is that one, on the other it is narrower by g_s alone."""
         raw = self.raw(steps)
         mid, low, high = calibrated(raw, self.priors, confidence)
