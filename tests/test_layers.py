@@ -79,12 +79,14 @@ def _is_docstring(node, path) -> bool:
 def test_tests_and_benchmarks_read_the_repository_data_not_a_folder_beside_it():
     """A fresh clone has no ../shared: what the tests and benchmarks read is under data/."""
     pattern = re.compile(r"""["']\.\.["']\s*,\s*["']shared["']|\.\./shared|/\s*["']\.\.["']\s*/\s*["']shared""")
-    for folder in ("tests", "benchmarks"):
-        for name in os.listdir(os.path.join(ROOT, folder)):
-            if name.endswith(".py") and name != os.path.basename(__file__):
-                text = open(os.path.join(ROOT, folder, name)).read()
-                code = re.sub(r'""".*?"""|#[^\n]*', "", text, flags=re.DOTALL)  # docstrings and comments may cite it
-                assert not pattern.search(code), f"{folder}/{name} reads ../shared"
+    scripts = [os.path.join(d, f) for folder in ("tests", "benchmarks", "tools")
+               for d, _, files in os.walk(os.path.join(ROOT, folder)) for f in files if f.endswith(".py")]
+    assert any(os.sep + "studies" + os.sep in path for path in scripts)  # subfolders are walked too
+    for path in scripts:
+        if path != os.path.abspath(__file__):
+            text = open(path).read()
+            code = re.sub(r'""".*?"""|#[^\n]*', "", text, flags=re.DOTALL)  # docstrings and comments may cite it
+            assert not pattern.search(code), f"{os.path.relpath(path, ROOT)} reads ../shared"
     assert os.path.isfile(os.path.join(ROOT, "data", "curves", "runs.csv"))
     assert os.path.isfile(os.path.join(ROOT, "data", "scaling", "chinchilla_svg_extracted.csv"))
 
