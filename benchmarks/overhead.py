@@ -14,9 +14,11 @@ sum and an in-place add); a plain token tensor is counted from its shape alone. 
   median, and the ratio of the two outer runs (same setting): the noise floor of the machine;
 - the time spent inside the callback's own hooks, as a share of the step time: a direct
   measure that machine noise does not blur; with forecasting on, the validation-end hook split
-  into the forecasting engine's call (forecast/fit_seconds, read back from the run's event file),
-  the rest of the forecast and advice, and the figure drawn every few validations; and the
-  validation interval at which the callback's share of the training time would be 1%;
+  into the tracker's public steps (`observe`: accounting, forecast and advice; `write_tensorboard`),
+  the forecasting engine's call (forecast/fit_seconds, read back from the run's event file) and
+  the figure drawn every few validations (timed after each run through plots.forecast_figure_of
+  and tensorboard.write_figure); and the validation interval at which the callback's share of
+  the training time would be 1%;
 - the time of one forecast and advice (`tracking.assess`, what the callback runs at each
   validation on global rank zero) by the number of validation points and the planned steps.
 On a machine with a CUDA GPU it also runs the callback's training-batch hooks under
@@ -30,6 +32,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 
@@ -38,12 +41,14 @@ import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
+from torch.utils.tensorboard import SummaryWriter
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 from train_gpt import GPT, VOCAB  # noqa: E402  (the example's model)
 
 from scaling_callback import ScalingLawCallback, read_scalars  # noqa: E402
-from scaling_callback.lightning import callback as callback_module  # noqa: E402
+from scaling_callback.plots import forecast_figure_of  # noqa: E402
+from scaling_callback.tensorboard import write_figure  # noqa: E402
 from scaling_callback.core.history import History, Observation  # noqa: E402
 from scaling_callback.core.planning import compress_schedule  # noqa: E402
 from scaling_callback.core.assess import assess  # noqa: E402
@@ -117,17 +122,19 @@ def time_hooks(callback, hooks, timings, around=None):
         setattr(callback, hook, timed)
 
 
-def time_figures(timings):
-    """Time the figure the callback draws every few validations (drawing + writing), into
-    timings["figure"], by wrapping the two functions the callback module calls."""
-    for name in ("forecast_figure_of", "write_figure"):
-        def timed(*args, _original=getattr(callback_module, name), **kwargs):
+def figure_seconds(tracker, repeats: int = 3) -> float:
+    """Best-of-`repeats` time to draw the latest forecast's figure and write it to an event file,
+    through the public functions the tracker calls (plots.forecast_figure_of, tensorboard.write_figure)."""
+    best = math.inf
+    with tempfile.TemporaryDirectory() as folder:
+        writer = SummaryWriter(folder)
+        for _ in range(repeats):
             start = time.perf_counter()
-            try:
-                return _original(*args, **kwargs)
-            finally:
-                timings.setdefault("figure", []).append(time.perf_counter() - start)
-        setattr(callback_module, name, timed)
+            figure = forecast_figure_of(tracker.history, tracker.assessment, monitor=tracker.monitor)
+            write_figure(writer, figure, tracker.assessment.record.step)
+            best = min(best, time.perf_counter() - start)
+        writer.close()
+    return best
 
 
 def run(args, with_callback: bool, accelerator="cpu", around=None):
@@ -139,9 +146,8 @@ def run(args, with_callback: bool, accelerator="cpu", around=None):
         time_hooks(scaling, ("on_train_batch_end",), hook_times, around)  # the per-step hook
         # reads the count (one sync, by design), forecasts and advises on rank zero
         time_hooks(scaling, ("on_validation_end",), hook_times)
-        if not args.no_forecast:
-            time_hooks(scaling, ("_forecast", "_write_tensorboard"), hook_times)
-            time_figures(hook_times)
+        if not args.no_forecast:  # the tracker's public steps: observe (count, forecast, advise), then TensorBoard
+            time_hooks(scaling.tracker, ("observe", "write_tensorboard"), hook_times)
         callbacks.append(scaling)
     data = PaddedWindows(args.steps * args.batch_size, args.n_ctx)
     logger = pl.loggers.TensorBoardLogger(args.logdir)
@@ -158,13 +164,12 @@ def run(args, with_callback: bool, accelerator="cpu", around=None):
     if with_callback and not args.no_forecast:
         fits = read_scalars(logger.log_dir, [FIT_SECONDS]).get(FIT_SECONDS)
         hook_times["engine"] = [] if fits is None else fits[1].tolist()
-        for name in ("forecast_figure_of", "write_figure"):  # unwrap
-            setattr(callback_module, name, getattr(callback_module, name).__kwdefaults__["_original"])
-        figure = sum(hook_times.get("figure", []))
-        # steady state: every validation forecasts (not the run's first: one point, nothing to fit),
-        # a figure at one validation in figure_every
+        figure = figure_seconds(scaling.tracker)
+        hook_times["figure"] = [figure]
+        # steady state: every validation forecasts (not the run's first: one point, nothing to fit;
+        # the median leaves out the few that draw a figure), a figure at one validation in figure_every
         rest = hook_times["on_validation_end"][1:]
-        hook_times["steady"] = [(sum(rest) - figure) / len(rest) + figure / scaling.figure_every] if rest else []
+        hook_times["steady"] = [statistics.median(rest) + figure / scaling.tracker.figure_every] if rest else []
     return timer.median_step(), elapsed, hook_times
 
 
@@ -246,7 +251,7 @@ def main():
             if flag:
                 batch_hook += hooks["on_train_batch_end"]
                 val_hook += hooks["on_validation_end"]
-                for name in ("_forecast", "_write_tensorboard", "engine", "figure", "steady"):
+                for name in ("observe", "write_tensorboard", "engine", "figure", "steady"):
                     parts.setdefault(name, []).extend(hooks.get(name, []))
         step = {flag: statistics.mean(res[0] for f, res in runs if f == flag) for flag in (False, True)}
         fit = {flag: statistics.mean(res[1] for f, res in runs if f == flag) for flag in (False, True)}
@@ -265,13 +270,14 @@ def main():
     print(f"time inside the callback: on_train_batch_end median {1e6 * per_batch:.1f} us per micro-batch; "
           f"on_validation_end per validation mean {1e3 * per_val:.1f} ms, median {1e3 * statistics.median(val_hook):.1f} "
           f"ms, max {1e3 * max(val_hook):.1f} ms ({len(val_hook)} validations)")
-    if parts.get("_forecast"):
+    if parts.get("observe"):
         engine, figure = parts["engine"], parts["figure"]
-        print(f"  of which forecast + advice + TensorBoard on rank zero: median "
-              f"{1e3 * statistics.median(parts['_forecast']):.1f} ms; the forecasting engine's call "
+        print(f"  of which the tracker's observe (accounting, forecast, advice): median "
+              f"{1e3 * statistics.median(parts['observe']):.1f} ms, its write_tensorboard median "
+              f"{1e3 * statistics.median(parts['write_tensorboard']):.1f} ms; the forecasting engine's call "
               f"(forecast/fit_seconds, {len(engine)} fits): median {1e3 * statistics.median(engine):.1f} ms, max "
-              f"{1e3 * max(engine):.1f} ms; a figure (drawn + written, {len(figure) // 2} figures): mean "
-              f"{2e3 * sum(figure) / len(figure):.1f} ms")
+              f"{1e3 * max(engine):.1f} ms; a figure drawn and written (best of 3, after each run): median "
+              f"{1e3 * statistics.median(figure):.1f} ms")
         per_val = statistics.median(parts["steady"])
         print(f"  steady state (every validation forecasts, a figure every 10th): {1e3 * per_val:.1f} ms per "
               "validation (median over runs)")
