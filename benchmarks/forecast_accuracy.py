@@ -308,6 +308,8 @@ def parse_args(argv):
     ap.add_argument("--no-gate", action="store_true", help="skip the gate replay")
     ap.add_argument("--all-runs", action="store_true",
                     help=f"score every usable run of the sources (default: at most {MAX_RUNS} a source, evenly spaced)")
+    ap.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="K",
+                    help=f"at most K runs a source, evenly spaced (default {MAX_RUNS}; ignored with --all-runs)")
     ap.add_argument("--nats", action="store_true",
                     help="loso priors with the drop prior in nats (ForecastPriors.anneal_nats); in-sample stays DEFAULT_PRIORS")
     ap.add_argument("--write-docs", action="store_true",
@@ -316,7 +318,7 @@ def parse_args(argv):
                     help="check docs/forecast.md's tables against the recorded results and a few forecasts")
     args = ap.parse_args(argv)
     if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats
-                            or list(args.sources) != list(SOURCES)):
+                            or list(args.sources) != list(SOURCES) or args.max_runs != MAX_RUNS):
         ap.error("--write-docs writes the default run's tables: no other option")
     return args
 
@@ -326,7 +328,7 @@ def main(argv=None):
     if args.check_docs:
         return check_docs()
     t_start = time.perf_counter()
-    runs = load_runs(args.sources, max_runs=None if args.all_runs else MAX_RUNS)
+    runs = load_runs(args.sources, max_runs=None if args.all_runs else args.max_runs)
     loso = {} if args.no_loso else learn_loso(args.sources, args.nats)
 
     def priors_for(source):

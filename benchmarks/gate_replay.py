@@ -18,7 +18,7 @@ import numpy as np
 from scaling_callback.core.forecast import forecast
 from scaling_callback.core.gate import PlateauGate
 from scaling_callback.core.history import ForecastRecord
-from scaling_callback.runs import SOURCES, load_runs
+from scaling_callback.runs import MAX_RUNS, SOURCES, load_runs
 
 MAX_CHECKS = 30  # checks per run: lr_scheduling runs validate up to 1000 times (bounded benchmark time)
 WRONG_FACTOR = 2.0  # "improved by more than 2·min_delta after the stop" counts as a wrong stop
@@ -93,8 +93,9 @@ def print_replay(result):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
+    ap.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="K", help=f"at most K runs a source (default {MAX_RUNS})")
     args = ap.parse_args(argv)
-    print_replay(replay_all(load_runs(args.sources)))
+    print_replay(replay_all(load_runs(args.sources, max_runs=args.max_runs)))
 
 
 if __name__ == "__main__":

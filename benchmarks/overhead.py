@@ -223,6 +223,7 @@ def main():
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--no-forecast", action="store_true", help="ScalingLawCallback(forecast=False): accounting only")
     p.add_argument("--assess-only", action="store_true", help="only the table of forecast times")
+    p.add_argument("--assess-repeats", type=int, default=5, help="best of this many calls per cell of that table")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--n-ctx", type=int, default=64)
     p.add_argument("--d-model", type=int, default=64)
@@ -233,7 +234,7 @@ def main():
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     if args.assess_only:
-        assess_table()
+        assess_table(args.assess_repeats)
         return
 
     print(f"tiny GPT d_model={args.d_model} n_layer={args.n_layer} n_ctx={args.n_ctx} batch={args.batch_size}, "
@@ -289,7 +290,7 @@ def main():
         print(f"   validating every {math.ceil(per_val / budget)} steps or less often keeps it under 1% "
               f"(validation-end time / (1% of a step - per-batch hook time))")
 
-    assess_table()
+    assess_table(args.assess_repeats)
 
     if torch.cuda.is_available():
         _, _, hooks = run(args, True, accelerator="gpu", around=_SyncDebugError)
