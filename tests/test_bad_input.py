@@ -134,3 +134,41 @@ def test_forecast_on_a_header_only_csv_says_there_is_no_data(tmp_path, capsys):
     path.write_text("run_id,step,val_loss\n")
     err = cli_error(["forecast", str(path), "--upto", "10"], capsys)
     assert "no data rows" in err and "runs" not in err
+
+
+# ------------------------------------- issue 29, item 1: one path given where a list of paths goes
+
+
+def test_one_path_as_a_string_or_a_pathlike_is_one_path_not_its_characters(tmp_path, monkeypatch):
+    """read_run_points("runs.csv") read the file "r" (and "/some/dir/x.csv" walked "/", the whole
+    disk); a pathlib.Path was a TypeError. Relative paths here, so the code before the fix fails fast."""
+    monkeypatch.chdir(tmp_path)
+    points_csv(tmp_path / "runs.csv", SIZES, TOKENS, np.linspace(3, 2, 6))
+    from pathlib import Path
+
+    from scaling_callback.io import read_run_points
+
+    as_list = read_run_points(["runs.csv"])
+    for one in ("runs.csv", Path("runs.csv"), tmp_path / "runs.csv"):
+        points = read_run_points(one)
+        assert points.loss.tolist() == as_list.loss.tolist() and len(points.sources) == 6
+        assert all(isinstance(s, str) and s.endswith(f"runs.csv:{i + 2}") for i, s in enumerate(points.sources))
+    with pytest.raises(TypeError, match="read_run_points takes a path or a list of paths"):
+        read_run_points(3)
+
+
+def test_read_scalars_takes_one_tag_as_one_tag(tmp_path):
+    """read_scalars(logdir, tags="val_loss") matched the tags "v", "a", "l", ... and returned {}."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from scaling_callback.io import read_scalars
+
+    writer = SummaryWriter(str(tmp_path))
+    for step in (1, 2, 3):
+        writer.add_scalar("val_loss", 3.0 - step / 10, step)
+        writer.add_scalar("lr", 0.1, step)
+    writer.close()
+    assert list(read_scalars(str(tmp_path), tags="val_loss")) == ["val_loss"]
+    assert list(read_scalars(tmp_path, tags=["lr"])) == ["lr"]  # a pathlib.Path log dir
+    with pytest.raises(TypeError, match="read_scalars takes one path"):
+        read_scalars([str(tmp_path)])
