@@ -96,7 +96,7 @@ def test_a_law_without_an_allocation_says_so(law):
 
 @pytest.mark.parametrize("option, value", [
     ("confidence", "0.9"), ("confidence", None), ("confidence", 1.5), ("confidence", True),
-    ("n_bootstrap", 2.5), ("n_bootstrap", "3"), ("n_bootstrap", -1), ("n_bootstrap", None),
+    ("n_bootstrap", 2.5), ("n_bootstrap", "3"), ("n_bootstrap", -1), ("n_bootstrap", None), ("n_bootstrap", 10**9),
     ("seed", -1), ("seed", 1.5), ("seed", "0"),
     ("delta", -1), ("delta", 0.0), ("delta", float("nan")), ("delta", "1e-3"),
     ("n_starts", None), ("n_starts", 0), ("n_starts", 2.5),
@@ -172,3 +172,36 @@ def test_read_scalars_takes_one_tag_as_one_tag(tmp_path):
     assert list(read_scalars(tmp_path, tags=["lr"])) == ["lr"]  # a pathlib.Path log dir
     with pytest.raises(TypeError, match="read_scalars takes one path"):
         read_scalars([str(tmp_path)])
+
+
+# ------------------------------------------------ issue 29, item 2: a bootstrap that runs for years
+
+
+def test_a_bootstrap_of_a_billion_resamples_is_refused_at_once(tmp_path):
+    """n_bootstrap=10**9 (and `fit --bootstrap 1000000000`) ran for years; both must be refused at
+    once. In a subprocess with a time limit, so the code before the fix fails instead of hanging."""
+    import subprocess
+    import sys
+
+    from scaling_callback.core.crossrun.inputs import MAX_BOOTSTRAP
+
+    runs = points_csv(tmp_path / "runs.csv", SIZES, TOKENS, 1.7 + 400 / SIZES ** 0.34 + 410 / TOKENS ** 0.28)
+    script = (
+        "import sys, numpy as np\n"
+        "from scaling_callback.cli import main\n"
+        "from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law\n"
+        "N, D, L = np.loadtxt(sys.argv[1], delimiter=',', skiprows=1).T\n"
+        "try:\n"
+        "    fit_scaling_law(N, D, L, n_bootstrap=10**9)\n"
+        "except ScalingLawError as exc:\n"
+        "    print('API:', exc)\n"
+        "sys.exit(main(['fit', sys.argv[1], '--bootstrap', str(10**9)]))\n")
+    done = subprocess.run([sys.executable, "-c", script, runs], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"n_bootstrap must be a whole number from 0 (no intervals) to {MAX_BOOTSTRAP}" in done.stdout
+    assert done.stderr.strip() == ("scaling-callback fit: error: --bootstrap must be a whole number from 0 (no "
+                                   f"intervals) to {MAX_BOOTSTRAP} (percentile intervals need about 1,000 "
+                                   "resamples; each one is a refit), got 1000000000")
+    help_text = subprocess.run([sys.executable, "-m", "scaling_callback.cli", "fit", "--help"],
+                               capture_output=True, text=True, timeout=60).stdout
+    assert f"at most {MAX_BOOTSTRAP})" in " ".join(help_text.split())
