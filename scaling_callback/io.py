@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from .core import tags
+from .core.checks import whole_number
+from .core.forecast.inputs import MAX_STEP
 from .core.status import ScalingLawError
 
 
@@ -40,11 +43,41 @@ def _csv_rows(path: str, error: Type[ValueError] = ValueError) -> Iterator[Tuple
         raise error(f"{path}: not a CSV text file ({exc})") from None
 
 
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def one_path(path, reader: str) -> str:
+    """`path` (a str or an os.PathLike) as a str; a TypeError naming `reader` for anything else
+    (a list of paths given where one path goes)."""
+    if isinstance(path, (str, os.PathLike)):
+        return os.fspath(path)
+    raise TypeError(f"{reader} takes one path (a str or os.PathLike), got {type(path).__name__} {path!r}")
+
+
+def path_list(paths, reader: str) -> List[str]:
+    """The paths of `paths` as a list of str: one path (a str or os.PathLike) is one path, never
+    its characters; else an iterable of them (a TypeError naming `reader` otherwise)."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    if isinstance(paths, bytes) or not isinstance(paths, Iterable):
+        raise TypeError(f"{reader} takes a path or a list of paths (str or os.PathLike), got "
+                        f"{type(paths).__name__} {paths!r}")
+    return [one_path(p, reader) for p in paths]
+
+
+def name_list(names) -> Optional[List[str]]:
+    """Tag names as a list: one name (a str) is one name, never its characters; None stays None."""
+    if names is None:
+        return None
+    return [names] if isinstance(names, str) else list(names)
+
+
 # --------------------------------------------------------------------------------------------
 # TensorBoard scalars
 
-def read_scalars(logdir: str, tags: Optional[Iterable[str]] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
-    """Every scalar series under `logdir` (searched recursively) as {tag: (steps, values)}.
+def read_scalars(logdir: PathLike, tags: Optional[Iterable[str]] = None) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Every scalar series under `logdir` (searched recursively) as {tag: (steps, values)};
+    only the `tags` given when given (one tag name or several).
 
     All points are kept (EventAccumulator samples 10,000 per tag unless told otherwise). Where
     several event files (a resumed run, several versions) hold the same tag, their points are
@@ -53,12 +86,13 @@ def read_scalars(logdir: str, tags: Optional[Iterable[str]] = None) -> Dict[str,
     """
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    logdir = one_path(logdir, "read_scalars")
     files = []
     for root, _, names in os.walk(logdir):
         files += [os.path.join(root, n) for n in names if "tfevents" in n]
     if not files:
         raise FileNotFoundError(f"no TensorBoard event file under {logdir!r}")
-    wanted = None if tags is None else set(tags)
+    wanted = None if tags is None else set(name_list(tags))
     points: Dict[str, Dict[int, Tuple[float, float]]] = {}
     for path in files:
         acc = EventAccumulator(path, size_guidance={"scalars": 0})
@@ -78,10 +112,11 @@ def read_scalars(logdir: str, tags: Optional[Iterable[str]] = None) -> Dict[str,
     return out
 
 
-def run_dirs(path: str) -> List[str]:
+def run_dirs(path: PathLike) -> List[str]:
     """The run folders under `path` (itself included): those that hold event files directly,
     sorted. Lightning writes each run into its own `version_N` folder; a resumed run writes its
     new event files into the same folder, so it stays one run."""
+    path = one_path(path, "run_dirs")
     return sorted(root for root, _, names in os.walk(path) if any("tfevents" in n for n in names))
 
 
@@ -106,21 +141,60 @@ def write_schedule_file(log_dir: str, *, steps: Sequence[int], lr: Sequence[floa
     return path
 
 
-def read_schedule_file(log_dir: str) -> Optional[dict]:
-    """The schedule saved in `log_dir`, or None when there is none. Raises ValueError when the
-    file is there but is not one this package wrote."""
-    path = os.path.join(log_dir, tags.SCHEDULE_FILE)
+def read_schedule_file(log_dir: PathLike) -> Optional[dict]:
+    """The schedule saved in `log_dir`, or None when there is none: the file's fields, checked,
+    with the knots in step order and "notes", a list of what was changed to read it (knots
+    given out of step order are sorted, as `forecast()` sorts the knots it is given). Raises
+    ValueError naming the file and what is wrong when the file is there but is not one this
+    package wrote, or a field cannot be read (`schedule_fields`)."""
+    path = os.path.join(one_path(log_dir, "read_schedule_file"), tags.SCHEDULE_FILE)
     if not os.path.isfile(path):
         return None
     try:
         with open(path) as f:
             body = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a readable schedule file ({exc})") from None
-    if (not isinstance(body, dict) or body.get("format") != SCHEDULE_FORMAT
-            or len(body.get("steps", ())) != len(body.get("lr", ()))):
+    if not isinstance(body, dict) or body.get("format") != SCHEDULE_FORMAT:
         raise ValueError(f"{path}: not a schedule file written by scaling-callback")
-    return body
+    try:
+        return schedule_fields(body)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}; fix the file, or delete it to forecast under a constant "
+                         "learning rate") from None
+
+
+def schedule_fields(body: dict) -> dict:
+    """`body` of a schedule file with `planned_end` a whole number of steps, `steps` and `lr`
+    lists of one length (whole steps from 0 to 2^53, rates finite and >= 0), the knots sorted by
+    step, and "notes" saying what was changed; a ValueError naming the field otherwise, and for
+    two knots at one step with different rates (which rate holds there is not said: the callback
+    writes a drop as two knots at consecutive steps)."""
+    end = whole_number(body.get("planned_end"), "planned_end", maximum=MAX_STEP,
+                       what="a whole number of steps from 0 to 2^53")
+    steps, lr = body.get("steps"), body.get("lr")
+    for name, value in (("steps", steps), ("lr", lr)):
+        if not isinstance(value, list):
+            raise ValueError(f"{name} must be a list, got {'null' if value is None else type(value).__name__}")
+    if len(steps) != len(lr):
+        raise ValueError(f"steps and lr must be of one length, got {len(steps)} and {len(lr)}")
+    steps = [whole_number(k, f"steps[{i}]", maximum=MAX_STEP, what="a whole number of steps from 0 to 2^53")
+             for i, k in enumerate(steps)]
+    for i, rate in enumerate(lr):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (math.isfinite(rate) and rate >= 0):
+            raise ValueError(f"lr[{i}] must be a finite learning rate >= 0, got {rate!r}")
+    knots = sorted(zip(steps, map(float, lr)), key=lambda knot: knot[0])
+    notes = [] if [k for k, _ in knots] == steps else [
+        f"the knots of {tags.SCHEDULE_FILE} were not in step order: read sorted by step"]
+    kept: List[Tuple[int, float]] = []
+    for step, rate in knots:
+        if kept and kept[-1][0] == step:
+            if kept[-1][1] != rate:
+                raise ValueError(f"two knots at step {step} give different rates ({kept[-1][1]:g} and {rate:g}); "
+                                 f"a drop is two knots at consecutive steps ({step - 1} and {step})")
+            continue  # the same knot twice
+        kept.append((step, rate))
+    return dict(body, planned_end=end, steps=[k for k, _ in kept], lr=[v for _, v in kept], notes=notes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,6 +207,7 @@ class Curve:
 
     Rows are sorted by step. `lr` and `tokens` of every row describe the planned run; a forecast
     made at step `upto` may only read `val_loss` of rows with step <= upto (see `observed`).
+    `notes`: what the reader changed to read the run (say, a schedule file's knots sorted).
     """
 
     run_id: str
@@ -140,6 +215,7 @@ class Curve:
     tokens: np.ndarray
     lr: np.ndarray
     val_loss: np.ndarray
+    notes: Tuple[str, ...] = ()
 
     def observed(self, upto: Optional[float] = None):
         """(steps, losses) of rows with a val_loss and step <= upto (all of them if None)."""
@@ -236,11 +312,11 @@ def read_curve_tensorboard(logdir: str, tag: str = "val_loss", lr_tag: Optional[
         knots = np.asarray(schedule["steps"], dtype=float)
         rates = np.asarray(schedule["lr"], dtype=float)
         allsteps = np.union1d(np.union1d(allsteps, knots), [float(schedule["planned_end"])])
-        lr = np.interp(allsteps, knots, rates)  # the knots are linear in between, as forecast() reads them
+        lr = np.interp(allsteps, knots, rates)  # sorted knots, linear in between, as forecast() reads them
     val = np.full(len(allsteps), np.nan)
     val[np.searchsorted(allsteps, steps)] = losses
     return Curve(os.path.basename(os.path.normpath(logdir)), allsteps,
-                 np.full(len(allsteps), np.nan), lr, val)
+                 np.full(len(allsteps), np.nan), lr, val, tuple(schedule["notes"]) if schedule else ())
 
 
 def _validation_steps(loss_steps: np.ndarray, scale_steps: np.ndarray) -> np.ndarray:
@@ -253,10 +329,12 @@ def _validation_steps(loss_steps: np.ndarray, scale_steps: np.ndarray) -> np.nda
     return np.where((after >= loss_steps) & (after - loss_steps <= 1), after, loss_steps)
 
 
-def read_curves(path: str, tag: str = "val_loss", lr_tag: Optional[str] = None,
+def read_curves(path: PathLike, tag: str = "val_loss", lr_tag: Optional[str] = None,
                 run_id: Optional[str] = None) -> Dict[str, Curve]:
     """A curve CSV file (only `run_id`'s rows when given), or a TensorBoard log dir (one run,
-    scalar `tag`, learning rate from `lr_tag`), as {run_id: Curve}."""
+    scalar `tag`, learning rate from `lr_tag`), as {run_id: Curve}. `path` is one path (a str
+    or an os.PathLike)."""
+    path = one_path(path, "read_curves")
     if os.path.isdir(path):
         curve = read_curve_tensorboard(path, tag, lr_tag)
         return {curve.run_id: curve}
@@ -278,8 +356,10 @@ class RunPoints:
     U: Optional[np.ndarray] = None  # unique tokens of each run: CSV column U (every row), else None
 
 
-def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str = "final") -> RunPoints:
+def read_run_points(paths: Union[PathLike, Iterable[PathLike]], loss_tag: str = "val_loss",
+                    loss: str = "final") -> RunPoints:
     """Points from each path: a TensorBoard log dir written by the callback, or a CSV file.
+    `paths` is one path (a str or an os.PathLike: one path, never its characters) or several.
 
     A directory holding event files directly is one run; a folder of runs (Lightning's
     `version_N` folders) gives one point per run folder, never a merge of them (`run_dirs`).
@@ -294,7 +374,7 @@ def read_run_points(paths: Iterable[str], loss_tag: str = "val_loss", loss: str 
     if loss not in ("final", "best"):
         raise ScalingLawError(f"loss must be 'final' or 'best', got {loss!r}")
     rows: List[Tuple[float, float, float, str, float]] = []
-    for path in paths:
+    for path in path_list(paths, "read_run_points"):
         if os.path.isdir(path):
             runs = run_dirs(path)
             if not runs:

@@ -216,8 +216,10 @@ def plot_comparison(fit_a, fit_b, comparison, path: str, labels=("A", "B")) -> N
     plt = _pyplot()
     from .core.crossrun.compare import compare_fits
 
-    lo = min(fit_a.compute_range[0], fit_b.compute_range[0], comparison.rows[0].compute)
-    hi = max(fit_a.compute_range[1], fit_b.compute_range[1], comparison.rows[-1].compute)
+    # a fit of a published law records no runs (compute_range NaN, NaN): the budgets span alone
+    spans = [c for c in (*fit_a.compute_range, *fit_b.compute_range) if np.isfinite(c)]
+    budgets = [r.compute for r in comparison.rows]
+    lo, hi = min(spans + budgets), max(spans + budgets)
     grid = np.logspace(np.log10(lo), np.log10(hi), 60)
     dense = compare_fits(fit_a, fit_b, list(grid)).rows
 
@@ -232,7 +234,8 @@ def plot_comparison(fit_a, fit_b, comparison, path: str, labels=("A", "B")) -> N
     right.axhline(0.0, color="grey", linewidth=0.8)
     for ax in (left, right):
         for c in (fit_a.compute_range[1], fit_b.compute_range[1]):
-            ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
+            if np.isfinite(c):
+                ax.axvline(c, color="grey", linestyle=":", linewidth=0.8)
         if comparison.crossing is not None and lo <= comparison.crossing <= hi:
             ax.axvline(comparison.crossing, color="r", linestyle="--", linewidth=1, label="crossing")
     left.set(xscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="loss at the compute-optimal (N, D)",

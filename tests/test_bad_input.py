@@ -96,7 +96,7 @@ def test_a_law_without_an_allocation_says_so(law):
 
 @pytest.mark.parametrize("option, value", [
     ("confidence", "0.9"), ("confidence", None), ("confidence", 1.5), ("confidence", True),
-    ("n_bootstrap", 2.5), ("n_bootstrap", "3"), ("n_bootstrap", -1), ("n_bootstrap", None),
+    ("n_bootstrap", 2.5), ("n_bootstrap", "3"), ("n_bootstrap", -1), ("n_bootstrap", None), ("n_bootstrap", 10**9),
     ("seed", -1), ("seed", 1.5), ("seed", "0"),
     ("delta", -1), ("delta", 0.0), ("delta", float("nan")), ("delta", "1e-3"),
     ("n_starts", None), ("n_starts", 0), ("n_starts", 2.5),
@@ -134,3 +134,74 @@ def test_forecast_on_a_header_only_csv_says_there_is_no_data(tmp_path, capsys):
     path.write_text("run_id,step,val_loss\n")
     err = cli_error(["forecast", str(path), "--upto", "10"], capsys)
     assert "no data rows" in err and "runs" not in err
+
+
+# ------------------------------------- issue 29, item 1: one path given where a list of paths goes
+
+
+def test_one_path_as_a_string_or_a_pathlike_is_one_path_not_its_characters(tmp_path, monkeypatch):
+    """read_run_points("runs.csv") read the file "r" (and "/some/dir/x.csv" walked "/", the whole
+    disk); a pathlib.Path was a TypeError. Relative paths here, so the code before the fix fails fast."""
+    monkeypatch.chdir(tmp_path)
+    points_csv(tmp_path / "runs.csv", SIZES, TOKENS, np.linspace(3, 2, 6))
+    from pathlib import Path
+
+    from scaling_callback.io import read_run_points
+
+    as_list = read_run_points(["runs.csv"])
+    for one in ("runs.csv", Path("runs.csv"), tmp_path / "runs.csv"):
+        points = read_run_points(one)
+        assert points.loss.tolist() == as_list.loss.tolist() and len(points.sources) == 6
+        assert all(isinstance(s, str) and s.endswith(f"runs.csv:{i + 2}") for i, s in enumerate(points.sources))
+    with pytest.raises(TypeError, match="read_run_points takes a path or a list of paths"):
+        read_run_points(3)
+
+
+def test_read_scalars_takes_one_tag_as_one_tag(tmp_path):
+    """read_scalars(logdir, tags="val_loss") matched the tags "v", "a", "l", ... and returned {}."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from scaling_callback.io import read_scalars
+
+    writer = SummaryWriter(str(tmp_path))
+    for step in (1, 2, 3):
+        writer.add_scalar("val_loss", 3.0 - step / 10, step)
+        writer.add_scalar("lr", 0.1, step)
+    writer.close()
+    assert list(read_scalars(str(tmp_path), tags="val_loss")) == ["val_loss"]
+    assert list(read_scalars(tmp_path, tags=["lr"])) == ["lr"]  # a pathlib.Path log dir
+    with pytest.raises(TypeError, match="read_scalars takes one path"):
+        read_scalars([str(tmp_path)])
+
+
+# ------------------------------------------------ issue 29, item 2: a bootstrap that runs for years
+
+
+def test_a_bootstrap_of_a_billion_resamples_is_refused_at_once(tmp_path):
+    """n_bootstrap=10**9 (and `fit --bootstrap 1000000000`) ran for years; both must be refused at
+    once. In a subprocess with a time limit, so the code before the fix fails instead of hanging."""
+    import subprocess
+    import sys
+
+    from scaling_callback.core.crossrun.inputs import MAX_BOOTSTRAP
+
+    runs = points_csv(tmp_path / "runs.csv", SIZES, TOKENS, 1.7 + 400 / SIZES ** 0.34 + 410 / TOKENS ** 0.28)
+    script = (
+        "import sys, numpy as np\n"
+        "from scaling_callback.cli import main\n"
+        "from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law\n"
+        "N, D, L = np.loadtxt(sys.argv[1], delimiter=',', skiprows=1).T\n"
+        "try:\n"
+        "    fit_scaling_law(N, D, L, n_bootstrap=10**9)\n"
+        "except ScalingLawError as exc:\n"
+        "    print('API:', exc)\n"
+        "sys.exit(main(['fit', sys.argv[1], '--bootstrap', str(10**9)]))\n")
+    done = subprocess.run([sys.executable, "-c", script, runs], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"n_bootstrap must be a whole number from 0 (no intervals) to {MAX_BOOTSTRAP}" in done.stdout
+    assert done.stderr.strip() == ("scaling-callback fit: error: --bootstrap must be a whole number from 0 (no "
+                                   f"intervals) to {MAX_BOOTSTRAP} (percentile intervals need about 1,000 "
+                                   "resamples; each one is a refit), got 1000000000")
+    help_text = subprocess.run([sys.executable, "-m", "scaling_callback.cli", "fit", "--help"],
+                               capture_output=True, text=True, timeout=60).stdout
+    assert f"at most {MAX_BOOTSTRAP})" in " ".join(help_text.split())

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from scaling_callback.cli import main
 
@@ -81,3 +82,58 @@ def test_forecast_human_output_and_errors(tmp_path, capsys):
     assert "--run" in capsys.readouterr().err
     assert main(["forecast", str(path)]) == 0  # --upto: every point
     assert "run -: 30 points\n" in capsys.readouterr().out  # every point counted
+
+
+# ------------------------------------------- issue 29, items 5-6: the schedule file beside a log dir
+
+GOOD_SCHEDULE = {"format": "scaling-callback schedule 1", "planned_end": 5000, "source": "LambdaLR",
+                 "monitor": "val_loss", "steps": [0, 100, 4000, 5000], "lr": [0.0, 1e-3, 1e-3, 1e-5]}
+
+
+def log_dir_with_schedule(path, text):
+    """A TensorBoard run of 20 validations to step 2000 with `text` as its scaling_schedule.json."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    if not path.exists():
+        writer = SummaryWriter(str(path))
+        for step in range(100, 2001, 100):
+            writer.add_scalar("val_loss", 2.0 + 4.0 * (step / 100) ** -0.5, step)
+        writer.close()
+    (path / "scaling_schedule.json").write_text(text)
+    return str(path)
+
+
+def schedule_text(**changes):
+    return json.dumps(dict(GOOD_SCHEDULE, **changes))
+
+
+@pytest.mark.parametrize("text, says", [
+    (schedule_text(planned_end=None), "planned_end must be a whole number of steps"),  # was TypeError
+    (schedule_text().replace('"planned_end": 5000', '"planned_end": 1e400'), "got inf"),  # was OverflowError
+    (schedule_text(steps={"0": 0, "1": 100, "2": 4000, "3": 5000}), "steps must be a list, got dict"),  # TypeError
+    (schedule_text(steps=[0, 100, float("nan"), 5000]), "steps[2] must be a whole number"),  # was ValueError
+    (schedule_text(lr=[0.0, 1e-3, None, 1e-5]), "lr[2] must be a finite learning rate"),
+    (schedule_text(steps=[0, 100, 4000, 4000, 5000], lr=[0.0, 1e-3, 1e-3, 5e-4, 1e-5]),
+     "two knots at step 4000 give different rates"),
+], ids=["end-null", "end-1e400", "steps-dict", "step-nan", "lr-null", "one-step-two-rates"])
+def test_forecast_on_a_log_dir_with_an_unreadable_schedule_file_says_why(tmp_path, capsys, text, says):
+    run = log_dir_with_schedule(tmp_path / "run", text)
+    code = main(["forecast", run])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "scaling_schedule.json" in err and says in err, err
+
+
+def test_a_schedule_file_with_its_knots_reversed_gives_the_same_forecast_and_says_so(tmp_path, capsys):
+    run = log_dir_with_schedule(tmp_path / "run", schedule_text())
+    assert main(["forecast", run, "--json"]) == 0
+    in_order = json.loads(capsys.readouterr().out)
+    reversed_text = schedule_text(steps=GOOD_SCHEDULE["steps"][::-1], lr=GOOD_SCHEDULE["lr"][::-1])
+    log_dir_with_schedule(tmp_path / "run", reversed_text)
+    assert main(["forecast", run, "--json"]) == 0
+    backwards = json.loads(capsys.readouterr().out)
+    assert backwards["loss"] == in_order["loss"] and backwards["at"] == in_order["at"] == 5000
+    assert any("not in step order" in note for note in backwards["notes"])
+    assert not any("not in step order" in note for note in in_order["notes"])
+    assert main(["forecast", run]) == 0
+    assert "note: the knots of scaling_schedule.json were not in step order" in capsys.readouterr().out

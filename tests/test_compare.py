@@ -93,3 +93,63 @@ def test_cli_compare_errors_exit_2(tmp_path, capsys):
     assert "scaling-callback compare: error:" in capsys.readouterr().err
     assert main(["compare", str(saved), str(saved), "--compute", "-1"]) == 2
     assert "positive" in capsys.readouterr().err
+
+
+# ------------------------------------------------------- issue 29, items 3-4: bad inputs to compare
+
+def hand_fit(law, spread=0.02):
+    """A fit of `law` with three bootstrap refits around it, as `fit --save` would write (no fitting)."""
+    boot = tuple(ChinchillaLaw(E=law.E * (1 + k * spread), A=law.A, B=law.B, alpha=law.alpha, beta=law.beta)
+                 for k in (-1, 0, 1))
+    return ScalingLawFit(law=law, bootstrap_laws=boot, n_points=25, compute_range=(1e17, 1e20), n_bootstrap=3)
+
+
+def test_a_fit_compared_with_itself_says_no_difference(tmp_path, capsys):
+    """It printed A − B = 0 [0, 0] on every row and "B" as the lower family, P(A lower) 0.00."""
+    path = tmp_path / "a.json"
+    hand_fit(BASELINE).save(path)
+    assert main(["compare", str(path), str(path)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("1e+")]
+    assert len(rows) >= 5 and all(line.rstrip().endswith("0.50        no difference") for line in rows), out
+    assert "A and B give the same loss at every budget: no difference" in out and "cross" not in out
+    assert main(["compare", str(path), str(path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert {r["lower"] for r in got["rows"]} == {"no difference"} and {r["a_lower_share"] for r in got["rows"]} == {0.5}
+
+
+def test_lower_follows_the_interval_of_the_difference():
+    from scaling_callback.core.crossrun.compare import ComparisonRow
+    from scaling_callback.core.crossrun.result import Estimate
+
+    def lower(value, low=None, high=None):
+        return ComparisonRow(1e20, Estimate(2.0), Estimate(2.0 - value), Estimate(value, low, high), None).lower
+
+    assert lower(-0.01, -0.03, 0.02) == lower(0.01, -0.02, 0.03) == "no clear difference"  # was "A", "B"
+    assert lower(-0.01, -0.03, -0.001) == "A" and lower(0.01, 0.001, 0.03) == "B"
+    assert lower(-0.01) == "A" and lower(0.01) == "B"  # no interval: the point estimate
+    assert lower(0.0) == lower(0.0, 0.0, 0.0) == lower(1e-15, -1e-15, 1e-15) == "no difference"  # was "B"
+    assert lower(0.0, -0.01, 0.01) == "no clear difference"
+
+
+def test_compare_with_a_published_law_saved_without_runs(tmp_path, capsys):
+    """A fit of a published law records no compute range ([NaN, NaN]): compare raised ValueError
+    (math.floor of NaN) when it came first or on both sides."""
+    published, ours = tmp_path / "published.json", tmp_path / "ours.json"
+    ScalingLawFit(law=NEW).save(published)
+    assert json.loads(published.read_text().replace("NaN", "null"))["compute_range"] == [None, None]
+    hand_fit(BASELINE).save(ours)
+    for pair in ((published, ours), (ours, published)):
+        assert main(["compare", *map(str, pair)]) == 0
+        out = capsys.readouterr().out
+        assert out.count("\n1e+") == 6 and "1e+17" in out and "1e+22" in out  # the recorded runs' decades
+        assert "records no runs" in out and "no intervals" in out and "nan" not in out
+    figure = tmp_path / "cmp.png"
+    assert main(["compare", str(published), str(ours), "--plot", str(figure)]) == 0
+    assert figure.stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["compare", str(published), str(published)]) == 2
+    err = capsys.readouterr().err
+    assert "neither fit records the compute of its runs" in err and "--compute" in err and "Traceback" not in err
+    assert main(["compare", str(published), str(published), "--compute", "1e21"]) == 0
+    assert "neither fit records its runs' compute" in capsys.readouterr().out

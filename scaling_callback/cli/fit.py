@@ -38,7 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="take each TensorBoard run's final loss (default) or its best; D is the "
                         "tokens seen at that loss's step")
     p.add_argument("--bootstrap", type=int, default=200, metavar="K",
-                   help="bootstrap resamples for the intervals (default 200; 0: none)")
+                   help="bootstrap resamples for the intervals (default 200; 0: none; at most 10000)")
     p.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--compute", type=float, nargs="+", metavar="FLOPS",
@@ -59,8 +59,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from ..core.crossrun import ScalingLawError, fit_scaling_law, law_class
+    from ..core.crossrun.inputs import BOOTSTRAP_RANGE, MAX_BOOTSTRAP
     from ..io import read_run_points
 
+    if not 0 <= args.bootstrap <= MAX_BOOTSTRAP:  # said before any run is read
+        return fail("fit", f"--bootstrap must be {BOOTSTRAP_RANGE}, got {args.bootstrap}")
     try:
         points = read_run_points(args.runs, loss_tag=args.tag, loss=args.loss)
         _say_what_was_read(points, to_stderr=args.json)

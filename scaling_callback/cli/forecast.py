@@ -46,30 +46,37 @@ def run(args) -> int:
     at = curve.last_step if args.at is None else args.at
     steps, losses = curve.observed(args.upto)
     fc = forecast(steps, losses, lr=curve.lr_knots(), target_step=at, confidence=args.confidence)
+    notes = list(curve.notes) + list(fc.notes)  # the reader's first: what it changed to read the run
     if args.json:
         out = {"run": curve.run_id, "upto": args.upto, "at": at}
-        out.update(fc.as_dict())
+        out.update(fc.as_dict(), notes=notes)
         print(json.dumps(_finite_or_none(out)))
     elif fc.ok:
-        pct = round(100 * fc.confidence)
-        upto = "" if args.upto is None else f" up to step {args.upto:g}"
-        fitted = f" (the last {fc.n_points} fitted)" if fc.n_points < len(steps) else ""
-        print(f"run {curve.run_id or '-'}: {len(steps)} points{upto}{fitted}")
-        print(f"forecast at step {at}: {fc.loss:.4f}  ({pct}% interval {fc.low:.4f} .. {fc.high:.4f})")
-        if fc.law == "overfitting":
-            print(f"no asymptote: the loss is rising since its best {fc.params['best_loss']:.4f} at step "
-                  f"{int(fc.params['best_step'])}")
-        elif fc.law == "log-linear":
-            print("no asymptote in sight: the loss still falls by a steady amount per doubling of the "
-                  "learning-rate area")
-        else:
-            print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
-        print(f"law: {fc.law}, exponent {fc.exponent:.3f}")
-        for note in fc.notes:
-            print(f"note: {note}")
+        _print_forecast(curve, fc, len(steps), at, args.upto, notes)
     else:
         print(f"no forecast for run {curve.run_id or '-'}: {fc.reason}")
+        for note in curve.notes:
+            print(f"note: {note}")
     return 0 if fc.ok else 1
+
+
+def _print_forecast(curve, fc, n_steps: int, at: int, upto, notes) -> None:
+    pct = round(100 * fc.confidence)
+    upto = "" if upto is None else f" up to step {upto:g}"
+    fitted = f" (the last {fc.n_points} fitted)" if fc.n_points < n_steps else ""
+    print(f"run {curve.run_id or '-'}: {n_steps} points{upto}{fitted}")
+    print(f"forecast at step {at}: {fc.loss:.4f}  ({pct}% interval {fc.low:.4f} .. {fc.high:.4f})")
+    if fc.law == "overfitting":
+        print(f"no asymptote: the loss is rising since its best {fc.params['best_loss']:.4f} at step "
+              f"{int(fc.params['best_step'])}")
+    elif fc.law == "log-linear":
+        print("no asymptote in sight: the loss still falls by a steady amount per doubling of the "
+              "learning-rate area")
+    else:
+        print(f"asymptote: {fc.asymptote:.4f}  ({fc.asymptote_low:.4f} .. {fc.asymptote_high:.4f})")
+    print(f"law: {fc.law}, exponent {fc.exponent:.3f}")
+    for note in notes:
+        print(f"note: {note}")
 
 
 def add_parser(subparsers) -> None:

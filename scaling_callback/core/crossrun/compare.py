@@ -21,10 +21,15 @@ from ..checks import positive_number
 from ..status import ScalingLawError
 from .result import Estimate, ScalingLawFit
 
-__all__ = ["Comparison", "ComparisonRow", "compare_fits"]
+__all__ = ["NO_CLEAR_DIFFERENCE", "NO_DIFFERENCE", "Comparison", "ComparisonRow", "compare_fits"]
 
 CROSSING_RANGE = (1e12, 1e32)  # FLOPs searched for a crossing: far below and beyond any run today
 _CROSSING_POINTS = 401  # 20 per decade
+# a difference within this share of the losses is float round-off of one law evaluated twice (a
+# fit compared with itself), not a difference: losses are measured to 1e-4 at best
+SAME_LOSS_RTOL = 1e-12
+NO_DIFFERENCE = "no difference"  # `ComparisonRow.lower` where A and B give the same loss
+NO_CLEAR_DIFFERENCE = "no clear difference"  # ... where the interval of A − B contains 0
 
 
 @dataclass(frozen=True)
@@ -35,12 +40,22 @@ class ComparisonRow:
     loss_a: Estimate  # compute-optimal loss of A at this budget
     loss_b: Estimate
     difference: Estimate  # loss_a − loss_b (negative: A lower)
-    a_lower_share: Optional[float]  # share of bootstrap pairs with A lower (None without bootstrap)
+    a_lower_share: Optional[float]  # share of bootstrap pairs with A lower, a tie counting half (None without bootstrap)
 
     @property
     def lower(self) -> str:
-        """'A' or 'B': the family whose law is lower at this budget (point estimate)."""
-        return "A" if self.difference.value < 0 else "B"
+        """Which family is lower at this budget, as far as the fits tell: 'A' or 'B' when the
+        interval of A − B lies on one side of 0 (without intervals: the point estimate's sign);
+        `NO_DIFFERENCE` when A − B and its interval are 0 (say, a fit compared with itself);
+        `NO_CLEAR_DIFFERENCE` when the interval contains 0."""
+        d = self.difference
+        tol = SAME_LOSS_RTOL * max(abs(self.loss_a.value), abs(self.loss_b.value))
+        if abs(d.value) <= tol and (d.low is None or max(abs(d.low), abs(d.high)) <= tol):
+            return NO_DIFFERENCE
+        if d.low is not None and d.low <= 0.0 <= d.high:
+            return NO_CLEAR_DIFFERENCE
+        side = d.value if d.low is None else d.high if d.high < 0 else d.low
+        return "A" if side < 0 else "B"
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ def compare_fits(fit_a: ScalingLawFit, fit_b: ScalingLawFit, budgets: Sequence[f
             loss_a=interval(la[j], boot_a[:, j]),
             loss_b=interval(lb[j], boot_b[:, j]),
             difference=interval(la[j] - lb[j], d),
-            a_lower_share=float(np.mean(finite < 0)) if finite.size else None))
+            a_lower_share=float(np.mean(finite < 0) + 0.5 * np.mean(finite == 0)) if finite.size else None))
     crossing = _crossing(fit_a.law, fit_b.law)
     crossing_interval = crossing_share = None
     if pairs:

@@ -11,13 +11,20 @@ from ..status import ScalingLawError
 from .laws import DataConstrainedLaw
 from .space import FIT_SPACES
 
-__all__ = ["CONFIDENCE_RANGE", "DELTA_RANGE", "MAX_DELTA", "check_options", "check_points", "check_positive_scalar"]
+__all__ = ["BOOTSTRAP_RANGE", "CONFIDENCE_RANGE", "DELTA_RANGE", "MAX_BOOTSTRAP", "MAX_DELTA", "check_options",
+           "check_points", "check_positive_scalar"]
 
 # Huber δ beyond this is least squares for any log-loss residual (|log L̂ − log L| < 1e3 even for
 # losses spanning float range), and scipy's cost ½δ²·Σρ overflows near δ = 1e154
 MAX_DELTA = 1e6
 DELTA_RANGE = f"a number in (0, {MAX_DELTA:g}] (the Huber threshold on log-loss residuals)"
 CONFIDENCE_RANGE = "a number strictly between 0 and 1"
+# percentile intervals need about 1,000 resamples (Efron & Tibshirani 1993, An Introduction to the
+# Bootstrap); ten times that leaves their Monte Carlo error far below the points' own, and more
+# only costs time: each resample is a refit (10**9 of them ran for years)
+MAX_BOOTSTRAP = 10_000
+BOOTSTRAP_RANGE = (f"a whole number from 0 (no intervals) to {MAX_BOOTSTRAP} (percentile intervals need about "
+                   "1,000 resamples; each one is a refit)")
 
 
 def check_positive_scalar(name, x) -> None:
@@ -36,7 +43,9 @@ def check_options(confidence, n_bootstrap, seed, delta, n_starts):
     delta = positive_number(delta, "delta", error=ScalingLawError, what=DELTA_RANGE)
     if delta > MAX_DELTA:
         raise ScalingLawError(f"delta must be {DELTA_RANGE}, got {delta!r}")
-    return (confidence, whole_number(n_bootstrap, "n_bootstrap", error=ScalingLawError),
+    n_bootstrap = whole_number(n_bootstrap, "n_bootstrap", maximum=MAX_BOOTSTRAP, what=BOOTSTRAP_RANGE,
+                               error=ScalingLawError)
+    return (confidence, n_bootstrap,
             whole_number(seed, "seed", none_ok=True, error=ScalingLawError), delta,
             whole_number(n_starts, "n_starts", minimum=1, error=ScalingLawError))
 
