@@ -44,7 +44,8 @@ def main(argv=None):
                     help="a shorter run than the example's default (validating 16 times): a quick check only")
     args = ap.parse_args(argv)
     shorter = () if args.max_steps is None else ("--max-steps", str(args.max_steps),
-                                                 "--val-every", str(max(1, args.max_steps // 16)), "--warmup", "0")
+                                                 "--val-every", str(max(1, args.max_steps // 16)), "--warmup", "0",
+                                                 "--val-batches", "2")
 
     def one(config):
         with tempfile.TemporaryDirectory() as logdir:
