@@ -143,7 +143,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         if is_distributed():  # every process decides on the main process's forecast
             record = broadcast_object(record, src=0)
             if not rank_zero:
-                tracker.forecasts.append(record)
+                tracker.record_forecast(record)
         tracker.publish_forecast(record)
         if control.should_training_stop or state.global_step >= state.max_steps:
             tracker.finish()  # the latest forecast's figure, while the TensorBoardCallback's writer is open

@@ -253,7 +253,7 @@ class ScalingLawCore:
         if trainer.world_size > 1:  # every rank takes part: the gate decides on the same record everywhere
             record = trainer.strategy.broadcast(record, src=0)
             if not trainer.is_global_zero:
-                self.tracker.forecasts.append(record)
+                self.tracker.record_forecast(record)
         self.tracker.publish_forecast(record)
 
     def state_dict(self) -> Dict[str, object]:

@@ -239,7 +239,11 @@ class ScalingTracker:
         `val_loss` None: not measured this time (recorded as NaN, skipped by the forecast, no
         warning); a non-finite number is warned about once (a diverging run).
         `epochs`: passes over the training data so far, when the caller knows them better than
-        D / tokens_per_epoch (e.g. dataloader passes)."""
+        D / tokens_per_epoch (e.g. dataloader passes).
+
+        `step` never decreases: a step before the latest observed is a ValueError (nothing is
+        recorded, later observations go on); the latest step again (a final evaluation after the
+        loop) replaces that point and its forecast, with one warning."""
         observation = self._record_observation(step, val_loss, train_loss)
         metrics = self._scale_metrics(observation, epochs)
         rates = self.throughput.rates(observation.step, observation.tokens, observation.flops, self.planned_steps)
@@ -251,7 +255,7 @@ class ScalingTracker:
                 self.warn_once("nonfinite", f"{self.monitor} = {observation.val_loss} at step {step}; non-finite "
                                "losses are skipped by the forecast (their count is logged as forecast/points_skipped)")
             record, assessment = self._forecast(observation, metrics.get(tags.EPOCHS), metrics)
-            self.forecasts.append(record)
+            self.record_forecast(record)
             trend = self._check_trend(observation, record, metrics)
             advice = self.advice if assessment is not None else None
         if self.writer is not None:
@@ -268,13 +272,43 @@ class ScalingTracker:
         if self.n_params is None:
             raise RuntimeError(f"{self.name}: N is not known; pass the model, non_embedding_params=, or call "
                                "set_model(model) before observe()")
+        repeat = self._check_step(int(step))  # before the rank sum: every rank refuses alike
         tokens = self.tokens()
         flops = training_flops(self.n_params, tokens, self.n_layer, self.n_ctx, self.d_attn)
         observation = Observation(step=int(step), tokens=tokens, flops=flops,
                                   val_loss=math.nan if val_loss is None else float(val_loss),
                                   train_loss=float(train_loss))
-        self.history.append(observation)
+        if repeat:  # one point per step: the later evaluation replaces the earlier one
+            self.history = History([*self.history[:-1], observation])
+        else:
+            self.history.append(observation)
         return observation
+
+    def _check_step(self, step: int) -> bool:
+        """Whether `step` repeats the latest observation's step (then warned once: it will
+        replace it). A step before it is a ValueError, raised before anything is recorded: the
+        history stays strictly increasing, so later forecasts are unaffected."""
+        if not len(self.history):
+            return False
+        last = self.history[-1].step
+        if step < last:
+            raise ValueError(f"{self.name}: observe(step={step}) goes back: the history already holds step {last}. "
+                             "Steps are the run's optimizer step (e.g. trainer.global_step), which never "
+                             "decreases; a step counter restarted each epoch does. Nothing was recorded; a new "
+                             "run needs a new tracker")
+        if step == last:
+            self.warn_once("repeated-step", f"step {step} was observed twice (e.g. a final evaluation after the loop "
+                           "at the last step): the later evaluation replaces the earlier one in the history and "
+                           "in the forecasts (warned once)")
+        return step == last
+
+    def record_forecast(self, record: ForecastRecord) -> None:
+        """Keep `record` in `forecasts`, replacing the record of the same step (a repeated
+        observation, `observe`); adapters call it with the record shared between processes."""
+        if len(self.forecasts) and self.forecasts[-1].step == record.step:
+            self.forecasts = ForecastHistory([*self.forecasts[:-1], record])
+        else:
+            self.forecasts.append(record)
 
     def _scale_metrics(self, observation: Observation, epochs: Optional[float]) -> Dict[str, float]:
         metrics = {
