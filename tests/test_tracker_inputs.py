@@ -66,3 +66,45 @@ def test_a_step_that_goes_back_is_refused_and_the_run_goes_on():
     assert tracker.history.column("step").tolist()[-1] == 60  # nothing recorded
     later = _train(tracker, model, opt, sched, 120, start=61)
     assert all(report.record.ok for report in later)  # was: every later forecast failed
+
+
+# ------------------------------------------------------------------- item 8: another run's state
+
+
+def test_the_state_of_another_run_is_refused_naming_what_differs():
+    model, opt, sched, first = _run()
+    _train(first, model, opt, sched, 50)
+    state = first.state_dict()
+    model, opt, sched, other = _run(width=48, planned=400, scheduler="cosine", convention="total")
+    with pytest.raises(ValueError) as info:
+        other.load_state_dict(state)  # was accepted: C/(6D) then read the first run's N at its points
+    message = str(info.value)
+    for difference in ("convention 'kaplan' in the state and 'total' here", "1,360 in the state and 8,560 here",
+                       "planned end is step 200 in the state and step 400 here",
+                       "'LambdaLR' in the state and 'CosineAnnealingLR' here", "Nothing was loaded"):
+        assert difference in message, message
+    assert len(other.history) == 0 and other.tokens() == 0
+    # a state of an earlier version (no N saved): told by the history's compute per token
+    earlier = {key: value for key, value in state.items() if key not in ("n_params", "convention", "planned_steps")}
+    model, opt, sched, wider = _run(width=48)
+    with pytest.raises(ValueError, match=r"C/\(6D\) is 1,360 in the state and 5,488 here"):
+        wider.load_state_dict(earlier)
+    # loaded before N is known (as Lightning does): compared when the model is set
+    unset = ScalingTracker(planned_steps=PLANNED)
+    unset.load_state_dict(state)
+    with pytest.raises(ValueError, match="N \\(the parameters counted\\) is 1,360 in the state and 5,488 here"):
+        unset.set_model(model)
+
+
+def test_a_true_resume_and_a_deliberate_new_plan_still_load():
+    model, opt, sched, first = _run()
+    _train(first, model, opt, sched, 50)
+    state = first.state_dict()
+    resumed = ScalingTracker(model, planned_steps=PLANNED, optimizer=opt, schedulers=sched)
+    resumed.load_state_dict(state)  # the same run: loads
+    assert all(r.record.ok for r in _train(resumed, model, opt, sched, 100, start=51))
+    longer = ScalingTracker(model, planned_steps=None, optimizer=opt, schedulers=sched)
+    longer.load_state_dict(state)  # the way the refusal names to change the plan on purpose
+    longer.planned_steps = 2 * PLANNED
+    report = _train(longer, model, opt, sched, 60, start=51)[-1]
+    assert report.record.ok and report.record.target_step == 2 * PLANNED

@@ -29,6 +29,7 @@ from ..core.status import Status
 from ..core.crossrun.trend import TrendCheck, trend_check
 from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
+from . import identity
 from .accounting import TokenCounter, non_embedding_params as count_non_embedding_params
 from .planned import PlannedSchedule, plan_schedule
 from .settings import TrackerSettings, with_settings_signature
@@ -141,6 +142,7 @@ class ScalingTracker:
         self.throughput = Throughput()
         self._latest_ok: Optional[Assessment] = None  # the latest successful assessment (for the last figure)
         self._figure_step: Optional[int] = None  # the step of the latest figure drawn
+        self._saved_params: Optional[int] = None  # N of a state loaded before N was known (checked by set_model)
         self.set_schedule_source(optimizer, schedulers)
         if model is not None:
             self.set_model(model)
@@ -201,9 +203,16 @@ class ScalingTracker:
 
     # ---- counting ------------------------------------------------------------------------
     def set_model(self, model: torch.nn.Module) -> None:
-        """Count N of `model` (unless `non_embedding_params` was given)."""
+        """Count N of `model` (unless `non_embedding_params` was given). Raises ValueError when a
+        state loaded earlier is another model's (`load_state_dict`)."""
         if self.non_embedding_params is None:
             self.n_params = count_non_embedding_params(model, self.convention)
+        saved, self._saved_params = self._saved_params, None
+        # a state loaded before N was known (Lightning loads it before on_fit_start): compared now
+        difference = (identity.params_difference(saved, self.n_params)
+                      or identity.compute_difference(self.history, self.n_params, self.n_layer, self.n_ctx, self.d_attn))
+        if difference:
+            raise ValueError(identity.refusal(self.name, [difference]))
 
     def count(self, batch) -> None:
         """Count one training micro-batch (every micro-batch, gradient accumulation included)."""
@@ -506,18 +515,28 @@ class ScalingTracker:
         schedule = None if self._planned is None else self._planned.state_dict()
         return {"tokens": self.tokens(), "train_batches": self.train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
-                "schedule": schedule, "advice": self.board.state_dict()}
+                "schedule": schedule, "advice": self.board.state_dict(),
+                # what identifies the run, compared by load_state_dict (identity.py)
+                "n_params": self.n_params, "convention": self.convention, "planned_steps": self.planned_steps}
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
         """Restore what `state_dict` saved. Raises ValueError naming the key when the state has a
-        key missing or a value of a wrong type or range (tracking/state.py); nothing is loaded
-        then, so a resumed run never continues from silently wrong counts."""
+        key missing or a value of a wrong type or range (tracking/state.py), and naming what
+        differs when the state is another run's: another N, convention, compute per token,
+        planned end or learning-rate scheduler than this tracker's (identity.py; what is not known
+        yet is compared when it is: N by `set_model`). Nothing is loaded then, so a resumed run
+        never continues from silently wrong or mixed counts."""
         try:
             state = read_state(state_dict)
         except ValueError as exc:
             raise ValueError(f"{self.name}: the saved state is unusable: {exc}. Resume from another checkpoint, "
                              "or delete this callback's entry from the checkpoint's 'callbacks' to restart its "
                              "counts from zero") from None
+        differences = self._differences_from(state)
+        plan = identity.plan_differences(state["planned_steps"], self.planned_steps, state["schedule"], self._planned)
+        if differences or plan:
+            raise ValueError(identity.refusal(self.name, differences + plan, plan_differs=bool(plan)))
+        self._saved_params = state["n_params"] if self.n_params is None else None
         self._tokens_restored = state["tokens"]
         self.train_batches = state["train_batches"]
         self._counter.reset()
@@ -526,6 +545,16 @@ class ScalingTracker:
         if state["advice"] is not None:  # absent in checkpoints of earlier versions
             self.board.load_state_dict(state["advice"])
         self._planned = state["schedule"]
+
+    def _differences_from(self, state: dict) -> List[str]:
+        """What makes the checked `state` another model's than this tracker's, in words (the
+        plan: `identity.plan_differences`)."""
+        found = [identity.convention_difference(state["convention"], self.convention),
+                 identity.params_difference(state["n_params"], self.n_params)]
+        if not any(found):
+            found.append(identity.compute_difference(state["history"], self.n_params, self.n_layer, self.n_ctx,
+                                                     self.d_attn))
+        return [d for d in found if d]
 
     # ---- warnings ------------------------------------------------------------------------
     def warn_once(self, key: str, message: str) -> None:
