@@ -190,9 +190,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         writer = self.tracker.writer
         if writer is not None and getattr(writer, "all_writers", None) is not None:
             self.tracker.finish()  # a run ending between evaluations; HF's TensorBoardCallback may have closed it
-        reason = self.tracker.no_forecast_reason()
-        if reason and not self.tracker.warned("no-end"):
-            self.tracker.warn_once("no-forecast", reason)
+        self.tracker.warn_if_no_forecast()
 
     # ---- for a script ------------------------------------------------------------------------
     def add_listener(self, listener: Callable[[ForecastRecord], None]) -> None:

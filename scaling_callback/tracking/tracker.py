@@ -125,6 +125,7 @@ class ScalingTracker:
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
         self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
+        self.logs_throughput = True  # False for all but one of several trackers of one run (the run's own rates)
         self.n_params: Optional[int] = self.non_embedding_params
         self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
         self.history = History()
@@ -256,7 +257,7 @@ class ScalingTracker:
         observation = self._record_observation(step, val_loss, train_loss)
         metrics = self._scale_metrics(observation, epochs)
         rates = self.throughput.rates(observation.step, observation.tokens, observation.flops, self.planned_steps)
-        if rates is not None:
+        if rates is not None and self.logs_throughput:
             metrics.update(rates.metrics())
         record = assessment = advice = trend = None
         if self.forecasting and forecast is not False:
@@ -391,6 +392,13 @@ class ScalingTracker:
             self.warn_once(f"trend:{check.direction}", f"at step {observation.step}: {check.message} "
                            "(warned once per direction)")
         return check
+
+    def warn_if_no_forecast(self) -> None:
+        """At the end of training: one warning when no forecast was made in the whole run, unless
+        the run was already warned why (a failing forecast, no planned end): one warning a run."""
+        reason = self.no_forecast_reason() if self.forecasting else None
+        if reason and not any(key == "no-end" or key.startswith("forecast:") for key in self._warned):
+            self.warn_once("no-forecast", reason)
 
     def no_forecast_reason(self) -> Optional[str]:
         """Why no forecast was made in the whole run, or None when one was (or none was tried)."""
