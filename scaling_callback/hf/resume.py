@@ -27,15 +27,16 @@ def state_key(owner: str, monitor: str) -> str:
 def keep_state(tracker, state, key: str) -> None:
     """Put the tracker's state where the Trainer's next checkpoint writes it. Every process calls it."""
     saved = tracker.state_dict()
-    if not isinstance(state.stateful_callbacks, dict):  # made a dict by TrainerState itself; never seen otherwise
-        state.stateful_callbacks = {}
+    if not isinstance(getattr(state, "stateful_callbacks", None), dict):  # a TrainerState without the field
+        return
     state.stateful_callbacks[key] = saved
 
 
 def resume_tracker(tracker, state, key: str) -> None:
     """Load the tracker's state from the checkpoint the Trainer resumed from (its `state`, at
     step `state.global_step` > 0); a checkpoint without one is a warning that the counts restart."""
-    saved = (state.stateful_callbacks or {}).get(key) if isinstance(state.stateful_callbacks, dict) else None
+    kept = getattr(state, "stateful_callbacks", None)
+    saved = kept.get(key) if isinstance(kept, dict) else None
     if saved is None:
         tracker.warn_once("resume", f"the Trainer resumed at step {state.global_step} from a checkpoint without this "
                           "callback's state (saved without the callback, or by an earlier version of it, "
