@@ -87,7 +87,7 @@ def test_the_state_of_another_run_is_refused_naming_what_differs():
     # a state of an earlier version (no N saved): told by the history's compute per token
     earlier = {key: value for key, value in state.items() if key not in ("n_params", "convention", "planned_steps")}
     model, opt, sched, wider = _run(width=48)
-    with pytest.raises(ValueError, match=r"C/\(6D\) is 1,360 in the state and 5,488 here"):
+    with pytest.raises(ValueError, match=r"key 'history': its compute per token C/\(6D\) is 1,360 in the state and 5,488 here"):
         wider.load_state_dict(earlier)
     # loaded before N is known (as Lightning does): compared when the model is set
     unset = ScalingTracker(planned_steps=PLANNED)

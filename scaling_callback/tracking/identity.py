@@ -34,14 +34,15 @@ def convention_difference(saved: Optional[str], convention: str) -> Optional[str
     """The words for a differing parameter-count convention, None when they agree or the state has none."""
     if saved is None or saved == convention:
         return None
-    return f"N is counted with convention {saved!r} in the state and {convention!r} here"
+    return f"key 'convention': N is counted with convention {saved!r} in the state and {convention!r} here"
 
 
 def params_difference(saved: Optional[int], n_params: Optional[int]) -> Optional[str]:
     """The words for a differing N, None when they agree or one is not known."""
     if saved is None or n_params is None or int(saved) == int(n_params):
         return None
-    return f"N (the parameters counted) is {int(saved):,} in the state and {int(n_params):,} here (another model)"
+    return (f"key 'n_params': N (the parameters counted) is {int(saved):,} in the state and {int(n_params):,} here "
+            "(another model)")
 
 
 def compute_difference(history: History, n_params: Optional[int], n_layer, n_ctx, d_attn) -> Optional[str]:
@@ -55,7 +56,7 @@ def compute_difference(history: History, n_params: Optional[int], n_layer, n_ctx
     expected = float(training_flops(n_params, last.tokens, n_layer, n_ctx, d_attn))
     if math.isclose(last.flops, expected, rel_tol=FLOPS_RELATIVE_TOLERANCE):
         return None
-    return (f"the history's compute per token C/(6D) is {last.flops / (6 * last.tokens):,.6g} in the state and "
+    return (f"key 'history': its compute per token C/(6D) is {last.flops / (6 * last.tokens):,.6g} in the state and "
             f"{expected / (6 * last.tokens):,.6g} here (another model or other context sizes)")
 
 
@@ -64,15 +65,16 @@ def plan_differences(saved_steps: Optional[int], planned_steps: Optional[int],
     """The words for a differing planned end or scheduler (what both sides know)."""
     out = []
     if saved_steps is not None and planned_steps is not None and int(saved_steps) != int(planned_steps):
-        out.append(f"the planned end is step {int(saved_steps):,} in the state and step {int(planned_steps):,} here")
+        out.append(f"key 'planned_steps': the planned end is step {int(saved_steps):,} in the state and step "
+                   f"{int(planned_steps):,} here")
     if (saved is not None and here is not None and UNREADABLE not in (saved.source, here.source)
             and saved.source != here.source):
-        out.append(f"the learning rate follows {saved.source!r} in the state and {here.source!r} here")
+        out.append(f"key 'schedule': the learning rate follows {saved.source!r} in the state and {here.source!r} here")
     return out
 
 
 def refusal(name: str, differences: List[str], plan_differs: bool = False) -> str:
-    """The error of a state that is another run's, naming every difference."""
+    """The error of a state that is another run's, naming every difference and its key."""
     hint = (" To resume with another planned end on purpose, create the tracker with planned_steps=None, load the "
             "state, then set tracker.planned_steps." if plan_differs else "")
     return (f"{name}: the saved state is not this run's: {'; '.join(differences)}. Nothing was loaded. Load a state "
