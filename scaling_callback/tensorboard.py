@@ -12,7 +12,9 @@ import numpy as np
 
 from .core import tags
 
-_writers_with_layout: "weakref.WeakSet" = weakref.WeakSet()
+# writer -> (the layout written to it, the keys of the forecast layouts it holds); TensorBoard shows
+# the latest layout of a run directory, so each forecast layout added rewrites the merged whole
+_layouts_written: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _margin_chart(title: str, *series):
@@ -75,7 +77,8 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CA
     run's colour and tells the series apart by marker (■, ◆ in the order given) and in the
     tooltip, so the titles name the markers. `extra_charts`: more Chart protos for the same
     category (a Margin chart is shown after ours). `suffix`: the instance's, when several
-    callbacks share the Trainer (`tags.for_instance`).
+    callbacks share the Trainer (`tags.for_instance`); the category's title then ends with it, so
+    that each instance's charts have a category of their own in the merged layout.
     """
     from tensorboard.plugins.custom_scalar import layout_pb2
 
@@ -92,7 +95,8 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CA
             tags.TREND_EXPECTED, tags.TREND_EXPECTED_LOW, tags.TREND_EXPECTED_HIGH))
         charts.append(_margin_chart("forecast of the final loss ■ (80% band) and the family's law ◆ (its interval)",
                                     (final, low, high), (expected, expected_low, expected_high)))
-    return layout_pb2.Layout(category=[layout_pb2.Category(title=category, chart=list(extra_charts) + charts[::-1])])
+    title = category if suffix is None else f"{category} ({suffix})"
+    return layout_pb2.Layout(category=[layout_pb2.Category(title=title, chart=list(extra_charts) + charts[::-1])])
 
 
 def layout_summary(layout):
@@ -117,16 +121,21 @@ def write_forecast_layout(
     suffix: Optional[str] = None,
     trend: bool = False,
 ) -> bool:
-    """Write the forecast layout to `writer` once: True when written now, False when this writer
-    already has it (later calls are free and write nothing).
+    """Write the forecast layout to `writer` once per instance (`suffix`): True when written now,
+    False when this writer already has it (later calls are free and write nothing).
 
-    The custom-scalars plugin shows one layout per run, so a user who writes a layout of their
-    own to the same writer passes it as `extra_layout` (the dict form of
+    The custom-scalars plugin shows one layout per run (the latest written), so the layouts of
+    several callbacks writing to one run (each with its `suffix`, `tags.for_instance`) are merged:
+    each new one rewrites the whole, its category after the others. A user who writes a layout
+    of their own to the same writer passes it as `extra_layout` (the dict form of
     `SummaryWriter.add_custom_scalars`): its categories follow ours (charts of a category of
     our title join ours). `extra_charts`: Chart protos added to our category. `trend`: the
     chart of the forecast beside the family's law (`forecast_layout`).
     """
-    if writer in _writers_with_layout:
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    written, keys = _layouts_written.get(writer, (layout_pb2.Layout(), set()))
+    if suffix in keys:
         return False
     layout = forecast_layout(monitor, category=category, extra_charts=extra_charts, suffix=suffix, trend=trend)
     for cat in _layout_of_dict(extra_layout or {}).category:
@@ -135,8 +144,9 @@ def write_forecast_layout(
             layout.category.append(cat)
         else:
             mine.chart.extend(cat.chart)
-    writer._get_file_writer().add_summary(layout_summary(layout))
-    _writers_with_layout.add(writer)
+    merged = layout_pb2.Layout(category=[*written.category, *layout.category])
+    writer._get_file_writer().add_summary(layout_summary(merged))
+    _layouts_written[writer] = (merged, keys | {suffix})
     return True
 
 

@@ -23,6 +23,7 @@ from ..tracking.sharded import data_parallel_sum
 from ..core.history import ForecastRecord
 from ..tracking.adapter import adapter_tracker
 from ..tracking.settings import TrackerSettings, with_settings_signature
+from .resume import keep_state, resume_tracker, state_key
 from .tokens import TrainingInputsHook
 from .trainer_access import broadcast_object, find_trainer, is_distributed, optional_trainer, report, tensorboard_writers
 
@@ -53,8 +54,11 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
 
     Attributes: `tracker` (the ScalingTracker: history, forecasts, assessment, n_params,
     planned_steps). `add_listener(fn)`: fn(record) is called with every forecast's record on
-    every process (how `ForecastEarlyStoppingCallback` follows it). Checkpoint resume is not
-    carried: a resumed run counts from zero again.
+    every process (how `ForecastEarlyStoppingCallback` follows it). The tracker's state (token
+    count, history, forecasts, schedule, advice) is kept in every checkpoint the Trainer writes
+    (its trainer_state.json), and `trainer.train(resume_from_checkpoint=...)` continues it
+    (hf/resume.py); a checkpoint without it is a warning that the counts restart from zero.
+    A Trainer that never evaluates (eval_strategy="no") is one warning at train begin.
     """
 
     _scaling_callback = True  # not called back by the reports it sends through the Trainer
@@ -89,6 +93,9 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             self._inputs_hook = TrainingInputsHook(model, self._count_inputs)
         writers = tensorboard_writers(self.trainer) if state.is_world_process_zero else []
         tracker.writer = writers[0] if writers else None
+        self._warn_without_evaluations(args)
+        if state.global_step > 0:  # resumed from a checkpoint: before the plan and the throughput clock
+            resume_tracker(tracker, state, self._state_key)
         if tracker.forecasting:
             tracker.planned_steps = int(state.max_steps) if state.max_steps and state.max_steps > 0 else None
             tracker.set_schedule_source(optimizer, lr_scheduler)
@@ -102,6 +109,27 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         tracker.training_started(int(state.global_step))
         self._evaluating = False
         self._training = True
+
+    def _warn_without_evaluations(self, args) -> None:
+        strategy = getattr(args, "eval_strategy", None)
+        if str(getattr(strategy, "value", strategy)) == "no":
+            self.tracker.warn_once("no-evaluation", "the Trainer never evaluates (eval_strategy='no', the "
+                                   "TrainingArguments default), and this callback records the run at each "
+                                   "evaluation: it will log and forecast nothing. Pass eval_strategy='steps' with "
+                                   "eval_steps=... (or 'epoch') and an eval_dataset to the Trainer")
+
+    @property
+    def _state_key(self) -> str:
+        """Where the tracker's state is kept in the Trainer's checkpoints (hf/resume.py)."""
+        return state_key(type(self).__qualname__, self.monitor)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save:  # a checkpoint follows this step (and its evaluation, which keeps it again)
+            keep_state(self.tracker, state, self._state_key)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if control.should_save:
+            keep_state(self.tracker, state, self._state_key)
 
     def _count_inputs(self, inputs) -> None:
         self.tracker.count(inputs)
@@ -137,13 +165,19 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
                                  epochs=state.epoch, forecast=rank_zero, publish=False)
         if self.trainer is not None:
             report(self.trainer, self, args, state, control, result.metrics)
-        if not tracker.forecasting:
-            return
-        record = result.record
-        if is_distributed():  # every process decides on the main process's forecast
+        if tracker.forecasting:
+            self._share_forecast(result.record, state, control)
+        if control.should_save:  # the checkpoint written after this evaluation holds it
+            keep_state(tracker, state, self._state_key)
+
+    def _share_forecast(self, record, state, control) -> None:
+        """Every process decides on the main process's forecast: sent to all, then told to the
+        listeners (a ForecastEarlyStoppingCallback)."""
+        tracker = self.tracker
+        if is_distributed():
             record = broadcast_object(record, src=0)
-            if not rank_zero:
-                tracker.forecasts.append(record)
+            if not state.is_world_process_zero:
+                tracker.record_forecast(record)
         tracker.publish_forecast(record)
         if control.should_training_stop or state.global_step >= state.max_steps:
             tracker.finish()  # the latest forecast's figure, while the TensorBoardCallback's writer is open
@@ -156,9 +190,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         writer = self.tracker.writer
         if writer is not None and getattr(writer, "all_writers", None) is not None:
             self.tracker.finish()  # a run ending between evaluations; HF's TensorBoardCallback may have closed it
-        reason = self.tracker.no_forecast_reason()
-        if reason and not self.tracker.warned("no-end"):
-            self.tracker.warn_once("no-forecast", reason)
+        self.tracker.warn_if_no_forecast()
 
     # ---- for a script ------------------------------------------------------------------------
     def add_listener(self, listener: Callable[[ForecastRecord], None]) -> None:

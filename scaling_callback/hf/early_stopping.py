@@ -26,8 +26,8 @@ class ForecastEarlyStoppingCallback(transformers.TrainerCallback):
     process's forecast (sent to every process) and agreed by all processes, so all stop at the
     same step.
 
-    Needs a ScalingLawTrainerCallback with forecasting on in the same Trainer (a RuntimeError at
-    train begin otherwise). Logs gate/optimistic_gain and gate/wait_count at each check,
+    Needs a ScalingLawTrainerCallback with forecasting on in the same Trainer, and is the only
+    gate there (a RuntimeError at train begin otherwise). Logs gate/optimistic_gain and gate/wait_count at each check,
     gate/stopped_step and the text gate/reason when it stops. Attributes: `stopped_step` (None when
     it did not stop), `reason`, `last_check`, `wait_count`.
     """
@@ -51,6 +51,11 @@ class ForecastEarlyStoppingCallback(transformers.TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self.trainer = self.trainer or find_trainer(self)
         callbacks = self.trainer.callback_handler.callbacks if self.trainer is not None else []
+        gates = [cb for cb in callbacks if isinstance(cb, ForecastEarlyStoppingCallback)]
+        if len(gates) > 1:
+            raise RuntimeError(f"the Trainer has {len(gates)} {type(self).__qualname__}s; it takes one: they would "
+                               "decide on the same forecast and write the same gate/* tags over each other. Keep "
+                               "one, with the min_delta, patience and min_steps you want.")
         sources = [cb for cb in callbacks if isinstance(cb, ScalingLawTrainerCallback)]
         forecasting = [cb for cb in sources if cb.tracker.forecasting]
         if not forecasting:

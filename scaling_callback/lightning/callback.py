@@ -81,7 +81,8 @@ class ScalingLawCore:
     advice/overfitting, advice/tokens_to_data_limit, advice/repeated_data,
     advice/effective_data_fraction (and, when they apply, advice/recommended_decay_start_step,
     advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>).
-    Throughput tags (every logger): throughput/tokens_per_second, throughput/flops_per_second,
+    Throughput tags (every logger; of several ScalingLawCallbacks in one Trainer, the first writes
+    them): throughput/tokens_per_second, throughput/flops_per_second,
     throughput/seconds_to_planned_end. With a TensorBoardLogger: a custom-scalars layout, the
     advice as state in the Text tab, the figure, and the planned schedule beside the events
     (`scaling_schedule.json`, read by `scaling-callback forecast LOGDIR`). In the terminal: a
@@ -151,6 +152,8 @@ class ScalingLawCore:
     def setup(self, trainer, pl_module, stage) -> None:
         self.tracker.is_rank_zero = bool(trainer.is_global_zero)  # before a checkpoint's state is loaded
         self.tracker.tag_suffix = self._tag_suffix(trainer)
+        # the throughput is the run's, as its scale is: written by the first ScalingLawCallback only
+        self.tracker.logs_throughput = next(cb for cb in trainer.callbacks if isinstance(cb, ScalingLawCore)) is self
 
     def _tag_suffix(self, trainer) -> Optional[str]:
         """None when this is the Trainer's only ScalingLawCallback; else its monitor (with its
@@ -228,9 +231,7 @@ class ScalingLawCore:
         if trainer.is_global_zero:
             self.tracker.finish(tensorboard_writers(trainer))
         self.terminal.train_ended(trainer, self.tracker)
-        reason = self.tracker.no_forecast_reason() if self.forecasting else None
-        if reason and not self.tracker.warned("no-end"):  # a run without an end was told at its start
-            self.tracker.warn_once("no-forecast", reason)
+        self.tracker.warn_if_no_forecast()
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or getattr(trainer.state, "fn", None) != "fit":
@@ -253,7 +254,7 @@ class ScalingLawCore:
         if trainer.world_size > 1:  # every rank takes part: the gate decides on the same record everywhere
             record = trainer.strategy.broadcast(record, src=0)
             if not trainer.is_global_zero:
-                self.tracker.forecasts.append(record)
+                self.tracker.record_forecast(record)
         self.tracker.publish_forecast(record)
 
     def state_dict(self) -> Dict[str, object]:

@@ -12,9 +12,10 @@ from typing import Callable, Dict, Optional
 
 from ..core.checks import INT64_MAX, whole_number
 from ..core.history import ForecastHistory, History
+from .identity import read_convention
 from .planned import STATE_KEYS, PlannedSchedule
 
-REQUIRED = ("tokens", "train_batches", "history")  # "forecasts", "schedule", "advice": optional (older versions)
+REQUIRED = ("tokens", "train_batches", "history")  # the others are optional (states of older versions lack them)
 
 
 def _count(value) -> int:
@@ -53,17 +54,25 @@ def _advice(value):
             "stop_since": None if value["stop_since"] is None else _count(value["stop_since"])}
 
 
+def _optional_positive(value) -> Optional[int]:
+    return whole_number(value, "it", minimum=1, maximum=INT64_MAX, none_ok=True,
+                        what="a whole number from 1 to 2^63 - 1")
+
+
 def _optional_forecasts(value):
     return ForecastHistory() if value is None else ForecastHistory.from_state_dict(value)
 
 
 _READERS: Dict[str, Callable] = {"tokens": _count, "train_batches": _count, "history": History.from_state_dict,
-                                 "forecasts": _optional_forecasts, "schedule": _schedule, "advice": _advice}
+                                 "forecasts": _optional_forecasts, "schedule": _schedule, "advice": _advice,
+                                 # what identifies the run (identity.py)
+                                 "n_params": _optional_positive, "convention": read_convention,
+                                 "planned_steps": _optional_positive}
 
 
 def read_state(state) -> dict:
     """The checked values of a tracker state: {"tokens", "train_batches", "history", "forecasts",
-    "schedule", "advice"}. Raises ValueError naming the first key that is missing or wrong."""
+    "schedule", "advice", "n_params", "convention", "planned_steps"} (None for an optional key absent). Raises ValueError naming the first key that is missing or wrong."""
     if not isinstance(state, dict):
         raise ValueError(f"the state is a {type(state).__name__}, not a dict")
     missing = [key for key in REQUIRED if key not in state]

@@ -29,6 +29,7 @@ from ..core.status import Status
 from ..core.crossrun.trend import TrendCheck, trend_check
 from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
+from . import identity
 from .accounting import TokenCounter, non_embedding_params as count_non_embedding_params
 from .planned import PlannedSchedule, plan_schedule
 from .settings import TrackerSettings, with_settings_signature
@@ -124,6 +125,7 @@ class ScalingTracker:
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
         self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
+        self.logs_throughput = True  # False for all but one of several trackers of one run (the run's own rates)
         self.n_params: Optional[int] = self.non_embedding_params
         self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
         self.history = History()
@@ -141,6 +143,7 @@ class ScalingTracker:
         self.throughput = Throughput()
         self._latest_ok: Optional[Assessment] = None  # the latest successful assessment (for the last figure)
         self._figure_step: Optional[int] = None  # the step of the latest figure drawn
+        self._saved_params: Optional[int] = None  # N of a state loaded before N was known (checked by set_model)
         self.set_schedule_source(optimizer, schedulers)
         if model is not None:
             self.set_model(model)
@@ -201,9 +204,16 @@ class ScalingTracker:
 
     # ---- counting ------------------------------------------------------------------------
     def set_model(self, model: torch.nn.Module) -> None:
-        """Count N of `model` (unless `non_embedding_params` was given)."""
+        """Count N of `model` (unless `non_embedding_params` was given). Raises ValueError when a
+        state loaded earlier is another model's (`load_state_dict`)."""
         if self.non_embedding_params is None:
             self.n_params = count_non_embedding_params(model, self.convention)
+        saved, self._saved_params = self._saved_params, None
+        # a state loaded before N was known (Lightning loads it before on_fit_start): compared now
+        difference = (identity.params_difference(saved, self.n_params)
+                      or identity.compute_difference(self.history, self.n_params, self.n_layer, self.n_ctx, self.d_attn))
+        if difference:
+            raise ValueError(identity.refusal(self.name, [difference]))
 
     def count(self, batch) -> None:
         """Count one training micro-batch (every micro-batch, gradient accumulation included)."""
@@ -239,11 +249,15 @@ class ScalingTracker:
         `val_loss` None: not measured this time (recorded as NaN, skipped by the forecast, no
         warning); a non-finite number is warned about once (a diverging run).
         `epochs`: passes over the training data so far, when the caller knows them better than
-        D / tokens_per_epoch (e.g. dataloader passes)."""
+        D / tokens_per_epoch (e.g. dataloader passes).
+
+        `step` never decreases: a step before the latest observed is a ValueError (nothing is
+        recorded, later observations go on); the latest step again (a final evaluation after the
+        loop) replaces that point and its forecast, with one warning."""
         observation = self._record_observation(step, val_loss, train_loss)
         metrics = self._scale_metrics(observation, epochs)
         rates = self.throughput.rates(observation.step, observation.tokens, observation.flops, self.planned_steps)
-        if rates is not None:
+        if rates is not None and self.logs_throughput:
             metrics.update(rates.metrics())
         record = assessment = advice = trend = None
         if self.forecasting and forecast is not False:
@@ -251,7 +265,7 @@ class ScalingTracker:
                 self.warn_once("nonfinite", f"{self.monitor} = {observation.val_loss} at step {step}; non-finite "
                                "losses are skipped by the forecast (their count is logged as forecast/points_skipped)")
             record, assessment = self._forecast(observation, metrics.get(tags.EPOCHS), metrics)
-            self.forecasts.append(record)
+            self.record_forecast(record)
             trend = self._check_trend(observation, record, metrics)
             advice = self.advice if assessment is not None else None
         if self.writer is not None:
@@ -268,13 +282,43 @@ class ScalingTracker:
         if self.n_params is None:
             raise RuntimeError(f"{self.name}: N is not known; pass the model, non_embedding_params=, or call "
                                "set_model(model) before observe()")
+        repeat = self._check_step(int(step))  # before the rank sum: every rank refuses alike
         tokens = self.tokens()
         flops = training_flops(self.n_params, tokens, self.n_layer, self.n_ctx, self.d_attn)
         observation = Observation(step=int(step), tokens=tokens, flops=flops,
                                   val_loss=math.nan if val_loss is None else float(val_loss),
                                   train_loss=float(train_loss))
-        self.history.append(observation)
+        if repeat:  # one point per step: the later evaluation replaces the earlier one
+            self.history = History([*self.history[:-1], observation])
+        else:
+            self.history.append(observation)
         return observation
+
+    def _check_step(self, step: int) -> bool:
+        """Whether `step` repeats the latest observation's step (then warned once: it will
+        replace it). A step before it is a ValueError, raised before anything is recorded: the
+        history stays strictly increasing, so later forecasts are unaffected."""
+        if not len(self.history):
+            return False
+        last = self.history[-1].step
+        if step < last:
+            raise ValueError(f"{self.name}: observe(step={step}) goes back: the history already holds step {last}. "
+                             "Steps are the run's optimizer step (e.g. trainer.global_step), which never "
+                             "decreases; a step counter restarted each epoch does. Nothing was recorded; a new "
+                             "run needs a new tracker")
+        if step == last:
+            self.warn_once("repeated-step", f"step {step} was observed twice (e.g. a final evaluation after the loop "
+                           "at the last step): the later evaluation replaces the earlier one in the history and "
+                           "in the forecasts (warned once)")
+        return step == last
+
+    def record_forecast(self, record: ForecastRecord) -> None:
+        """Keep `record` in `forecasts`, replacing the record of the same step (a repeated
+        observation, `observe`); adapters call it with the record shared between processes."""
+        if len(self.forecasts) and self.forecasts[-1].step == record.step:
+            self.forecasts = ForecastHistory([*self.forecasts[:-1], record])
+        else:
+            self.forecasts.append(record)
 
     def _scale_metrics(self, observation: Observation, epochs: Optional[float]) -> Dict[str, float]:
         metrics = {
@@ -348,6 +392,13 @@ class ScalingTracker:
             self.warn_once(f"trend:{check.direction}", f"at step {observation.step}: {check.message} "
                            "(warned once per direction)")
         return check
+
+    def warn_if_no_forecast(self) -> None:
+        """At the end of training: one warning when no forecast was made in the whole run, unless
+        the run was already warned why (a failing forecast, no planned end): one warning a run."""
+        reason = self.no_forecast_reason() if self.forecasting else None
+        if reason and not any(key == "no-end" or key.startswith("forecast:") for key in self._warned):
+            self.warn_once("no-forecast", reason)
 
     def no_forecast_reason(self) -> Optional[str]:
         """Why no forecast was made in the whole run, or None when one was (or none was tried)."""
@@ -472,18 +523,28 @@ class ScalingTracker:
         schedule = None if self._planned is None else self._planned.state_dict()
         return {"tokens": self.tokens(), "train_batches": self.train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
-                "schedule": schedule, "advice": self.board.state_dict()}
+                "schedule": schedule, "advice": self.board.state_dict(),
+                # what identifies the run, compared by load_state_dict (identity.py)
+                "n_params": self.n_params, "convention": self.convention, "planned_steps": self.planned_steps}
 
     def load_state_dict(self, state_dict: Dict[str, object]) -> None:
         """Restore what `state_dict` saved. Raises ValueError naming the key when the state has a
-        key missing or a value of a wrong type or range (tracking/state.py); nothing is loaded
-        then, so a resumed run never continues from silently wrong counts."""
+        key missing or a value of a wrong type or range (tracking/state.py), and naming what
+        differs when the state is another run's: another N, convention, compute per token,
+        planned end or learning-rate scheduler than this tracker's (identity.py; what is not known
+        yet is compared when it is: N by `set_model`). Nothing is loaded then, so a resumed run
+        never continues from silently wrong or mixed counts."""
         try:
             state = read_state(state_dict)
         except ValueError as exc:
             raise ValueError(f"{self.name}: the saved state is unusable: {exc}. Resume from another checkpoint, "
                              "or delete this callback's entry from the checkpoint's 'callbacks' to restart its "
                              "counts from zero") from None
+        differences = self._differences_from(state)
+        plan = identity.plan_differences(state["planned_steps"], self.planned_steps, state["schedule"], self._planned)
+        if differences or plan:
+            raise ValueError(identity.refusal(self.name, differences + plan, plan_differs=bool(plan)))
+        self._saved_params = state["n_params"] if self.n_params is None else None
         self._tokens_restored = state["tokens"]
         self.train_batches = state["train_batches"]
         self._counter.reset()
@@ -492,6 +553,16 @@ class ScalingTracker:
         if state["advice"] is not None:  # absent in checkpoints of earlier versions
             self.board.load_state_dict(state["advice"])
         self._planned = state["schedule"]
+
+    def _differences_from(self, state: dict) -> List[str]:
+        """What makes the checked `state` another model's than this tracker's, in words (the
+        plan: `identity.plan_differences`)."""
+        found = [identity.convention_difference(state["convention"], self.convention),
+                 identity.params_difference(state["n_params"], self.n_params)]
+        if not any(found):
+            found.append(identity.compute_difference(state["history"], self.n_params, self.n_layer, self.n_ctx,
+                                                     self.d_attn))
+        return [d for d in found if d]
 
     # ---- warnings ------------------------------------------------------------------------
     def warn_once(self, key: str, message: str) -> None:
