@@ -117,14 +117,20 @@ def _finite_model(model, x, rows):
     return r, jac
 
 
-def _damped_step(r, jac, x, lam, lo, hi, delta):
+def _damped_step(r, jac, x, lam, lo, hi, delta, damping):
     """The Levenberg–Marquardt step of Σ Huber_δ(r): Gauss–Newton curvature of the residuals within
-    δ, damped by λ times the IRLS curvature's diagonal (positive even when no residual is within
-    δ); a parameter at a bound that the gradient pushes out of stays there."""
+    δ, damped by λ times the IRLS curvature (all of it, or its diagonal: see huber_newton), which
+    is positive even when no residual is within δ; a parameter at a bound that the gradient
+    pushes out of stays there."""
     k = x.shape[1]
     grad = np.matmul(jac, np.clip(r, -delta, delta)[..., None])[..., 0]
     hess = np.matmul(jac * (np.abs(r) <= delta)[:, None, :], jac.transpose(0, 2, 1))
-    scale = np.matmul(jac * jac, huber_weights(r, delta)[..., None])[..., 0]
+    if damping == "irls":
+        irls = np.matmul(jac * huber_weights(r, delta)[:, None, :], jac.transpose(0, 2, 1))
+        scale = np.diagonal(irls, axis1=1, axis2=2)
+        hess += lam[:, None, None] * (irls - scale[:, :, None] * np.eye(k))
+    else:
+        scale = np.matmul(jac * jac, huber_weights(r, delta)[..., None])[..., 0]
     scale = np.maximum(scale, 1e-12 * scale.max(axis=1, keepdims=True) + 1e-300)
     free = ~(((x <= lo) & (grad > 0)) | ((x >= hi) & (grad < 0)))
     hess *= free[:, :, None] & free[:, None, :]
@@ -134,14 +140,20 @@ def _damped_step(r, jac, x, lam, lo, hi, delta):
     return np.where(np.isfinite(step), step, 0.0)
 
 
-def huber_newton(model, starts, lower, upper, delta: float = 1e-3, max_iter: int = 500) -> BatchFit:
+def huber_newton(model, starts, lower, upper, delta: float = 1e-3, max_iter: int = 500,
+                 damping: str = "marquardt") -> BatchFit:
     """Minimise Σ_i Huber_δ(r_i(p)) within bounds for m problems at once (one numpy pass a step).
 
     model(x, rows) -> (r, jac): the residuals (len(rows), n) and their derivatives
     (len(rows), k, n: parameters before points) of problems `rows` (indices into the batch, so
     each problem may have its own data) at parameters x (len(rows), k). starts: (m, k), clipped
     into the bounds. A bounded Levenberg–Marquardt method (_damped_step), each problem with its
-    own damping; a problem leaves the working arrays when it stops.
+    own damping λ; a problem leaves the working arrays when it stops.
+
+    damping "marquardt": λ times the diagonal of the IRLS curvature Σ min(1, δ/|r|)·∇r∇rᵀ (the
+    usual scaling); "irls": λ times all of it, which follows valleys where parameters trade off
+    against each other, far better on some problems and far worse on others (the cross-run fit
+    measured both: crossrun/search.py).
     """
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     params = np.clip(np.array(starts, float), lo, hi)
@@ -153,7 +165,7 @@ def huber_newton(model, starts, lower, upper, delta: float = 1e-3, max_iter: int
     for _ in range(max_iter):
         if rows.size == 0:
             break
-        trial = np.clip(x + _damped_step(r, jac, x, lam, lo, hi, delta), lo, hi)
+        trial = np.clip(x + _damped_step(r, jac, x, lam, lo, hi, delta, damping), lo, hi)
         r_new, jac_new = _finite_model(model, trial, rows)
         cost_new = huber(r_new, delta).sum(axis=1)
         better = cost_new < cost

@@ -9,10 +9,11 @@ reaches the same optimum as all 4,500 starts. Bootstrap refits start from the fu
 and from the resample's best grid point among the full data's best 50.
 
 The local optimiser is a batched Levenberg–Marquardt method on the forms' analytic Jacobians
-(`FitSpace.log_loss_jac`): every start, and every resample's two starts, move together, one numpy
-pass a step. It replaced scipy's least_squares (trust region, numerical Jacobians), which took
-about 100 iterations a start, 12 s for the Chinchilla points with 200 resamples on 2 cores, and
-halted early often enough that each start had to be restarted from where it stopped.
+(`FitSpace.log_loss_jac`, `optimise`): every start, and every resample's two starts, move
+together, one numpy pass a step. It replaced scipy's least_squares (trust region, numerical
+Jacobians, one problem at a time), which took about 100 iterations a start: 12 s of CPU for the
+Chinchilla points with 200 resamples, 0.6 s now (issue 29; `python benchmarks/crossrun_fit.py`).
+scipy (`polish`) still finishes the few fits the batched optimiser leaves unconverged.
 """
 from __future__ import annotations
 
@@ -21,20 +22,22 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..robust import huber, huber_fit, huber_newton
+from ..robust import BatchFit, huber, huber_fit, huber_newton
 from .laws import Law
 from .space import FitSpace
 
 __all__ = ["BOOTSTRAP_CANDIDATES", "LocalFit", "MAX_RESTARTS", "MAX_STEPS", "bootstrap_laws", "local_fit",
-           "objective_on", "polish", "resample_rows"]
+           "objective_on", "optimise", "polish", "resample_rows"]
 
 # a resample's grid start is the best, on the resample, of the full data's this many best starts
 BOOTSTRAP_CANDIDATES = 50
-# steps of the batched optimiser, at most. Measured (200 resamples, both starts each): every
-# Chinchilla- and Kaplan-form refit of the Chinchilla, Gadre c4 and a 24-run ladder's points
-# converges within 1,000 (median ~25 steps from the full-data optimum, ~150-300 from a grid
-# point); the Muennighoff form's often do not (its U_N kink, its R* at their bounds), and a fit
-# that runs off to infinity never does: those go on with `polish`
+# steps of each phase of the batched optimiser (`optimise`), at most. Measured (200 resamples,
+# both starts each): every Chinchilla- and Kaplan-form refit of the Chinchilla, Gadre c4 and a
+# 24-run ladder's points converges within 1,000 Marquardt steps (median ~25 from the full-data
+# optimum, ~150-300 from a grid point). The Muennighoff form's often do not (on Gadre's c4
+# points with U = D/4 for the longer runs: 29 of 100 did not), so they go on with IRLS damping
+# (26 of those 29 converged in 0.4 s of CPU), and `polish` finishes the rest; a fit that runs off
+# to infinity never converges either
 MAX_STEPS = 1000
 # scipy restarts of `polish` from where it halted, at most: it stops sooner once a restart lowers
 # the cost by less than a relative 1e-9 (see polish)
@@ -73,11 +76,26 @@ def residual_model(space: FitSpace, logN, logD, logL, logU=None):
     return model
 
 
+def optimise(space: FitSpace, model, starts, delta) -> BatchFit:
+    """huber_newton from every start with Marquardt damping, then with IRLS damping for those the
+    first phase left unconverged (IRLS damping alone left 80% of the Chinchilla points' grid
+    starts unconverged after 500 steps; Marquardt damping alone 29% of the Muennighoff refits
+    above)."""
+    fits = huber_newton(model, starts, space.lower, space.upper, delta, MAX_STEPS)
+    left = np.flatnonzero(~fits.converged & np.isfinite(fits.cost))
+    if left.size == 0:
+        return fits
+    more = huber_newton(lambda x, rows: model(x, left[rows]), fits.params[left], space.lower, space.upper,
+                        delta, MAX_STEPS, damping="irls")
+    params, cost, converged = fits.params.copy(), fits.cost.copy(), fits.converged.copy()
+    params[left], cost[left], converged[left] = more.params, more.cost, more.converged
+    return BatchFit(params, cost, converged)
+
+
 def local_fit(space: FitSpace, starts, logN, logD, logL, delta, logU=None) -> Optional[LocalFit]:
     """The best local optimum over `starts` (all optimised at once); None when no start has a
     finite objective."""
-    fits = huber_newton(residual_model(space, logN, logD, logL, logU), np.atleast_2d(starts),
-                        space.lower, space.upper, delta, MAX_STEPS)
+    fits = optimise(space, residual_model(space, logN, logD, logL, logU), np.atleast_2d(starts), delta)
     found = [LocalFit(p, float(c)) if done else polish(space, LocalFit(p, float(c)), logN, logD, logL, delta, logU)
              for p, c, done in zip(fits.params, fits.cost, fits.converged)]
     best = min(found, key=lambda f: f.cost)
@@ -146,8 +164,7 @@ def _refit_batch(space: FitSpace, logs, rows, start, candidates, delta) -> np.nd
     grid_best = candidates[np.argmin(_resample_objectives(space, candidates, logs, rows, delta), axis=1)]
     data = [None if a is None else np.concatenate([a[rows], a[rows]]) for a in logs]
     starts = np.concatenate([np.broadcast_to(start, grid_best.shape), grid_best])
-    fits = huber_newton(residual_model(space, *data[:3], data[3]), starts, space.lower, space.upper,
-                        delta, MAX_STEPS)
+    fits = optimise(space, residual_model(space, *data[:3], data[3]), starts, delta)
     params, cost = fits.params.copy(), fits.cost.copy()
     for i in np.flatnonzero(~fits.converged & np.isfinite(fits.cost)):
         done = polish(space, LocalFit(params[i], cost[i]), *(a[i] for a in data[:3]), delta,
