@@ -42,9 +42,10 @@ MAX_STEPS = 1000
 # scipy restarts of `polish` from where it halted, at most: it stops sooner once a restart lowers
 # the cost by less than a relative 1e-9 (see polish)
 MAX_RESTARTS = 20
-# residuals (resamples × points) solved in one batch: about 2e5 keeps a batch's arrays near 10 MB
-# (the Jacobian is 5 times as large) and is already past where a larger batch gets faster
-BATCH_RESIDUALS = 200_000
+# residuals (starts or resamples × points) solved in one batch: it bounds memory (a batch's
+# Jacobian, k times as large, ~4 MB for the Chinchilla form's two starts a resample), not speed:
+# 200 resamples of the 240 Chinchilla points took 0.6-0.8 s of CPU in batches of 20 to 833
+BATCH_RESIDUALS = 50_000
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,16 @@ def optimise(space: FitSpace, model, starts, delta) -> BatchFit:
 
 
 def local_fit(space: FitSpace, starts, logN, logD, logL, delta, logU=None) -> Optional[LocalFit]:
-    """The best local optimum over `starts` (all optimised at once); None when no start has a
-    finite objective."""
-    fits = optimise(space, residual_model(space, logN, logD, logL, logU), np.atleast_2d(starts), delta)
-    found = [LocalFit(p, float(c)) if done else polish(space, LocalFit(p, float(c)), logN, logD, logL, delta, logU)
-             for p, c, done in zip(fits.params, fits.cost, fits.converged)]
+    """The best local optimum over `starts` (optimised together, BATCH_RESIDUALS at a time); None
+    when no start has a finite objective."""
+    starts = np.atleast_2d(starts)
+    model = residual_model(space, logN, logD, logL, logU)
+    per_batch = max(1, BATCH_RESIDUALS // np.size(logL))
+    found = []
+    for i in range(0, len(starts), per_batch):
+        fits = optimise(space, model, starts[i:i + per_batch], delta)
+        found += [LocalFit(p, float(c)) if done else polish(space, LocalFit(p, float(c)), logN, logD, logL, delta, logU)
+                  for p, c, done in zip(fits.params, fits.cost, fits.converged)]
     best = min(found, key=lambda f: f.cost)
     return best if np.isfinite(best.cost) else None
 
