@@ -1,10 +1,12 @@
-"""The Huber loss, once: its value, its IRLS weights, and a robust multi-start least-squares fit.
+"""The Huber loss, once: its value, its IRLS weights, a robust multi-start least-squares fit
+(`huber_fit`, scipy) and many bounded fits solved together (`huber_newton`, numpy).
 
 The forecast (core/forecast/: Huber-IRLS at every grid point) and the cross-run fit
-(core/crossrun/: a grid of Huber objectives, then a local fit) both minimise it. Huber loss on
-residuals: Hoffmann et al. 2022 App. D.2 fit Huber_δ on log-loss residuals with δ = 1e-3; Luo et
-al. 2025 do the same. `scipy.optimize.least_squares(loss="huber",
-f_scale=δ)` minimises exactly Σ Huber_δ(r_i): ½r² for |r| ≤ δ, δ|r| − ½δ² beyond.
+(core/crossrun/: a grid of Huber objectives, then `huber_newton` from the best starts and for
+every bootstrap resample at once) both minimise it. Huber loss on residuals: Hoffmann et al.
+2022 App. D.2 fit Huber_δ on log-loss residuals with δ = 1e-3; Luo et al. 2025 do the same.
+`scipy.optimize.least_squares(loss="huber", f_scale=δ)` minimises exactly Σ Huber_δ(r_i): ½r²
+for |r| ≤ δ, δ|r| − ½δ² beyond, as does `huber_newton`.
 numpy + scipy only; scipy is imported by `huber_fit` alone (the forecast must start fast).
 """
 from __future__ import annotations
