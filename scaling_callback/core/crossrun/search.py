@@ -34,8 +34,9 @@ BOOTSTRAP_CANDIDATES = 50
 # steps of each phase of the batched optimiser (`optimise`), at most. Measured (200 resamples,
 # both starts each): every Chinchilla- and Kaplan-form refit of the Chinchilla, Gadre c4 and a
 # 24-run ladder's points converges within 1,000 Marquardt steps (median ~25 from the full-data
-# optimum, ~150-300 from a grid point). The Muennighoff form's often do not (on Gadre's c4
-# points with U = D/4 for the longer runs: 29 of 100 did not), so they go on with IRLS damping
+# optimum, ~150-300 from a grid point). The Muennighoff form's often do not (Gadre's c4 points
+# with U = D/4 for the runs longer than the median, 2D for the rest, 50 resamples: 29 of 100
+# did not), so they go on with IRLS damping
 # (26 of those 29 converged in 0.4 s of CPU), and `polish` finishes the rest; a fit that runs off
 # to infinity never converges either
 MAX_STEPS = 1000
