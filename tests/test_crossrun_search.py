@@ -1,7 +1,6 @@
 """The cross-run fit's search: analytic Jacobians, the batched optimiser's optima against scipy's,
-and the fit's speed (issue 29: 200 resamples of Hoffmann's 240 points took 12 s of CPU)."""
+whose speed benchmarks/crossrun_fit.py measures."""
 import csv
-import time
 from pathlib import Path
 
 import numpy as np
@@ -121,31 +120,22 @@ def _scipy_refit(space, start, x):
         best = again
 
 
-@pytest.mark.parametrize("points, limit", [(chinchilla_points, 4.0), (ladder, 2.0)],
-                         ids=["chinchilla-240", "ladder-24"])
-def test_fit_with_200_resamples_takes_seconds_not_minutes(points, limit):
-    """Issue 29: 12 s of CPU for the 240 points and 200 resamples (0.6 s now), 12 s for a 24-run
-    ladder (0.2 s now); CPU time, so other jobs on the machine do not count."""
-    N, D, L = points()
-    fit_scaling_law(N, D, L, n_bootstrap=1)  # imports scipy outside the clock
-    start = time.process_time()
-    fit = fit_scaling_law(N, D, L, n_bootstrap=200)
-    assert time.process_time() - start < limit
+@pytest.mark.parametrize("points", [chinchilla_points, ladder], ids=["chinchilla-240", "ladder-24"])
+def test_every_one_of_200_resamples_is_refitted(points):
+    """Every resample of these points identifies the law; its speed is benchmarks/crossrun_fit.py's."""
+    fit = fit_scaling_law(*points(), n_bootstrap=200)
     assert len(fit.bootstrap_laws) == 200
 
 
-def test_muennighoff_fit_of_repeated_data_takes_a_fraction_of_a_second():
+def test_muennighoff_fit_of_repeated_data_matches_the_previous_search():
     """48 runs of 4 sizes repeating 3 unique-token budgets 1-64 times (tests/test_repetition.py's
-    grid), 0.3% noise, 40 resamples: 7.3 s of CPU before the batched search, 0.3 s now, the same
-    R*_D and interval to 1e-6."""
+    grid), 0.3% noise, 40 resamples: the same R*_D and interval to 1e-6 as the search before the
+    batched one."""
     N, U, epochs = np.meshgrid(np.logspace(7, 9.5, 4), (1e8, 1e9, 1e10), (1, 4, 16, 64))
     N, U = N.ravel(), U.ravel()
     D = U * epochs.ravel()
     L = MUENNIGHOFF_2023.loss(N, D, U) * np.exp(np.random.default_rng(1).normal(0, 0.003, N.size))
-    fit_scaling_law(N, D, L, form="muennighoff", unique_tokens=U, n_bootstrap=1)  # scipy imported
-    start = time.process_time()
     r_d = fit_scaling_law(N, D, L, form="muennighoff", unique_tokens=U, n_bootstrap=40).parameters["R_D_star"]
-    assert time.process_time() - start < 2.5
     # the previous release's search gave 15.202171134755522 [14.410112059958955, 16.215403420140643]
     assert (r_d.value, r_d.low, r_d.high) == pytest.approx((15.2021711, 14.4101121, 16.2154034), rel=1e-6)
 

@@ -1,6 +1,7 @@
 """Cross-run scaling laws: fit L(N, D) over many runs and plan compute-optimal budgets.
 
-numpy + scipy only (through `core.robust.huber_fit`); no torch, no Lightning.
+numpy + scipy only (the local search: `core.robust.huber_newton`, finished by `huber_fit`); no
+torch, no Lightning.
 
 Three forms:
 - "chinchilla": L = E + A/N^α + B/D^β, fitted as Hoffmann et al. (2022) Approach 3: Huber
