@@ -75,7 +75,10 @@ def test_terminal_line_per_validation_summary_figure_and_throughput(tmp_path, ca
     last = callback.forecasts[-1]
     assert lines[-1].endswith(f"{last.loss:#.3g} [{last.low:#.3g}, {last.high:#.3g}]")
     summary = next(m for m in caplog.messages if m.startswith("scaling-callback: N = "))
-    assert "25% of the run (step 80)" in summary and "75% of the run (step 280)" in summary
+    # the latest forecasts by 25% and 75% of the 380 planned steps were made at steps 80 and 280:
+    # the labels give the share each was really made at (it said "75% of the run (step 280)")
+    assert "at step 80 (21% of the run)" in summary and "at step 280 (74% of the run)" in summary
+    assert "75% of the run (step 280)" not in summary
     assert "time spent forecasting" in summary and "advice at the end: " in summary
     images = _events(tmp_path).Images("forecast/figure")
     # first forecast (step 80), and at train end the latest forecast (step 360) it was not drawn at
