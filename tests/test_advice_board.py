@@ -74,6 +74,17 @@ def test_stop_now_asks_what_the_gate_asks_and_says_so(optimistic_gain, stops):
         assert stop.do == "Keep training for now." and not stop.warning and "does not stop" in stop.why
 
 
+def test_at_the_planned_end_the_text_gives_the_loss_reached():
+    """It gave the forecast ("Ends: loss 2.431") where the run had reached 2.4348."""
+    board = AdviceBoard(0.01)
+    points = [Observation(s, s, 1.0, 2.0 + 3.0 * s ** -0.5 + 0.002 * math.sin(s), math.nan) for s in range(40, 440, 40)]
+    before = board.update(assess(History(points[:-1]), target_step=400), reached=points[-2].val_loss)
+    assert before.markdown.splitlines()[2].startswith("**Ends:** loss ")
+    end = board.update(assess(History(points), target_step=400), reached=points[-1].val_loss)
+    line = end.markdown.splitlines()[2]
+    assert line.startswith(f"**Ended:** loss {points[-1].val_loss:.4g} reached at step 400 (the forecast: ")
+
+
 def test_a_warning_is_raised_once_held_and_cleared():
     board = AdviceBoard(0.01)
     steps = np.arange(20, 420, 20)

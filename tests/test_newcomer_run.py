@@ -61,6 +61,8 @@ def test_the_stop_advice_does_not_flip(tmp_path, caplog):
     first = dos.index("Stop now.")
     assert set(dos[first:-1]) == {"Stop now."}, dos
     assert dos[-1].startswith("Nothing: the run is at its planned end")
+    reached = read_scalars(str(tmp_path), ["val_loss"])["val_loss"][1][-1]
+    assert _texts(tmp_path)[-1].splitlines()[2].startswith(f"**Ended:** loss {reached:.4g} reached at step 400")
     raised = [m for m in caplog.messages if "warning: Recommended stop" in m]
     assert len(raised) == 1  # raised once in the terminal
     assert not any(t.split("**Do:** ")[1].startswith("Keep training") for t in _texts(tmp_path)[first:])

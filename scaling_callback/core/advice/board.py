@@ -113,8 +113,11 @@ class AdviceBoard:
         self.active = {str(k): int(v) for k, v in dict(state["active"]).items()}
         self.stop_since = None if state["stop_since"] is None else int(state["stop_since"])
 
-    def update(self, assessment, *, planned_tokens: Optional[float] = None) -> BoardView:
-        """Take one validation's `tracking.Assessment`; return the changes, decision and text."""
+    def update(self, assessment, *, planned_tokens: Optional[float] = None,
+               reached: Optional[float] = None) -> BoardView:
+        """Take one validation's `tracking.Assessment`; return the changes, decision and text.
+        `reached`: the loss observed at this validation; at the planned end the text's "Ends:"
+        line gives it beside the forecast (which it alone would not be)."""
         a = assessment
         step = a.record.step
         stop = self._decide(a)
@@ -135,7 +138,7 @@ class AdviceBoard:
             changes.append(Change(topic, "cleared", step, "the condition no longer holds"))
         others = [item for item in items + [a.efficient, a.chinchilla]
                   if item is not None and item.topic not in warnings_now]
-        markdown = self._markdown(a, stop, warnings_now, changes, others)
+        markdown = self._markdown(a, stop, warnings_now, changes, others, reached)
         return BoardView(step, tuple(changes), stop, dict(self.active), markdown)
 
     # ---- the stop decision --------------------------------------------------------------
@@ -199,14 +202,17 @@ class AdviceBoard:
             f"both say stop when even that end promises less than {delta}."), False)
 
     # ---- the text ------------------------------------------------------------------------
-    def _markdown(self, a, stop: StopDecision, warnings_now, changes, others) -> str:
+    def _markdown(self, a, stop: StopDecision, warnings_now, changes, others, reached=None) -> str:
         r = a.record
         fc = a.forecast
         lines = [f"### Step {r.step}" + (f" of {r.target_step}" if r.target_step else ""), ""]
+        at_end = r.target_step and r.step >= r.target_step and reached is not None and math.isfinite(reached)
         if r.ok and fc is not None:
             pct = round(100 * fc.confidence)
-            lines.append(f"**Ends:** loss {format_number(r.loss)} at step {r.target_step} ({pct}% interval "
-                         f"{format_number(r.low)} to {format_number(r.high)}).  ")
+            interval = (f"{format_number(r.loss)} at step {r.target_step} ({pct}% interval {format_number(r.low)} to "
+                        f"{format_number(r.high)})")
+            lines.append(f"**Ended:** loss {format_number(reached)} reached at step {r.step} (the forecast: {interval}).  "
+                         if at_end else f"**Ends:** loss {interval}.  ")
         else:
             lines.append(f"**Ends:** no forecast yet ({r.reason}).  ")
         lines.append(f"**Do:** {stop.do}  ")
