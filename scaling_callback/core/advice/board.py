@@ -193,7 +193,7 @@ class AdviceBoard:
                 f"{message} Even the optimistic end of the interval promises only {format_number(gain)} "
                 f"(fitted {format_number(r.fitted_loss)} now, down to {format_number(r.low)} at step {end}): "
                 f"ForecastEarlyStopping(min_delta={delta}) counts this validation toward its patience and "
-                f"stops the run after `patience` of them in a row."), True)
+                f"stops the run after patience of them in a row."), True)
         return StopDecision(SHORTEN, None, "Keep training for now.", (
             f"The forecast's middle predicts less than {delta} further improvement by step {end} (final "
             f"{format_number(r.loss)}), but the optimistic end of its interval still promises "
