@@ -1,7 +1,7 @@
 """Train a small GPT-style decoder, byte-level, on the Python standard library's source (or your
 own text) with ScalingLawCallback (the run's scale N, D, C; a forecast of the final validation
 loss with an 80% interval; advice) and ForecastEarlyStopping, all shown in TensorBoard. At the
-end it prints the forecasts made at 25% and 50% of the run next to the loss actually reached.
+end the callback prints the forecasts made by 25%, 50% and 75% of the run next to the loss reached.
 
 No download: by default the text is the `.py` files of the standard library of the Python that
 runs this. The defaults (0.34M non-embedding parameters, 800 steps of 16 x 64 bytes, a
@@ -224,26 +224,6 @@ def load_text(args) -> Tuple[np.ndarray, str]:
     return read_files(stdlib_files(args.seed), max_bytes), f"standard-library source from {sysconfig.get_paths()['stdlib']}"
 
 
-def print_forecasts(scaling, gate, last) -> None:
-    """The forecasts of the final loss made a quarter and half way through the run, next to the loss reached."""
-    end = scaling.planned_end
-    print(f"\nforecast of the validation loss at step {end} (80% interval), made at:")
-    for fraction in (0.25, 0.5):
-        made = [r for r in scaling.forecasts if r.ok and r.step <= fraction * end]  # from the curve up to there
-        if last.step < fraction * end:
-            print(f"  {fraction:.0%} of the run: not reached")
-        elif made:
-            r = made[-1]
-            print(f"  step {r.step:>5} ({r.step / end:4.0%} of the run)  {r.loss:.4f} [{r.low:.4f}, {r.high:.4f}]")
-        else:  # every forecast up to there failed or there was none: say why, from the record itself
-            tried = [r for r in scaling.forecasts if r.step <= fraction * end]
-            why = tried[-1].reason if tried else "no validation yet"
-            print(f"  {fraction:.0%} of the run: no forecast ({why})")
-    print(f"reached at step {last.step:>5}                 {last.val_loss:.4f}")
-    if gate is not None and gate.stopped_step:
-        print(f"stopped by ForecastEarlyStopping at step {gate.stopped_step} of {end}: {gate.reason}")
-
-
 def main(argv=None):
     args = parse_args(argv)
     pl.seed_everything(args.seed, verbose=False)
@@ -284,15 +264,13 @@ def main(argv=None):
     if not trainer.is_global_zero:
         return
 
-    last = scaling.history[-1]
-    print(f"\ntrained {trainer.global_step} steps in {time.perf_counter() - start:.0f} s; at the last validation:")
-    print(f"  non-embedding parameters N  {scaling.n_params:,}")
-    print(f"  training tokens D           {last.tokens:,}")
-    print(f"  compute C                   {last.flops:.3e} FLOPs = {pf_days(last.flops):.3e} PF-days")
+    last = scaling.history[-1]  # N, D, C and the forecasts beside the loss reached: the callback's summary above
+    print(f"\ntrained {trainer.global_step} steps in {time.perf_counter() - start:.0f} s; at the last validation "
+          f"(step {last.step}):")
+    print(f"  compute C                   {pf_days(last.flops):.3e} PF-days")
     print(f"  tokens per parameter        {tokens_per_param(last.tokens, scaling.n_params):.1f}")
     print(f"  epochs of the corpus        {epochs_seen(last.tokens, len(train_text)):.2f}")
     print(f"  validation loss             {last.val_loss:.4f} nats/byte")
-    print_forecasts(scaling, None if args.no_early_stop else gate, last)
     print(f"\nTensorBoard logs: {os.path.abspath(logger.log_dir)}")
     print(f"view them with:   tensorboard --logdir {args.logdir}")
 

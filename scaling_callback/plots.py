@@ -13,6 +13,12 @@ from .core.formatting import format_number
 from .core.checks import curve_arrays
 
 FIGURE_GRID_POINTS = 96  # points of the drawn forecast curve (log-spaced from the first validation)
+# TensorBoard's Images tab fits an image into a card about 430 px wide: text must be large for the
+# figure's size to stay readable there (10 pt on 6.4 in was 9 px high), and the pixels many enough
+# to be sharp with "Show actual image size"
+FIGURE_INCHES = (6.4, 4.0)
+FIGURE_DPI = 150
+FIGURE_FONT_SIZE = 14
 
 
 def _matplotlib_figure_class():
@@ -54,39 +60,55 @@ def forecast_figure(
     matplotlib is missing, ValueError when no observed point can be drawn.
     """
     Figure = _matplotlib_figure_class()
+    from matplotlib import rc_context
+
     s, v = _positive_points("observed", observed_steps, observed_loss)
     if s.size == 0:
         raise ValueError("no positive, finite observed point to draw on log axes")
-    fig = Figure(figsize=(6.4, 4.0), dpi=100)
-    ax = fig.add_subplot()
+    with rc_context({"font.size": FIGURE_FONT_SIZE}):  # sizes are fixed as the artists are made
+        fig = Figure(figsize=FIGURE_INCHES, dpi=FIGURE_DPI)
+        ax = fig.add_subplot()
+        _draw_forecast(ax, s, v, fit_steps, fit_loss, band_steps, band_low, band_high, stop_step, planned_end,
+                       monitor)
+        if title:
+            ax.set_title(title, fontsize="small")
+    # fixed margins: tight_layout measures every tick label first and would double the drawing time
+    fig.subplots_adjust(left=0.13, right=0.98, bottom=0.14, top=0.91 if title else 0.97)
+    return fig
+
+
+def _draw_forecast(ax, s, v, fit_steps, fit_loss, band_steps, band_low, band_high, stop_step, planned_end,
+                   monitor) -> None:
+    """The artists of `forecast_figure` on `ax`. The interval is also drawn as a bar at its last
+    step (the planned end): at the end of a run the band is as thin as a line and the bar still
+    shows it."""
     if band_steps is not None:
         bs, lo = _positive_points("band_low", band_steps, band_low)
         bs2, hi = _positive_points("band_high", band_steps, band_high)
         if bs.size and np.array_equal(bs, bs2):
-            ax.fill_between(bs, lo, hi, color="tab:orange", alpha=0.25, linewidth=0,
-                            label="forecast interval")
+            ax.fill_between(bs, lo, hi, color="tab:orange", alpha=0.3, linewidth=0)
+            ax.errorbar([bs[-1]], [(lo[-1] + hi[-1]) / 2], yerr=[[(hi[-1] - lo[-1]) / 2]], fmt="none",
+                        ecolor="tab:red", elinewidth=2, capsize=6, capthick=2, zorder=4,
+                        label=f"forecast interval ({format_number(lo[-1])}–{format_number(hi[-1])})")
     if fit_steps is not None:
         fs, fv = _positive_points("fit", fit_steps, fit_loss)
         if fs.size:
-            ax.plot(fs, fv, color="tab:orange", linewidth=1.5, label="fitted curve")
-    ax.plot(s, v, "o", color="tab:blue", markersize=3, label=f"observed {monitor}")
-    if stop_step is not None and stop_step > 0:
-        ax.axvline(stop_step, color="tab:green", linestyle="--", linewidth=1,
+            ax.plot(fs, fv, color="tab:orange", linewidth=2, label="fitted curve")
+    ax.plot(s, v, "o", color="tab:blue", markersize=5, label=f"observed {monitor}")
+    if stop_step is not None and 0 < stop_step and (planned_end is None or stop_step < planned_end):
+        ax.axvline(stop_step, color="tab:green", linestyle="--", linewidth=1.5,
                    label=f"recommended stop ({int(stop_step)})")
     if planned_end is not None and planned_end > 0:
-        ax.axvline(planned_end, color="grey", linestyle=":", linewidth=1, label=f"planned end ({int(planned_end)})")
+        ax.axvline(planned_end, color="grey", linestyle=":", linewidth=1.5, label=f"planned end ({int(planned_end)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if planned_end is not None and planned_end > 0:
+        ax.set_xlim(right=planned_end * 1.1)  # room for the interval's bar at the planned end
     _readable_ticks(ax)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel(monitor)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title, fontsize="medium")
-    # fixed margins: tight_layout measures every tick label first and would double the drawing time
-    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.12, top=0.92 if title else 0.97)
-    return fig
 
 
 def _readable_ticks(ax) -> None:
@@ -119,11 +141,18 @@ def forecast_figure_of(history, assessment, *, monitor: str = "val_loss"):
     grid = np.unique(np.rint(np.geomspace(first, max(fc.target_step, first + 1), FIGURE_GRID_POINTS)))
     mid, low, high = fc.predict(grid)
     stop = assessment.stop.stop_step if assessment.stop is not None else None
-    title = (f"step {assessment.record.step}: {format_number(fc.loss)} at step {fc.target_step} "
-             f"({round(100 * fc.confidence)}% {format_number(fc.low)}–{format_number(fc.high)})")
     return forecast_figure(steps, history.column("val_loss"), fit_steps=grid, fit_loss=mid, band_steps=grid,
                            band_low=low, band_high=high, stop_step=stop, planned_end=fc.target_step,
-                           monitor=monitor, title=title)
+                           monitor=monitor, title=figure_title(assessment.record, history.column("val_loss")[-1]))
+
+
+def figure_title(record, reached: float) -> str:
+    """The figure's title: the forecast and when it was made; at (or past) the target, the loss
+    reached there beside the last forecast (it read "step 800: 2.431 at step 800")."""
+    interval = f"{format_number(record.loss)} ({format_number(record.low)}–{format_number(record.high)})"
+    if record.step >= record.target_step:
+        return f"step {record.step} (planned end): reached {format_number(reached)}, forecast {interval}"
+    return f"at step {record.step}, for step {record.target_step}: {interval}"
 
 
 def _pyplot():

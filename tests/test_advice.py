@@ -286,7 +286,12 @@ def test_cosine_already_decaying_gives_no_decay_start():
     lr = 0.5 * (1 + np.cos(np.pi * s / end))
     result = recommended_stop(s, _power(s), end, 0.01, lr_steps=s, lr=lr)
     assert result.decay_start_step is not None and result.recommended_decay_start is None
-    assert "already decaying" in result.message
+    assert "learning-rate decay under way" in result.message
+    # "stop" advice never adds that the gain is still to come at the end of the decay (issue 29)
+    now = recommended_stop(s, _power(s), end, 1.0, lr_steps=s, lr=lr)
+    assert now.message.startswith("Stop now") and "where the gain is" not in now.message
+    keep = recommended_stop(s, _power(s), end, 1e-9, lr_steps=s, lr=lr)
+    assert keep.message.startswith("Keep training") and "the end of the decay is where the gain is" in keep.message
 
 
 def test_stop_rejects_bad_input():

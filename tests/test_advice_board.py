@@ -9,12 +9,13 @@ import pytest
 from scaling_callback.core.advice import data_limit
 from scaling_callback.core.advice.board import AT_END, STOP_NOW, AdviceBoard, data_limit_for_plan
 from scaling_callback.core.assess import assess
+from scaling_callback.core.gate import PlateauGate
 from scaling_callback.core.history import History, Observation
 
 
 def flipping_curve(step):
-    """Flat from about step 100 with a 0.01 wiggle: one validation's forecast says "stop now",
-    a later one (after a low point) "keep training"."""
+    """Flat from about step 100 with a 0.01 wiggle: with min_delta=0.02, one validation's forecast
+    says "stop now", a later one (after a low point) "keep training"."""
     return 2.0 + 1.5 * (1 + step / 5) ** -2 + 0.01 * math.sin(1.7 * step)
 
 
@@ -24,13 +25,14 @@ def _walk(curve, every=40, end=400, min_delta=0.01):
         points.append(Observation(step, step * 8, 1.0, curve(step), math.nan))
         a = assess(History(points), target_step=end, min_delta=min_delta)
         view = board.update(a)
-        raw.append(None if a.stop is None else a.stop.stop_step <= step)
+        # the rule of one validation alone: the middle and the optimistic end gain < min_delta
+        raw.append(None if a.stop is None else a.stop.stop_step <= step and a.record.optimistic_gain < min_delta)
         shown.append(view)
     return raw, shown
 
 
 def test_stop_now_is_held_while_the_raw_advice_flips():
-    raw, shown = _walk(flipping_curve)
+    raw, shown = _walk(flipping_curve, min_delta=0.02)
     first = raw.index(True)
     assert False in raw[first + 1:-1]  # alone, the advice would flip back to "keep training"
     decisions = [v.stop.decision for v in shown]
@@ -53,6 +55,34 @@ def test_stop_now_is_left_when_the_interval_is_sure_of_more_gain():
     assert a.record.fitted_loss - a.record.high >= 0.01
     view = board.update(a)
     assert view.stop.decision != STOP_NOW and board.stop_since is None
+
+
+@pytest.mark.parametrize("optimistic_gain, stops", [(0.05, False), (0.005, True)])
+def test_stop_now_asks_what_the_gate_asks_and_says_so(optimistic_gain, stops):
+    """The middle of the forecast of a flat curve gains nothing; "Stop now" also needs the
+    optimistic end of the interval below min_delta, as ForecastEarlyStopping does, and the text
+    says what the gate does. (Said on the middle alone, "Stop now" met a gate that did not stop,
+    and a loss that then fell by more than min_delta.)"""
+    flat = [Observation(s, s, 1.0, 2.0 + 0.001 * math.sin(s), math.nan) for s in range(40, 440, 40)]
+    a = assess(History(flat), target_step=4000)
+    assert a.stop.stop_step <= 400  # the middle alone says stop
+    a = dataclasses.replace(a, record=dataclasses.replace(a.record, low=a.record.fitted_loss - optimistic_gain))
+    stop = AdviceBoard(0.01).update(a).stop
+    assert (stop.decision == STOP_NOW) == stops == PlateauGate(0.01, patience=1).check(400, a.record).stop
+    assert "ForecastEarlyStopping(min_delta=0.01)" in stop.why and "optimistic end" in stop.why
+    if not stops:
+        assert stop.do == "Keep training for now." and not stop.warning and "does not stop" in stop.why
+
+
+def test_at_the_planned_end_the_text_gives_the_loss_reached():
+    """It gave the forecast ("Ends: loss 2.431") where the run had reached 2.4348."""
+    board = AdviceBoard(0.01)
+    points = [Observation(s, s, 1.0, 2.0 + 3.0 * s ** -0.5 + 0.002 * math.sin(s), math.nan) for s in range(40, 440, 40)]
+    before = board.update(assess(History(points[:-1]), target_step=400), reached=points[-2].val_loss)
+    assert before.markdown.splitlines()[2].startswith("**Ends:** loss ")
+    end = board.update(assess(History(points), target_step=400), reached=points[-1].val_loss)
+    line = end.markdown.splitlines()[2]
+    assert line.startswith(f"**Ended:** loss {points[-1].val_loss:.4g} reached at step 400 (the forecast: ")
 
 
 def test_a_warning_is_raised_once_held_and_cleared():

@@ -77,7 +77,7 @@ def test_tiny_dataset_repeated_for_many_epochs_in_tensorboard(tmp_path):
     assert "- **Data limit** (since step 8): The plan trains on 7680 tokens, 60 epochs" in last
     pytest.importorskip("matplotlib")
     images = acc.Images("forecast/figure")
-    assert images and images[0].step == ok[0].step and images[0].width == 640
+    assert images and images[0].step == ok[0].step and images[0].width == 960  # plots.FIGURE_INCHES x FIGURE_DPI
 
 
 class StopAt(L.Callback):

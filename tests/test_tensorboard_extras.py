@@ -151,16 +151,16 @@ def test_forecast_figure_written_as_an_image(tmp_path):
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["forecast interval", "fitted curve", "observed val_loss", "recommended stop (6000)",
-                      "planned end (10000)"]
+    assert sorted(labels) == sorted(["fitted curve", "observed val_loss", "recommended stop (6000)",
+                                     "planned end (10000)", "forecast interval (2.15–2.25)"])  # at the planned end
     image = figure_to_array(fig)
-    assert image.shape == (400, 640, 3) and image.dtype == np.uint8 and image.std() > 0
+    assert image.shape == (600, 960, 3) and image.dtype == np.uint8 and image.std() > 0
 
     writer = SummaryWriter(str(tmp_path))
     write_figure(writer, fig, 2000)
     writer.close()
     (event,) = _accumulator(tmp_path).Images(FORECAST_FIGURE_TAG)
-    assert event.step == 2000 and (event.width, event.height) == (640, 400)
+    assert event.step == 2000 and (event.width, event.height) == (960, 600)
     assert event.encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ..core.advice.board import STOP_TOPIC, BoardView
-from .terminal import BarForecast, forecast_line, forecast_text, log, train_end_summary
+from .terminal import BarForecast, forecast_line, forecast_text, log, route_above_bar, train_end_summary
 
 
 def tensorboard_loggers(trainer) -> list:
@@ -34,8 +34,11 @@ class TerminalReport:
         self._bar_text: Optional[str] = None
 
     def train_started(self, trainer) -> None:
-        if self.progress_bar and trainer.is_global_zero:
-            self._bar.attach(getattr(trainer, "progress_bar_callback", None))
+        if trainer.is_global_zero:
+            bar = getattr(trainer, "progress_bar_callback", None)
+            route_above_bar(self, bar)  # lines above the bar, not glued onto it
+            if self.progress_bar:
+                self._bar.attach(bar)
 
     def forecast_made(self, record, advice: Optional[BoardView], observed: float) -> None:
         """Rank zero, after each forecast: the advice's changes, the bar or one line."""
@@ -46,16 +49,17 @@ class TerminalReport:
             log.info(forecast_line(record, observed))
 
     def train_ended(self, trainer, tracker) -> None:
-        """Rank zero: the summary; the progress bar given back (every rank)."""
-        self._bar.detach()
+        """Rank zero: the summary (above the bar, still open); then the progress bar given back
+        (every rank)."""
         history = tracker.history
-        if not trainer.is_global_zero or not len(history):
-            return
-        last = history[-1]
-        log.info(train_end_summary(n_params=tracker.n_params, tokens=last.tokens, flops=last.flops, step=last.step,
-                                   planned_end=tracker.planned_steps, final_loss=last.val_loss,
-                                   records=list(tracker.forecasts), advice_lines=advice_lines(tracker.advice),
-                                   forecast_seconds=tracker.forecast_seconds))
+        if trainer.is_global_zero and len(history):
+            last = history[-1]
+            log.info(train_end_summary(n_params=tracker.n_params, tokens=last.tokens, flops=last.flops, step=last.step,
+                                       planned_end=tracker.planned_steps, final_loss=last.val_loss,
+                                       records=list(tracker.forecasts), advice_lines=advice_lines(tracker.advice),
+                                       forecast_seconds=tracker.forecast_seconds))
+        self._bar.detach()
+        route_above_bar(self, None)
 
 
 def advice_lines(view: Optional[BoardView]) -> List[str]:

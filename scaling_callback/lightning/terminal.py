@@ -5,19 +5,67 @@ module)` (Lightning's TQDM and Rich bars).
 
 Lines go to the logger "scaling_callback" at INFO. Like Lightning does for "lightning.pytorch",
 it gets a handler to stderr when the root logger has none, so the lines show without any
-logging set-up; configure logging yourself and they follow your settings instead.
+logging set-up; configure logging yourself and they follow your settings instead. That handler
+writes above the progress bar while a run has one (`route_above_bar`): a line written straight
+to the terminal would be glued onto the bar's unfinished line.
 """
 from __future__ import annotations
 
 import logging
 import math
-from typing import Callable, Optional, Sequence
+import sys
+from typing import Callable, Dict, Optional, Sequence
+
+
+def print_above_bar(bar, text: str, stream=None) -> None:
+    """Print `text` on a line of its own above a Lightning progress bar.
+
+    A TQDM bar: `tqdm.write`, which clears the bars, writes the line and draws them again; it is
+    what `TQDMProgressBar.print` calls, without that method's silence once the bar has closed. A
+    Rich bar (or one of your own): its `print`, which Rich's live display puts above the bar."""
+    if any(c.__name__ == "TQDMProgressBar" for c in type(bar).__mro__):
+        from tqdm import tqdm  # Lightning's dependency, imported only when its bar is in use
+
+        tqdm.write(text, file=stream or sys.stderr)
+    else:
+        bar.print(text)
+
+
+class BarAwareHandler(logging.StreamHandler):
+    """A stream handler that writes above the progress bar of a running fit, if there is one."""
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self.bars: Dict[int, object] = {}  # id(owner) -> its trainer's progress bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.bars:
+            return super().emit(record)
+        try:
+            print_above_bar(next(reversed(self.bars.values())), self.format(record), self.stream)
+        except Exception:  # noqa: BLE001 - logging's contract: report, never raise
+            self.handleError(record)
+
 
 log = logging.getLogger("scaling_callback")
+HANDLER: Optional[BarAwareHandler] = None  # ours, when the root logger had no handler at import
 if not logging.getLogger().hasHandlers() and not log.handlers:
+    HANDLER = BarAwareHandler()
     log.setLevel(logging.INFO)
-    log.addHandler(logging.StreamHandler())
+    log.addHandler(HANDLER)
     log.propagate = False
+
+
+def route_above_bar(owner, bar) -> None:
+    """Write `owner`'s lines above `bar` (a Lightning progress bar; None, or a disabled bar:
+    stop doing so). Only our own handler can do it; your logging set-up is left as it is."""
+    if HANDLER is None:
+        return
+    if bar is None or getattr(bar, "is_disabled", False) or not callable(getattr(bar, "print", None)):
+        HANDLER.bars.pop(id(owner), None)
+    else:
+        HANDLER.bars[id(owner)] = bar
+
 
 BAR_KEY = "forecast"  # the progress-bar entry: "forecast=2.43 [2.40, 2.46]"
 
@@ -77,30 +125,36 @@ class BarForecast:
             self._bar = None
 
 
-def _nearest_before(records: Sequence, step: float):
+def latest_by(records: Sequence, step: float):
+    """The latest successful forecast made at or before `step`, or None."""
     made = [r for r in records if r.ok and r.step <= step]
     return made[-1] if made else None
 
 
 def train_end_summary(*, n_params, tokens, flops, step, planned_end, final_loss, records, advice_lines,
                       forecast_seconds, fractions=(0.25, 0.5, 0.75)) -> str:
-    """The summary printed at train end: N, D, C, the final loss beside the forecasts made at
-    `fractions` of the planned run, the advice that held at the end, time spent forecasting."""
+    """The summary printed at train end: N, D, C, the final loss beside the latest forecast made
+    by each of `fractions` of the planned run (labelled with the step and share it was really
+    made at: validations rarely fall on 25% exactly), the advice that held at the end, time spent
+    forecasting."""
     lines = [f"scaling-callback: N = {n_params:,} non-embedding parameters, D = {tokens:,} tokens, "
              f"C = {flops:.3e} FLOPs at step {step}"]
     if planned_end:
-        lines.append(f"  final loss {final_loss:.4f} at step {step}; forecasts of the loss at step {planned_end} "
-                     f"made at:")
+        shares = ", ".join(f"{f:.0%}" for f in fractions)
+        lines.append(f"  final loss {final_loss:.4f} at step {step}; the forecasts of the loss at step {planned_end} "
+                     f"made last by {shares} of the run:")
+        shown = set()
         for fraction in fractions:
             at = fraction * planned_end
-            r = _nearest_before(records, at)
+            r = latest_by(records, at)
             if step < at:
-                lines.append(f"    {fraction:4.0%} of the run: not reached")
+                lines.append(f"    by {fraction:.0%} of the run: not reached")
             elif r is None:
                 reason = next((x.reason for x in reversed(list(records)) if x.step <= at), "no validation yet")
-                lines.append(f"    {fraction:4.0%} of the run: none ({reason})")
-            else:
-                lines.append(f"    {fraction:4.0%} of the run (step {r.step}): {forecast_text(r)}")
+                lines.append(f"    by {fraction:.0%} of the run: none ({reason})")
+            elif r.step not in shown:
+                shown.add(r.step)
+                lines.append(f"    at step {r.step} ({r.step / planned_end:.0%} of the run): {forecast_text(r)}")
     lines += [f"  advice at the end: {line}" for line in advice_lines]
     lines.append(f"  time spent forecasting: {forecast_seconds:.2f} s")
     return "\n".join(lines)

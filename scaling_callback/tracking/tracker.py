@@ -355,7 +355,7 @@ class ScalingTracker:
                            "continues (warned once; forecast/ok is 0 at every validation it fails)")
             return failed_record(step, reason), None
         self.assessment = assessment
-        self.advice = self.board.update(assessment, planned_tokens=planned_tokens)
+        self.advice = self.board.update(assessment, planned_tokens=planned_tokens, reached=observation.val_loss)
         self.forecast_seconds += assessment.fit_seconds
         if assessment.record.ok:
             self._latest_ok = assessment

@@ -115,10 +115,7 @@ def recommended_stop(
     if decay is not None and rec_start is not None:
         warn, msg = _earlier_decay_message(decay, rec_start, rec_end, stop_step, planned_end, min_delta, end_loss)
     else:
-        warn, msg = _stop_message(now, stop_step, planned_end, min_delta, end_loss)
-        if decay is not None:
-            msg = msg[:-1] + ("; the learning rate is already decaying, so the end of the decay is "
-                              "where the gain is.")
+        warn, msg = _stop_message(now, stop_step, planned_end, min_delta, end_loss, decaying=decay is not None)
     return StopAdvice(stop_step, float(gain[stop_i]), end_loss, planned_end, min_delta,
                       None if decay is None else decay.start_step,
                       None if decay is None else decay.length, rec_start, rec_end, warn, msg)
@@ -161,16 +158,25 @@ def _earlier_decay_message(decay: FinalDecay, rec_start, rec_end, stop_step, pla
                    f"lose at least {format_number(min_delta)} of the predicted final loss {format_number(end_loss)}.")
 
 
-def _stop_message(now, stop_step, planned_end, min_delta, end_loss):
-    """(warning, message) of the advice to stop now, stop at `stop_step`, or keep training."""
+def _stop_message(now, stop_step, planned_end, min_delta, end_loss, *, decaying=False):
+    """(warning, message) of the advice to stop now, stop at `stop_step`, or keep training.
+
+    `decaying`: the learning rate is already in its final decay (no earlier start to advise). A
+    forecast under the schedule puts most of a decay's gain at its end; the message says so in
+    the words that fit its advice (it once said "stop now ... the end of the decay is where the
+    gain is", which reads as a contradiction)."""
     warn = stop_step < planned_end
+    delta = format_number(min_delta)
     if stop_step == now and warn:
-        msg = (f"Stop now (step {now}): the forecast predicts less than {format_number(min_delta)} further "
-               f"improvement by the planned end at step {planned_end} (final {format_number(end_loss)}).")
+        msg = (f"Stop now (step {now}): the forecast predicts less than {delta} further improvement by the planned "
+               f"end at step {planned_end} (final {format_number(end_loss)})")
+        tail = ", counting what the rest of the learning-rate decay under way still brings."
     elif warn:
-        msg = (f"Stopping at step {stop_step} instead of {planned_end} loses less than "
-               f"{format_number(min_delta)} of loss by the forecast (final {format_number(end_loss)}).")
+        msg = (f"Stopping at step {stop_step} instead of {planned_end} loses less than {delta} of loss by the "
+               f"forecast (final {format_number(end_loss)})")
+        tail = ", counting the rest of the learning-rate decay under way."
     else:
-        msg = (f"Keep training to the planned end at step {planned_end}: the forecast still gains "
-               f"at least {format_number(min_delta)} until then (final {format_number(end_loss)}).")
-    return warn, msg
+        msg = (f"Keep training to the planned end at step {planned_end}: the forecast still gains at least "
+               f"{delta} until then (final {format_number(end_loss)})")
+        tail = "; the learning rate is already decaying, and the end of the decay is where the gain is."
+    return warn, msg + (tail if decaying else ".")
