@@ -22,18 +22,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (seed, extra arguments): the defaults at three seeds, and one smaller and one larger model
 CONFIGS = ((0, ()), (1, ()), (2, ()), (3, ("--d-model", "64", "--n-layer", "2")),
            (4, ("--d-model", "128", "--n-layer", "4")))
-LINE = re.compile(r"step\s+(\d+)\s+\(\s*(\d+)% of the run\)\s+([\d.]+) \[([\d.]+), ([\d.]+)\]")
-REACHED = re.compile(r"reached at step\s+(\d+)\s+([\d.]+)")
+# the callback's run-end summary: "at step 32 (50% of the run): 3.19 [1.06, 4.53]", "final loss 3.0684 at step 64"
+LINE = re.compile(r"at step\s+(\d+)\s+\(\s*(\d+)% of the run\):\s+([\d.]+) \[([\d.]+), ([\d.]+)\]")
+REACHED = re.compile(r"final loss\s+([\d.]+) at step\s+(\d+)")
 
 
 def run_one(seed: int, extra, logdir: str):
     cmd = [sys.executable, os.path.join(ROOT, "examples", "train_gpt.py"), "--seed", str(seed), "--no-early-stop",
            "--logdir", logdir, *extra]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    out = done.stdout + done.stderr  # the summary goes where the logging handler writes
     made = [(int(m[0]), int(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in LINE.findall(out)]
     reached = REACHED.search(out)
-    return made, (float(reached[2]) if reached else float("nan")), out
+    return made, (float(reached[1]) if reached else float("nan")), out
 
 
 def main(argv=None):
