@@ -2,7 +2,8 @@
 (`--write-docs`) between markers, from results they record in docs/data/*.json. Here each
 benchmark's `--check-docs` renders the tables again from its record and compares them with the
 docs, and recomputes a few of the recorded numbers (forecasts, a gate replay, fits without
-bootstrap) with the code as it is now: neither the tables nor the record can drift from the code."""
+bootstrap, one extrapolation configuration with its recorded resamples) with the code as it is
+now: neither the tables nor the record can drift from the code."""
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("script", ["forecast_accuracy.py", "crossrun_fit.py"])
+@pytest.mark.parametrize("script", ["forecast_accuracy.py", "crossrun_fit.py", "extrapolation.py"])
 def test_the_docs_tables_are_what_the_benchmark_renders_and_computes(script):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--check-docs"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
