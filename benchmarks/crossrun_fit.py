@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from doc_tables import check_blocks, read_data, write_block, write_data
+from doc_tables import read_data, report_check, stale_blocks, write_block, write_data
 from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law
 from scaling_callback.core.crossrun.search import local_fit, objective_on
 from scaling_callback.core.crossrun.space import FIT_SPACES
@@ -230,8 +230,7 @@ def check_docs() -> int:
     """0 when docs/crossrun.md's tables are those rendered from docs/data/crossrun_fit.json, and the
     Chinchilla point estimates and one second check are what the code fits now; 1 otherwise."""
     data = read_data(DATA_NAME)
-    wrong = [f"docs/{PAGE}: block {name} differs from the recorded results"
-             for name in check_blocks(PAGE, docs_tables(data))]
+    wrong = stale_blocks(PAGE, docs_tables(data))
     fit = fit_scaling_law(*chinchilla_points(), n_bootstrap=0)
     for name, value, _, _ in data["chinchilla"]:
         if not np.isclose(fit.parameters[name].value, value, rtol=1e-9, atol=0):
@@ -241,11 +240,7 @@ def check_docs() -> int:
     recorded = next(r for r in data["second"] if (r["data"], r["form"]) == RECHECKED)
     if second_checks_table([now], False) != second_checks_table([recorded], False):
         wrong.append(f"{name}, {form}: recorded {recorded}, now {now}")
-    for line in wrong:
-        print(line)
-    if wrong:
-        print("re-run `python3 benchmarks/crossrun_fit.py --write-docs`")
-    return 1 if wrong else 0
+    return report_check(wrong, "crossrun_fit.py")
 
 
 def main(argv=None):

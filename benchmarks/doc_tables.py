@@ -87,3 +87,17 @@ def read_data(name: str) -> dict:
 def check_blocks(page: str, rendered: dict) -> list:
     """The names of the blocks of docs/<page> that differ from `rendered` ({name: table})."""
     return [name for name, table in rendered.items() if read_block(page, name).rstrip("\n") != table.rstrip("\n")]
+
+
+def stale_blocks(page: str, rendered: dict) -> list:
+    """One line for each block of docs/<page> that differs from `rendered` ({name: table})."""
+    return [f"docs/{page}: block {name} differs from the recorded results" for name in check_blocks(page, rendered)]
+
+
+def report_check(wrong: list, script: str) -> int:
+    """Print what `--check-docs` found wrong and how to mend it; the exit status (0: nothing)."""
+    for line in wrong:
+        print(line)
+    if wrong:
+        print(f"re-run `python3 benchmarks/{script} --write-docs`")
+    return 1 if wrong else 0

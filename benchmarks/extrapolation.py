@@ -38,7 +38,7 @@ from collections import defaultdict
 import numpy as np
 
 from crossrun_fit import fmt, rows, timed
-from doc_tables import DATA, check_blocks, read_data, write_block, write_data
+from doc_tables import DATA, read_data, report_check, stale_blocks, write_block, write_data
 from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law
 
 HORIZONS = (4, 16, 64)  # held-out budgets, as multiples of the largest fitted budget (issue 15)
@@ -480,14 +480,9 @@ def check_docs() -> int:
     """0 when docs/crossrun.md's extrapolation tables are those rendered from
     docs/data/extrapolation.json and a refitted subset of it is what the code computes now; 1 otherwise."""
     data = read_data(DATA_NAME)
-    wrong = [f"docs/{PAGE}: block {name} differs from the recorded results"
-             for name in check_blocks(PAGE, docs_tables(data))]
+    wrong = stale_blocks(PAGE, docs_tables(data))
     wrong += recheck(data)
-    for line in wrong:
-        print(line)
-    if wrong:
-        print("re-run `python3 benchmarks/extrapolation.py --write-docs`")
-    return 1 if wrong else 0
+    return report_check(wrong, "extrapolation.py")
 
 
 def main(argv=None):

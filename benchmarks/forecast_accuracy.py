@@ -35,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 
-from doc_tables import check_blocks, read_data, write_block, write_data
+from doc_tables import read_data, report_check, stale_blocks, write_block, write_data
 from gate_replay import gate_defaults, print_replay, replay, replay_all, replay_table
 from scaling_callback.core.forecast import DEFAULT_PRIORS, DropPrior, ForecastPriors, forecast
 from scaling_callback.core.forecast.law import decay_fraction
@@ -266,13 +266,8 @@ def check_docs() -> int:
     and a few of its forecasts are what the code forecasts now; 1 (and what differs) otherwise."""
     data = read_data(DATA_NAME)
     results, gate = from_record(data)
-    stale = check_blocks(PAGE, docs_tables(results, gate, data["sources"], data["gate_defaults"]))
-    wrong = recomputed_errors(data)
-    for line in [f"docs/{PAGE}: block {name} differs from the recorded results" for name in stale] + wrong:
-        print(line)
-    if stale or wrong:
-        print("re-run `python3 benchmarks/forecast_accuracy.py --write-docs`")
-    return 1 if stale or wrong else 0
+    wrong = stale_blocks(PAGE, docs_tables(results, gate, data["sources"], data["gate_defaults"]))
+    return report_check(wrong + recomputed_errors(data), "forecast_accuracy.py")
 
 
 def write_docs(results, gate, loso, sources) -> None:

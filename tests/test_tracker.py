@@ -10,27 +10,12 @@ from torch.utils.tensorboard import SummaryWriter
 
 from scaling_callback import ScalingTracker, forecast, read_scalars
 from scaling_callback.core import tags
+from tiny_models import plain_loop
 
 
 def _model():
     torch.manual_seed(0)
     return nn.Sequential(nn.Embedding(64, 16), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 64))
-
-
-def _loop(tracker, model, opt, sched, steps, every=10, start=1):
-    reports = []
-    for step in range(start, steps + 1):
-        ids = torch.randint(0, 64, (4, 9))
-        loss = nn.functional.cross_entropy(model(ids[:, :-1]).flatten(0, 1), ids[:, 1:].flatten())
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        sched.step()
-        tracker.count(ids[:, :-1])
-        if step % every == 0:
-            val = 2.0 + 3.0 * step ** -0.5  # a smooth, known validation curve
-            reports.append(tracker.observe(step, val, loss.item()))
-    return reports
 
 
 def test_plain_loop_counts_forecasts_and_writes_tensorboard(tmp_path):
@@ -40,7 +25,7 @@ def test_plain_loop_counts_forecasts_and_writes_tensorboard(tmp_path):
     writer = SummaryWriter(str(tmp_path))
     tracker = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched, writer=writer,
                              figure_every=0)
-    reports = _loop(tracker, model, opt, sched, 100)
+    reports = plain_loop(tracker, model, opt, sched, 100)
     writer.close()
     n = 16 * 16 + 16 + 16 * 64 + 64  # the embedding is left out (Kaplan's N)
     assert tracker.n_params == n
@@ -61,17 +46,17 @@ def test_state_dict_resumes_the_counts_and_the_forecast():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / 200)
     whole = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched)
-    full = _loop(whole, model, opt, sched, 100)
+    full = plain_loop(whole, model, opt, sched, 100)
 
     model = _model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / 200)
     first = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched)
-    _loop(first, model, opt, sched, 50)
+    plain_loop(first, model, opt, sched, 50)
     state = first.state_dict()
     resumed = ScalingTracker(model, planned_steps=200, optimizer=opt, schedulers=sched)
     resumed.load_state_dict(state)
-    reports = _loop(resumed, model, opt, sched, 100, start=51)
+    reports = plain_loop(resumed, model, opt, sched, 100, start=51)
     assert reports[-1].observation.tokens == full[-1].observation.tokens
     assert reports[-1].record.loss == pytest.approx(full[-1].record.loss, rel=1e-9)
     assert len(resumed.history) == 10

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from scaling_callback import ScalingTracker
+from tiny_models import plain_loop
 
 PLANNED = 200
 
@@ -23,28 +24,12 @@ def _run(width=16, planned=PLANNED, scheduler="lambda", convention="kaplan"):
     return model, opt, sched, tracker
 
 
-def _train(tracker, model, opt, sched, steps, every=10, start=1):
-    """Train steps start..steps; observe a known curve every `every` steps. The reports."""
-    reports = []
-    for step in range(start, steps + 1):
-        ids = torch.randint(0, 64, (4, 9))
-        loss = nn.functional.cross_entropy(model(ids[:, :-1]).flatten(0, 1), ids[:, 1:].flatten())
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        sched.step()
-        tracker.count(ids[:, :-1])
-        if step % every == 0:
-            reports.append(tracker.observe(step, 2.0 + 3.0 * step ** -0.5, loss.item()))
-    return reports
-
-
 # ------------------------------------------------------------- item 7: a step that repeats or goes back
 
 
 def test_a_final_evaluation_at_the_last_step_replaces_it_and_later_forecasts_still_work():
     model, opt, sched, tracker = _run()
-    _train(tracker, model, opt, sched, 60)
+    plain_loop(tracker, model, opt, sched, 60)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         again = tracker.observe(60, 2.0 + 3.0 * 60 ** -0.5 + 0.001)  # e.g. a final evaluation after the loop
@@ -52,7 +37,7 @@ def test_a_final_evaluation_at_the_last_step_replaces_it_and_later_forecasts_sti
     repeats = [str(w.message) for w in caught if "observed twice" in str(w.message)]
     assert len(repeats) == 1 and "replaces" in repeats[0]  # said once
     assert again.record.ok  # was: "steps must be strictly increasing", and every later forecast too
-    later = _train(tracker, model, opt, sched, 120, start=61)
+    later = plain_loop(tracker, model, opt, sched, 120, start=61)
     assert all(report.record.ok for report in later)
     assert tracker.history.column("step").tolist() == list(range(10, 130, 10))  # one point per step
     assert tracker.forecasts.column("step").tolist() == list(range(10, 130, 10))
@@ -60,11 +45,11 @@ def test_a_final_evaluation_at_the_last_step_replaces_it_and_later_forecasts_sti
 
 def test_a_step_that_goes_back_is_refused_and_the_run_goes_on():
     model, opt, sched, tracker = _run()
-    _train(tracker, model, opt, sched, 60)
+    plain_loop(tracker, model, opt, sched, 60)
     with pytest.raises(ValueError, match=r"observe\(step=5\) goes back: the history already holds step 60"):
         tracker.observe(5, 2.5)  # e.g. a step counter that restarts each epoch
     assert tracker.history.column("step").tolist()[-1] == 60  # nothing recorded
-    later = _train(tracker, model, opt, sched, 120, start=61)
+    later = plain_loop(tracker, model, opt, sched, 120, start=61)
     assert all(report.record.ok for report in later)  # was: every later forecast failed
 
 
@@ -73,7 +58,7 @@ def test_a_step_that_goes_back_is_refused_and_the_run_goes_on():
 
 def test_the_state_of_another_run_is_refused_naming_what_differs():
     model, opt, sched, first = _run()
-    _train(first, model, opt, sched, 50)
+    plain_loop(first, model, opt, sched, 50)
     state = first.state_dict()
     model, opt, sched, other = _run(width=48, planned=400, scheduler="cosine", convention="total")
     with pytest.raises(ValueError) as info:
@@ -98,13 +83,13 @@ def test_the_state_of_another_run_is_refused_naming_what_differs():
 
 def test_a_true_resume_and_a_deliberate_new_plan_still_load():
     model, opt, sched, first = _run()
-    _train(first, model, opt, sched, 50)
+    plain_loop(first, model, opt, sched, 50)
     state = first.state_dict()
     resumed = ScalingTracker(model, planned_steps=PLANNED, optimizer=opt, schedulers=sched)
     resumed.load_state_dict(state)  # the same run: loads
-    assert all(r.record.ok for r in _train(resumed, model, opt, sched, 100, start=51))
+    assert all(r.record.ok for r in plain_loop(resumed, model, opt, sched, 100, start=51))
     longer = ScalingTracker(model, planned_steps=None, optimizer=opt, schedulers=sched)
     longer.load_state_dict(state)  # the way the refusal names to change the plan on purpose
     longer.planned_steps = 2 * PLANNED
-    report = _train(longer, model, opt, sched, 60, start=51)[-1]
+    report = plain_loop(longer, model, opt, sched, 60, start=51)[-1]
     assert report.record.ok and report.record.target_step == 2 * PLANNED

@@ -214,3 +214,20 @@ def curve_loaders(n_batches: int, batch_size: int = 2, n_ctx: int = 4):
     (batch_size·n_ctx tokens each), and one validation batch."""
     return (DataLoader(random_tokens(n_items=n_batches * batch_size, n_ctx=n_ctx), batch_size=batch_size),
             DataLoader(random_tokens(n_items=1, n_ctx=n_ctx, seed=1), batch_size=1))
+
+
+def plain_loop(tracker, model, opt, sched, steps, every=10, start=1):
+    """Train a token model in a plain loop, steps start..steps, counting each batch; observe a
+    smooth, known validation curve every `every` steps. The reports."""
+    reports = []
+    for step in range(start, steps + 1):
+        ids = torch.randint(0, 64, (4, 9))
+        loss = nn.functional.cross_entropy(model(ids[:, :-1]).flatten(0, 1), ids[:, 1:].flatten())
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        sched.step()
+        tracker.count(ids[:, :-1])
+        if step % every == 0:
+            reports.append(tracker.observe(step, 2.0 + 3.0 * step ** -0.5, loss.item()))
+    return reports
