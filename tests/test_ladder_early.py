@@ -67,3 +67,89 @@ def test_a_saved_fit_keeps_its_ladder_laws(tmp_path):
     fit.save(tmp_path / "fit.json")
     back = ScalingLawFit.load(tmp_path / "fit.json")
     assert back.ladder_laws == fit.ladder_laws and back.n_forecast == fit.n_forecast == 12
+
+
+# ------------------------------------------------------------------ the CLI on a ladder still training
+
+import json  # noqa: E402
+
+import lightning.pytorch as L  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from scaling_callback import ScalingLawCallback  # noqa: E402
+from scaling_callback.cli import main  # noqa: E402
+from test_crossrun import write_csv  # noqa: E402
+from tiny_models import CurveModule, curve_loaders, trainer_kwargs  # noqa: E402
+
+LADDER_LAW = type(TRUE_CHINCHILLA)(E=1.5, A=30.0, B=40.0, alpha=0.4, beta=0.45)
+TOKENS_PER_STEP = 8  # curve_loaders: batches of 2 sequences of 4 tokens
+PLANNED = 400
+
+
+class SizedCurveModule(CurveModule):
+    """CurveModule with `n_extra` more (untrained) parameters, whose validation loss follows
+    LADDER_LAW along its tokens: a rung of a ladder in seconds."""
+
+    def __init__(self, n_extra):
+        n = n_extra + 1
+        super().__init__(lambda step, rank=0: float(LADDER_LAW.loss(n, TOKENS_PER_STEP * max(step, 1))))
+        self.extra = nn.Parameter(torch.zeros(n_extra))
+
+
+class StopAt(L.Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True
+
+
+def lightning_rung(root, n_extra, stop=None):
+    trainer = L.Trainer(callbacks=[ScalingLawCallback()] + ([StopAt(stop)] if stop else []),
+                        logger=L.loggers.TensorBoardLogger(str(root), name="tb", version=f"n{n_extra}"),
+                        **trainer_kwargs(root, max_steps=PLANNED, val_check_interval=20, limit_val_batches=1))
+    trainer.fit(SizedCurveModule(n_extra), *curve_loaders(PLANNED))
+    return str(root / "tb" / f"n{n_extra}")
+
+
+def test_a_law_on_three_lightning_runs_stopped_at_half_has_wider_intervals(tmp_path, capsys):
+    """Issue 28's "done when": the three largest rungs of a ladder, real Lightning runs stopped at
+    half their planned length, widen every interval of the law against the same runs finished.
+    Six finished smaller rungs (a CSV) complete the ladder: the law has 5 parameters, so three
+    points alone cannot fit it."""
+    N, D = np.repeat([300.0, 1000.0], 3), np.tile([800.0, 1600.0, 3200.0], 2)
+    small = write_csv(tmp_path / "small.csv", N, D, LADDER_LAW.loss(N, D))
+    widths = {}
+    for name, stop in (("finished", None), ("half", PLANNED // 2)):
+        runs = [lightning_rung(tmp_path / name, n, stop) for n in (3000, 10000, 30000)]
+        capsys.readouterr()
+        assert main(["fit", small, *runs, "--bootstrap", "100", "--json"]) == 0
+        captured = capsys.readouterr()
+        params = json.loads(captured.out)
+        widths[name] = {k: np.log(v["high"] / v["low"]) for k, v in params.items() if isinstance(v, dict)}
+        assert params.get("forecast_points", 0) == (3 if stop else 0)
+        assert ("3 run(s) still training" in captured.err) == bool(stop)
+    for k in ("alpha", "beta", "A", "B"):
+        assert widths["half"][k] > widths["finished"][k], k
+
+
+def test_cli_replays_a_ladder_from_curves_with_a_holdout(capsys):
+    assert main(["fit", "data/curves/lr_scheduling.csv", "--runs", "data/curves/runs.csv", "--upto-fraction", "0.4",
+                 "--holdout", "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl", "--bootstrap", "20", "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert {"E", "A", "B", "alpha", "beta"} <= set(obj) and obj["forecast_points"] > 100
+    (held,) = obj["holdout"]
+    assert held["run"] == "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl" and held["loss"] == pytest.approx(2.702, abs=1e-3)
+    assert held["predicted"]["low"] < held["predicted"]["value"] < held["predicted"]["high"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--upto-fraction", "0.4"], "needs --runs"),
+    (["--runs", "data/curves/runs.csv", "--upto-fraction", "1.5"], "--upto-fraction must be"),
+    (["--runs", "data/curves/runs.csv", "--holdout", "nope"], "--holdout nope: not a run"),
+])
+def test_cli_ladder_options_are_checked(argv, words, capsys):
+    assert main(["fit", "data/curves/gemstones.csv", "--bootstrap", "0", *argv]) == 2
+    assert words in capsys.readouterr().err
