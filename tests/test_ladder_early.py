@@ -153,3 +153,26 @@ def test_cli_replays_a_ladder_from_curves_with_a_holdout(capsys):
 def test_cli_ladder_options_are_checked(argv, words, capsys):
     assert main(["fit", "data/curves/gemstones.csv", "--bootstrap", "0", *argv]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_the_ladder_decides_when_its_forecasts_are_tight():
+    from scaling_callback.core.crossrun.decision import ladder_decision
+
+    N, D, L = ladder_points()
+    budget = 10 * 6 * N.max() * D.max()
+    finished = ladder_decision(fit_scaling_law(N, D, L, n_bootstrap=50, seed=0), budget)
+    assert finished.decided and finished.move_factor == 1.0
+    loose = fit_scaling_law(N, D, L, n_bootstrap=50, seed=0, loss_low=L * 0.95, loss_high=L * 1.05)
+    tight = fit_scaling_law(N, D, L, n_bootstrap=50, seed=0, loss_low=L * 0.9995, loss_high=L * 1.0005)
+    assert not ladder_decision(loose, budget).decided and ladder_decision(tight, budget).decided
+    assert ladder_decision(loose, budget).move_factor > ladder_decision(tight, budget).move_factor
+    with pytest.raises(ScalingLawError, match="factor"):
+        ladder_decision(loose, budget, factor=1.0)
+
+
+def test_cli_says_whether_the_ladder_has_decided(capsys):
+    assert main(["fit", "data/curves/lr_scheduling.csv", "--runs", "data/curves/runs.csv", "--upto-fraction", "0.6",
+                 "--bootstrap", "20", "--compute", "1e20"]) == 0
+    out = capsys.readouterr().out
+    assert "the ladder has decided a budget when finishing them cannot move N_opt by more than 1.3x" in out
+    assert "1e+20 FLOPs: N_opt " in out and "decided" in out

@@ -117,6 +117,9 @@ def run(args) -> int:
         obj = {name: est.as_json() for name, est in fit.parameters.items()}
         if forecasts:
             obj["forecast_points"] = points.n_forecast
+            obj["decision"] = [{"compute": d.allocation.compute, "N_opt": d.allocation.N.as_json(),
+                                "D_opt": d.allocation.D.as_json(), "n_opt_may_move": d.move_factor,
+                                "decided": d.decided} for d in _decisions(fit, allocations)]
         if held is not None:
             obj["holdout"] = [{"run": name, "N": float(n), "D": float(d),
                                "loss": float(y) if np.isfinite(y) else None, "predicted": e.as_json()}
@@ -126,6 +129,9 @@ def run(args) -> int:
     print(_describe_fit(fit))
     print()
     print(_allocation_table(fit, allocations) if allocations else f"no compute-optimal table: {no_table}")
+    if forecasts and allocations:
+        print()
+        print(_decision_lines(fit, allocations))
     if held is not None:
         print()
         print(_holdout_table(fit, held, predicted))
@@ -170,6 +176,24 @@ def _read_points(args):
         nan = np.full(len(h.N), np.nan)
         held = (LadderPoints(h.N, h.D, h.loss, nan, nan, h.sources, h.loss), h.U)
     return points, finals.U, held
+
+
+def _decisions(fit, allocations):
+    from ..core.crossrun.decision import ladder_decision
+
+    return [ladder_decision(fit, a.compute) for a in allocations]
+
+
+def _decision_lines(fit, allocations) -> str:
+    """Whether the ladder has decided each budget's N_opt (core.crossrun.decision's rule)."""
+    from ..core.crossrun.decision import DECIDED_FACTOR
+
+    lines = [f"{fit.n_forecast} point(s) are forecasts of runs still training; the ladder has decided a budget "
+             f"when finishing them cannot move N_opt by more than {DECIDED_FACTOR:g}x ({level(fit)}):"]
+    for d in _decisions(fit, allocations):
+        lines.append(f"  {num(d.allocation.compute)} FLOPs: N_opt {estimate(d.allocation.N)} may still move "
+                     f"{d.move_factor:.3g}x: {'decided' if d.decided else 'not decided'}")
+    return "\n".join(lines)
 
 
 def _predict(fit, held, U):
