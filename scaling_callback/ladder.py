@@ -98,9 +98,9 @@ def _runs_table(runs_csv: str) -> dict:
 
 
 def ladder_from_curves(curves_csv: str, runs_csv: str, upto_fraction: Optional[float] = None,
-                       confidence: float = FORECAST_CONFIDENCE) -> LadderPoints:
-    """The ladder of the runs of `curves_csv` listed in `runs_csv`, each cut at `upto_fraction`
-    of its planned steps when given. A run without a numeric size, or without tokens per step
+                       confidence: float = FORECAST_CONFIDENCE, only=None) -> LadderPoints:
+    """The ladder of the runs of `curves_csv` listed in `runs_csv` (and in `only`, when given),
+    each cut at `upto_fraction` of its planned steps when given. A run without a numeric size, or without tokens per step
     (runs.csv's column, else the curve's tokens column), is left out and named in `notes`."""
     table = _runs_table(runs_csv)
     try:
@@ -109,6 +109,8 @@ def ladder_from_curves(curves_csv: str, runs_csv: str, upto_fraction: Optional[f
         raise ScalingLawError(f"{curves_csv}: {exc}") from None
     rows, notes = [], []
     for run_id, curve in sorted(curves.items()):
+        if only is not None and run_id not in only:
+            continue
         if run_id not in table:
             notes.append(f"{run_id}: not in {runs_csv}")
             continue
