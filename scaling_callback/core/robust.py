@@ -138,7 +138,10 @@ def _damped_step(r, jac, x, lam, lo, hi, delta, damping):
     hess *= free[:, :, None] & free[:, None, :]
     hess += np.where(free, lam[:, None] * scale, 1.0)[:, :, None] * np.eye(k)
     with np.errstate(all="ignore"):
-        step = -np.linalg.solve(hess, (grad * free)[..., None])[..., 0]
+        try:
+            step = -np.linalg.solve(hess, (grad * free)[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # one problem's matrix exactly singular: the pseudo-inverse for all
+            step = -np.matmul(np.linalg.pinv(hess), (grad * free)[..., None])[..., 0]
     return np.where(np.isfinite(step), step, 0.0)
 
 

@@ -12,8 +12,10 @@ Three forms:
 
 The modules, each importing only those above it: `laws` (the three forms), `space` (their fit
 coordinates and grids of starts), `search` (objective, local fit, bootstrap), `inputs` (checks
-of the points and options), `result` (`ScalingLawFit` and its file), `fit` (`fit_scaling_law`);
-then what uses a fit: `inference` (inference-aware planning), `compare` (two families) and
+of the points and options), `uncertain` (a forecast point's distribution, used by `search`), `result`
+(`ScalingLawFit` and its file), `fit` (`fit_scaling_law`);
+then what uses a fit: `decision` (has a ladder still training decided?), `inference`
+(inference-aware planning), `compare` (two families) and
 `trend` (a run against its family's law). This package re-exports the names of `__all__`.
 """
 from __future__ import annotations

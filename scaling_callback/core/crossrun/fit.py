@@ -15,6 +15,7 @@ from .inputs import check_options, check_points
 from .result import ScalingLawFit
 from .search import BOOTSTRAP_CANDIDATES, bootstrap_laws, local_fit, objective_on
 from .space import FIT_SPACES
+from .uncertain import FORECAST_CONFIDENCE, log_loss_scales
 
 __all__ = ["fit_scaling_law"]
 
@@ -31,6 +32,9 @@ def fit_scaling_law(
     delta: float = 1e-3,
     n_starts: int = 10,
     unique_tokens: Optional[Sequence[float]] = None,
+    loss_low: Optional[Sequence[float]] = None,
+    loss_high: Optional[Sequence[float]] = None,
+    loss_confidence: float = FORECAST_CONFIDENCE,
 ) -> ScalingLawFit:
     """Fit a scaling law L(N, D) to final losses of several runs.
 
@@ -44,11 +48,19 @@ def fit_scaling_law(
     `n_starts` best points of the form's starting grid (the objective is evaluated on the whole
     grid first). `n_bootstrap` resamples of the points (with replacement) are refitted for
     percentile intervals at `confidence`; 0 skips them (seed: None or a whole number ≥ 0).
+    Runs still training: give `loss` as each one's forecast at its planned end (D = its planned
+    tokens) and `loss_low`, `loss_high` as that forecast's interval at `loss_confidence` (0.8,
+    forecast()'s level), NaN for both at a finished run's point. The law is fitted on the
+    forecasts, and every bootstrap resample also draws each forecast point from the two-piece
+    normal in log loss its interval implies (`uncertain`), so the intervals carry the ladder's
+    uncertainty; the same number of refits on the draws alone (every point once) give
+    `ladder_laws`, what finishing the runs could still change (`decision.ladder_decision`).
     Raises ScalingLawError, and no other exception, on bad input (too few points, non-positive
     values, N or D not varied, every loss equal, an option of the wrong type or range, e.g.
     delta outside (0, 1e6]) or when no start gives a fit or the fit diverges (a parameter overflows).
     """
     N, D, loss, U = check_points(N, D, loss, form, unique_tokens)
+    scales = log_loss_scales(loss, loss_low, loss_high, loss_confidence)
     confidence, n_bootstrap, seed, delta, n_starts = check_options(confidence, n_bootstrap, seed, delta, n_starts)
     space = FIT_SPACES[form]
     logN, logD, logL = np.log(N), np.log(D), np.log(loss)
@@ -65,10 +77,13 @@ def fit_scaling_law(
             f"the {form} fit diverged (a parameter overflows a float); the losses hardly vary with N and D "
             "for this form: try the other form or runs spread over more sizes")
 
-    boot = []
+    boot, ladder = [], []
     if n_bootstrap:
-        boot = bootstrap_laws(space, N, D, (logN, logD, logL, logU), best.params, ranked[:BOOTSTRAP_CANDIDATES],
-                              n_bootstrap, seed, delta)
+        refit = (space, N, D, (logN, logD, logL, logU), best.params, ranked[:BOOTSTRAP_CANDIDATES], n_bootstrap, seed,
+                 delta)
+        boot = bootstrap_laws(*refit, scales=scales)
+        if scales is not None and np.any(scales[1] > 0):
+            ladder = bootstrap_laws(*refit, scales=scales, resample=False)
 
     C = 6.0 * N * D
     return ScalingLawFit(
@@ -80,4 +95,6 @@ def fit_scaling_law(
         delta=float(delta),
         compute_range=(float(C.min()), float(C.max())),
         n_bootstrap=int(n_bootstrap),
+        ladder_laws=tuple(ladder),
+        n_forecast=0 if scales is None else int(np.sum(scales[1] > 0)),
     )

@@ -57,6 +57,10 @@ class ScalingLawFit:
     delta: float = 1e-3
     compute_range: Tuple[float, float] = (float("nan"), float("nan"))  # min, max 6ND in the data
     n_bootstrap: int = 0  # resamples asked for (len(bootstrap_laws) of them succeeded)
+    # laws refitted on draws of the forecast points alone (every point once): the spread that
+    # finishing the ladder's unfinished runs could still change (empty when every run finished)
+    ladder_laws: Tuple[Law, ...] = ()
+    n_forecast: int = 0  # points that are forecasts of runs still training (with an interval)
 
     @property
     def form(self) -> str:
@@ -69,11 +73,19 @@ class ScalingLawFit:
         called on the fitted law and on each bootstrap law. Every other estimate of the fit
         (`parameters`, `expected_loss`, `compute_optimal`) is one of these.
         """
+        return self._percentiles(of, self.bootstrap_laws)
+
+    def ladder_spread(self, of) -> Estimate:
+        """`estimate` over `ladder_laws`: how far `of(law)` may still move as the unfinished runs
+        end within their forecasts' distributions (no interval when every run finished)."""
+        return self._percentiles(of, self.ladder_laws)
+
+    def _percentiles(self, of, laws) -> Estimate:
         value = float(of(self.law))
-        if not self.bootstrap_laws:
+        if not laws:
             return Estimate(value)
         with np.errstate(all="ignore"):
-            samples = np.array([float(of(b)) for b in self.bootstrap_laws])
+            samples = np.array([float(of(b)) for b in laws])
         samples = samples[np.isfinite(samples)]
         if samples.size == 0:
             return Estimate(value)
@@ -146,6 +158,8 @@ class ScalingLawFit:
             "compute_range": list(self.compute_range),
             "n_bootstrap": self.n_bootstrap,
             "bootstrap": [[float(getattr(b, n)) for n in b.names] for b in self.bootstrap_laws],
+            "n_forecast": self.n_forecast,
+            "ladder": [[float(getattr(b, n)) for n in b.names] for b in self.ladder_laws],
         }
 
     def save(self, path) -> None:
@@ -177,13 +191,15 @@ class ScalingLawFit:
         try:
             law = law_type(**{n: float(obj["parameters"][n]) for n in law_type.names})
             boot = tuple(law_type(*map(float, row)) for row in obj.get("bootstrap", []))
+            ladder = tuple(law_type(*map(float, row)) for row in obj.get("ladder", []))
             fit = cls(law=law, bootstrap_laws=boot, confidence=float(obj["confidence"]),
                       n_points=int(obj["n_points"]), cost=float(obj["cost"]), delta=float(obj["delta"]),
                       compute_range=tuple(map(float, obj["compute_range"])),
-                      n_bootstrap=int(obj.get("n_bootstrap", len(boot))))
+                      n_bootstrap=int(obj.get("n_bootstrap", len(boot))), ladder_laws=ladder,
+                      n_forecast=int(obj.get("n_forecast", 0)))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ScalingLawError(f"saved fit is incomplete or malformed: {exc!r}") from None
-        parameters = [getattr(b, n) for b in (law,) + boot for n in law_type.names]
+        parameters = [getattr(b, n) for b in (law,) + boot + ladder for n in law_type.names]
         if not all(math.isfinite(v) for v in parameters):
             raise ScalingLawError("saved fit is malformed: its parameters must be finite numbers")
         if len(fit.compute_range) != 2:  # NaN, NaN for a law not fitted on runs (a published one)

@@ -25,6 +25,7 @@ import numpy as np
 from ..robust import BatchFit, huber, huber_fit, huber_newton
 from .laws import Law
 from .space import FitSpace
+from .uncertain import draw_log_losses
 
 __all__ = ["BOOTSTRAP_CANDIDATES", "LocalFit", "MAX_RESTARTS", "MAX_STEPS", "bootstrap_laws", "local_fit",
            "objective_on", "optimise", "polish", "resample_rows"]
@@ -152,10 +153,12 @@ def resample_rows(N, D, n_bootstrap: int, seed) -> np.ndarray:
     return np.array(rows, dtype=np.intp).reshape(len(rows), N.size)
 
 
-def _resample_objectives(space: FitSpace, candidates, logs, rows, delta) -> np.ndarray:
+def _resample_objectives(space: FitSpace, candidates, logs, rows, delta, drawn=None) -> np.ndarray:
     """(r, c): the objective of each candidate on each resample, from each point's Huber term
-    counted as often as the resample draws it."""
+    counted as often as the resample draws it (`drawn`: the resamples' own log losses, (r, n))."""
     logN, logD, logL, logU = logs
+    if drawn is not None:
+        return _drawn_objectives(space, candidates, logs, rows, delta, drawn)
     with np.errstate(all="ignore"):
         terms = huber(space.log_loss(candidates, logN, logD, logU) - logL, delta)  # (c, n)
     finite = np.isfinite(terms)
@@ -165,11 +168,25 @@ def _resample_objectives(space: FitSpace, candidates, logs, rows, delta) -> np.n
     return np.where(counts @ (~finite).T > 0, np.inf, out)
 
 
-def _refit_batch(space: FitSpace, logs, rows, start, candidates, delta) -> np.ndarray:
+def _drawn_objectives(space: FitSpace, candidates, logs, rows, delta, drawn) -> np.ndarray:
+    """_resample_objectives where each resample has its own log losses `drawn` (r, n)."""
+    logN, logD, _, logU = logs
+    with np.errstate(all="ignore"):
+        predicted = space.log_loss(candidates, logN, logD, logU)  # (c, n)
+        terms = huber(predicted[:, rows] - np.take_along_axis(drawn, rows, 1)[None], delta)  # (c, r, n)
+    finite = np.isfinite(terms)
+    out = np.where(finite, terms, 0.0).sum(axis=-1).T
+    return np.where((~finite).any(axis=-1).T, np.inf, out)
+
+
+def _refit_batch(space: FitSpace, logs, rows, start, candidates, delta, drawn=None) -> np.ndarray:
     """(r, k) optima of resamples `rows`: each the better of the fits from `start` and from its
-    best candidate (ties keep `start`'s); rows of NaN where neither has a finite objective."""
-    grid_best = candidates[np.argmin(_resample_objectives(space, candidates, logs, rows, delta), axis=1)]
+    best candidate (ties keep `start`'s); rows of NaN where neither has a finite objective.
+    `drawn` (r, n): each resample's own log losses (points drawn from their distributions)."""
+    grid_best = candidates[np.argmin(_resample_objectives(space, candidates, logs, rows, delta, drawn), axis=1)]
     data = [None if a is None else np.concatenate([a[rows], a[rows]]) for a in logs]
+    if drawn is not None:
+        data[2] = np.concatenate([np.take_along_axis(drawn, rows, 1)] * 2)
     starts = np.concatenate([np.broadcast_to(start, grid_best.shape), grid_best])
     fits = optimise(space, residual_model(space, *data[:3], data[3]), starts, delta)
     params, cost = fits.params.copy(), fits.cost.copy()
@@ -183,19 +200,30 @@ def _refit_batch(space: FitSpace, logs, rows, start, candidates, delta) -> np.nd
     return np.where(np.isfinite(cost.min(axis=0))[:, None], params, np.nan)
 
 
-def bootstrap_laws(space: FitSpace, N, D, logs, start, candidates, n_bootstrap: int, seed, delta) -> List[Law]:
+def bootstrap_laws(space: FitSpace, N, D, logs, start, candidates, n_bootstrap: int, seed, delta,
+                   scales=None, resample: bool = True) -> List[Law]:
     """The laws refitted on `n_bootstrap` resamples of the points (with replacement).
+
+    `scales` (σ_low, σ_high of each point's log loss, `uncertain.log_loss_scales`): every
+    resample also draws each point's log loss from its distribution (a finished point, σ = 0,
+    is itself). `resample=False` keeps every point once: only the draws vary (what finishing
+    the unfinished runs could change).
 
     `logs` = (log N, log D, log L, log U or None) of the points; each refit starts from `start`
     (the full-data optimum) and from the resample's best row of `candidates`. A resample with
     a single N or a single D cannot identify the law and is skipped; a refit that fails or
     diverges is left out the same way. Resamples are solved together, BATCH_RESIDUALS at a time.
     """
-    rows = resample_rows(N, D, n_bootstrap, seed)
+    if resample:
+        rows = resample_rows(N, D, n_bootstrap, seed)
+    else:
+        rows = np.tile(np.arange(N.size, dtype=np.intp), (int(n_bootstrap), 1))
+    drawn = None if scales is None else draw_log_losses(logs[2], scales, len(rows), seed)
     per_batch = max(1, BATCH_RESIDUALS // N.size)
     laws = []
     for i in range(0, len(rows), per_batch):
-        for params in _refit_batch(space, logs, rows[i:i + per_batch], start, candidates, delta):
+        batch = None if drawn is None else drawn[i:i + per_batch]
+        for params in _refit_batch(space, logs, rows[i:i + per_batch], start, candidates, delta, batch):
             law = space.to_law(params)  # None: failed (NaN) or diverged
             if law is not None:
                 laws.append(law)
