@@ -135,13 +135,33 @@ def test_a_law_on_three_lightning_runs_stopped_at_half_has_wider_intervals(tmp_p
         assert widths["half"][k] > widths["finished"][k], k
 
 
-def test_cli_replays_a_ladder_from_curves_with_a_holdout(capsys):
-    assert main(["fit", "data/curves/lr_scheduling.csv", "--runs", "data/curves/runs.csv", "--upto-fraction", "0.4",
-                 "--holdout", "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl", "--bootstrap", "20", "--json"]) == 0
+# a handful of rungs of lr_scheduling.csv's SlimPajama ladder (WSD, 20% cool-down) and its largest
+# run: replaying the whole file forecast every one of its 100+ runs (10 s a test)
+SMALL_LADDER = ("fsp_sp33m_wsd0.2l_lr0.001_T3000_sl", "fsp_sp33m_wsd0.2l_lr0.001_T7000_sl",
+                "fsp_sp53m_wsd0.2l_lr0.001_T3650_sl", "fsp_sp53m_wsd0.2l_lr0.001_T7500_sl",
+                "fsp_sp60m_wsd0.2l_lr0.001_T7500_sl", "fsp_sp60m_wsd0.2l_lr0.001_T12500_sl",
+                "fsp_sp93m_wsd0.2l_lr0.001_T10000_sl", "fsp_sp93m_wsd0.2l_lr0.001_T17500_sl")
+BIG_RUN = "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl"
+
+
+@pytest.fixture(scope="module")
+def small_curves(tmp_path_factory):
+    """A curves CSV of SMALL_LADDER and BIG_RUN, cut out of data/curves/lr_scheduling.csv."""
+    keep = set(SMALL_LADDER) | {BIG_RUN}
+    path = tmp_path_factory.mktemp("ladder") / "curves.csv"
+    with open("data/curves/lr_scheduling.csv") as src, open(path, "w") as out:
+        out.write(next(src))
+        out.writelines(line for line in src if line.split(",", 1)[0] in keep)
+    return str(path)
+
+
+def test_cli_replays_a_ladder_from_curves_with_a_holdout(small_curves, capsys):
+    assert main(["fit", small_curves, "--runs", "data/curves/runs.csv", "--upto-fraction", "0.4",
+                 "--holdout", BIG_RUN, "--bootstrap", "20", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
-    assert {"E", "A", "B", "alpha", "beta"} <= set(obj) and obj["forecast_points"] > 100
+    assert {"E", "A", "B", "alpha", "beta"} <= set(obj) and obj["forecast_points"] == len(SMALL_LADDER)
     (held,) = obj["holdout"]
-    assert held["run"] == "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl" and held["loss"] == pytest.approx(2.702, abs=1e-3)
+    assert held["run"] == BIG_RUN and held["loss"] == pytest.approx(2.702, abs=1e-3)
     assert held["predicted"]["low"] < held["predicted"]["value"] < held["predicted"]["high"]
 
 
@@ -170,9 +190,10 @@ def test_the_ladder_decides_when_its_forecasts_are_tight():
         ladder_decision(loose, budget, factor=1.0)
 
 
-def test_cli_says_whether_the_ladder_has_decided(capsys):
-    assert main(["fit", "data/curves/lr_scheduling.csv", "--runs", "data/curves/runs.csv", "--upto-fraction", "0.6",
+def test_cli_says_whether_the_ladder_has_decided(small_curves, capsys):
+    assert main(["fit", small_curves, "--runs", "data/curves/runs.csv", "--upto-fraction", "0.6",
                  "--bootstrap", "20", "--compute", "1e20"]) == 0
     out = capsys.readouterr().out
+    assert f"{len(SMALL_LADDER) + 1} point(s) are forecasts of runs still training" in out
     assert "the ladder has decided a budget when finishing them cannot move N_opt by more than 1.3x" in out
     assert "1e+20 FLOPs: N_opt " in out and "decided" in out
