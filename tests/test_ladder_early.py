@@ -197,3 +197,39 @@ def test_cli_says_whether_the_ladder_has_decided(small_curves, capsys):
     assert f"{len(SMALL_LADDER) + 1} point(s) are forecasts of runs still training" in out
     assert "the ladder has decided a budget when finishing them cannot move N_opt by more than 1.3x" in out
     assert "1e+20 FLOPs: N_opt " in out and "decided" in out
+
+
+def test_cli_says_how_far_n_opt_and_d_opt_moved_since_the_last_fit(tmp_path, capsys):
+    """--since PREVIOUS.json: each budget's compute-optimal N, D under the saved fit and now, and
+    the factor they moved by (issue 28's decision readout)."""
+    then_csv = write_csv(tmp_path / "then.csv", *ladder_points(noise=0.004, seed=0))
+    now_csv = write_csv(tmp_path / "now.csv", *ladder_points(noise=0.004, seed=1))
+    saved = str(tmp_path / "then.json")
+    assert main(["fit", then_csv, "--bootstrap", "0", "--save", saved, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["fit", now_csv, "--bootstrap", "0", "--since", saved, "--compute", "1e20", "1e21", "--json"]) == 0
+    since = json.loads(capsys.readouterr().out)["since"]
+    then, now = ScalingLawFit.load(saved), fit_scaling_law(*ladder_points(noise=0.004, seed=1), n_bootstrap=0)
+    assert [m["compute"] for m in since] == [1e20, 1e21]
+    for m in since:
+        assert m["N_opt_then"] == pytest.approx(then.compute_optimal(m["compute"]).N.value)
+        assert m["N_opt_now"] == pytest.approx(now.compute_optimal(m["compute"]).N.value, rel=1e-6)
+        assert m["N_opt_factor"] == pytest.approx(m["N_opt_now"] / m["N_opt_then"])
+        assert m["D_opt_factor"] == pytest.approx(m["D_opt_now"] / m["D_opt_then"])
+        assert m["N_opt_factor"] != 1.0
+    assert main(["fit", now_csv, "--bootstrap", "0", "--since", saved, "--compute", "1e20"]) == 0
+    out = capsys.readouterr().out
+    assert f"since {saved}: compute-optimal N, D then -> now (factor moved)" in out
+    assert f"{since[0]['N_opt_factor']:.3g}x" in out and "1e+20 FLOPs: N_opt " in out
+
+
+@pytest.mark.parametrize("content, words", [(None, "--since {path}: No such file"),
+                                            ('{"form": "chinchilla"}', "--since {path}: ")])
+def test_cli_since_a_missing_or_malformed_fit_is_one_line(tmp_path, capsys, content, words):
+    path = tmp_path / "previous.json"
+    if content is not None:
+        path.write_text(content)
+    csv_path = write_csv(tmp_path / "now.csv", *ladder_points())
+    assert main(["fit", csv_path, "--bootstrap", "0", "--since", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert words.format(path=path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
