@@ -155,9 +155,11 @@ def small_curves(tmp_path_factory):
     return str(path)
 
 
-def test_cli_replays_a_ladder_from_curves_with_a_holdout(small_curves, capsys):
+def test_cli_replays_a_ladder_from_curves_with_a_holdout(small_curves, tmp_path, capsys):
+    figure = tmp_path / "ladder.png"
     assert main(["fit", small_curves, "--runs", "data/curves/runs.csv", "--upto-fraction", "0.4",
-                 "--holdout", BIG_RUN, "--bootstrap", "20", "--json"]) == 0
+                 "--holdout", BIG_RUN, "--bootstrap", "20", "--json", "--plot", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the ladder's figure: plots.plot_ladder
     obj = json.loads(capsys.readouterr().out)
     assert {"E", "A", "B", "alpha", "beta"} <= set(obj) and obj["forecast_points"] == len(SMALL_LADDER)
     (held,) = obj["holdout"]

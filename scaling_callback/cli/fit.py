@@ -63,7 +63,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="runs (log dirs or CSVs, as RUN; with --runs, run ids of the curves CSV) "
                         "kept out of the fit: each one's loss is predicted with its interval and set "
                         "beside the truth (its final loss, when it finished), and drawn by --plot")
-    p.add_argument("--plot", metavar="FILE", help="save the iso-loss / frontier figure (needs matplotlib)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="save the iso-loss / frontier figure; with runs still training, the ladder's "
+                        "figure instead: loss against tokens per model size with each forecast's "
+                        "interval as a bar, and N_opt against compute with its interval (needs matplotlib)")
     p.add_argument("--json", action="store_true",
                    help="print only one JSON object with the law's parameters, each a number or "
                         "{value, low, high} (with --holdout, also \"holdout\": [{run, N, D, loss, "
@@ -110,11 +113,7 @@ def run(args) -> int:
         if args.save:
             fit.save(args.save)
         if args.plot:
-            from ..plots import plot_fit
-
-            done = None if held is None else np.isfinite(held[0].truth)
-            plot_fit(fit, points.N, points.D, points.loss, args.plot,
-                     holdout=None if held is None else (held[0].N[done], held[0].D[done], held[0].truth[done]))
+            _plot(args.plot, fit, points, held, predicted, budgets[-1])
     except (ScalingLawError, OSError, ImportError) as exc:
         return fail("fit", str(exc))
     held = None if held is None else held[0]
@@ -139,6 +138,20 @@ def run(args) -> int:
     if saved:
         print("\n" + "\n".join(saved))
     return 0
+
+
+def _plot(path, fit, points, held, predicted, budget) -> None:
+    """--plot: the ladder figure (forecast points with their intervals as bars, N_opt at the
+    largest budget) when some points are forecasts, else the iso-loss / frontier figure."""
+    from ..plots import plot_fit, plot_ladder
+
+    if points.n_forecast:
+        plot_ladder(fit, points, path, budget=budget,
+                    holdout=None if held is None else (held[0].N, held[0].D, held[0].truth, predicted))
+        return
+    done = None if held is None else np.isfinite(held[0].truth)
+    plot_fit(fit, points.N, points.D, points.loss, path,
+             holdout=None if held is None else (held[0].N[done], held[0].D[done], held[0].truth[done]))
 
 
 def _json_object(fit, points, allocations, held, predicted, moved) -> dict:
