@@ -235,3 +235,15 @@ def test_cli_since_a_missing_or_malformed_fit_is_one_line(tmp_path, capsys, cont
     assert main(["fit", csv_path, "--bootstrap", "0", "--since", str(path)]) == 2
     err = capsys.readouterr().err
     assert words.format(path=path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("runs_text, words", [
+    ("run_id,tokens_per_step,params\nr1,8,1M\n", "needs columns run_id, planned_steps, params"),
+    ("run_id,planned_steps,tokens_per_step,params\nr1,,8,1M\n", "run r1: planned_steps and tokens_per_step must be numbers"),
+])
+def test_cli_runs_csv_without_a_runs_planned_steps_is_one_line(tmp_path, capsys, runs_text, words):
+    runs = tmp_path / "runs.csv"
+    runs.write_text(runs_text)
+    assert main(["fit", "data/curves/gemstones.csv", "--runs", str(runs), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
