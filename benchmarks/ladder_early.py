@@ -2,6 +2,7 @@
 20/40/60/80% of their planned length and compare it with the law fitted on the finished runs.
 
     python3 benchmarks/ladder_early.py [--cutoffs 0.2 0.4 0.6 0.8] [--bootstrap 200]
+    python3 benchmarks/ladder_early.py --plot docs/img/ladder_early.png [--plot-ladder NAME] [--plot-cut 0.4]
 
 A ladder is several model sizes on one recipe (data/curves/runs.csv: numeric params, tokens per
 step, one schedule family). The largest-compute run of each is held out (the "big run"); the
@@ -81,6 +82,26 @@ def compare(name, curves, pattern, cutoffs, bootstrap):
     return rows
 
 
+def plot_one(name, cut, bootstrap, path):
+    """Draw one ladder cut at `cut` against the same ladder finished (plots.plot_ladder): the
+    largest-compute run held out, N_opt at 10x the ladder's largest compute."""
+    from scaling_callback.plots import plot_ladder
+
+    (curves, pattern), = [(c, p) for n, c, p in LADDERS if n == name]
+    path_csv, ids = os.path.join(CURVES_DIR, curves), ladder_ids(curves, pattern)
+    full = ladder_from_curves(path_csv, RUNS_CSV, only=ids)
+    big = int(np.argmax(full.N * full.D))
+    keep = np.arange(len(full.N)) != big
+    points = ladder_from_curves(path_csv, RUNS_CSV, upto_fraction=cut, only=ids).pick(keep)
+    fit, final = fit_of(points, bootstrap, True), fit_of(full.pick(keep), bootstrap, False)
+    N, D = float(full.N[big]), float(full.D[big])
+    plot_ladder(fit, points, path, final_fit=final, budget=BUDGET_FACTOR * 6.0 * float(np.max(full.N * full.D)),
+                holdout=([N], [D], [float(full.truth[big])], [fit.expected_loss(N, D)]),
+                title=f"{name} ladder, every run cut at {cut:.0%} of its planned length, against the same runs "
+                      f"finished ({bootstrap} bootstrap resamples, 95% intervals)")
+    print(f"saved figure: {path}")
+
+
 def row_text(r):
     if len(r) == 4:
         return f"| {r[0]} | {r[1]:.0%} | {r[2]} | {r[3]} |"
@@ -112,7 +133,12 @@ def main(argv=None):
     ap.add_argument("--cutoffs", type=float, nargs="+", default=[0.2, 0.4, 0.6, 0.8])
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--ladders", nargs="+", help="names of LADDERS to run (default: all)")
+    ap.add_argument("--plot", metavar="FILE", help="draw one ladder cut at --plot-cut against it finished, and stop")
+    ap.add_argument("--plot-ladder", default="lr_scheduling slimpajama", choices=[n for n, _, _ in LADDERS])
+    ap.add_argument("--plot-cut", type=float, default=0.4)
     args = ap.parse_args(argv)
+    if args.plot:
+        return plot_one(args.plot_ladder, args.plot_cut, args.bootstrap, args.plot)
     start = time.perf_counter()
     rows = []
     for name, curves, pattern in LADDERS:

@@ -19,6 +19,9 @@ FIGURE_GRID_POINTS = 96  # points of the drawn forecast curve (log-spaced from t
 FIGURE_INCHES = (6.4, 4.0)
 FIGURE_DPI = 150
 FIGURE_FONT_SIZE = 14
+# the ladder figure's N_opt axis spans the laws' lines times/divided by this: a ladder still
+# training can have N_opt intervals over 20 decades (docs/crossrun.md), which run off the axis
+N_OPT_AXIS_MARGIN = 30.0
 
 
 def _matplotlib_figure_class():
@@ -276,3 +279,134 @@ def plot_comparison(fit_a, fit_b, comparison, path: str, labels=("A", "B")) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_ladder(fit, points, path: str, *, final_fit=None, budget: Optional[float] = None, holdout=None,
+                title: Optional[str] = None) -> None:
+    """Save the figure of a law fitted on a ladder still training (issue 28) to `path`.
+
+    `points` holds one point per run (N, D, loss, low, high, truth: `ladder.LadderPoints`); a run
+    still training is its forecast at its planned end, drawn as an open circle with its interval
+    as a bar, and its final loss where it is known (a replay) as a cross. Left: loss against
+    tokens D, one colour per model size, with `fit`'s law as solid curves and `final_fit`'s (the
+    law from the finished runs, when given) dashed. Right: the compute-optimal N against compute
+    for both laws with their bootstrap bands, and N_opt with its interval at `budget` (default 10x
+    the largest run's compute). `holdout`: (N, D, truth, predicted Estimates) of runs kept out,
+    drawn in red on the left. ImportError with an install hint when matplotlib is missing.
+    """
+    plt = _pyplot()
+    N, D = np.asarray(points.N, float), np.asarray(points.D, float)
+    budget = float(budget) if budget is not None else 10.0 * 6.0 * float(np.max(N * D))
+    with plt.rc_context({"font.size": 12}):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.6))
+        _ladder_loss_panel(left, fit, points, final_fit, holdout)
+        _ladder_n_opt_panel(right, fit, final_fit, budget, 6.0 * N * D)
+        if title:
+            fig.suptitle(title, fontsize=13)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _ladder_loss_panel(ax, fit, points, final_fit, holdout) -> None:
+    """Loss against D per model size: the laws' curves and the points (see `plot_ladder`)."""
+    from matplotlib.lines import Line2D
+
+    N, D, loss = (np.asarray(x, float) for x in (points.N, points.D, points.loss))
+    low, high, truth = (np.asarray(x, float) for x in (points.low, points.high, points.truth))
+    hN, hD, hL, hP = holdout if holdout is not None else ([], [], [], [])
+    sizes = np.unique(np.concatenate([N, np.asarray(hN, float)]))
+    colours = _size_colours(sizes)
+    d_all = np.concatenate([D, np.asarray(hD, float)])
+    grid = np.geomspace(d_all.min() / 1.5, d_all.max() * 1.5, 80)
+    for n in sizes:
+        c = colours[n]
+        ax.plot(grid, fit.law.loss(np.full_like(grid, n), grid), "-", color=c, lw=1.6)
+        if final_fit is not None:
+            ax.plot(grid, final_fit.law.loss(np.full_like(grid, n), grid), "--", color=c, lw=1.2)
+    forecast = np.isfinite(low)
+    for i in range(N.size):
+        c = colours[N[i]]
+        if forecast[i]:
+            ax.errorbar(D[i], loss[i], yerr=[[loss[i] - low[i]], [high[i] - loss[i]]], fmt="o", mfc="white",
+                        mec=c, ecolor=c, ms=7, mew=1.8, elinewidth=1.8, capsize=4, zorder=3)
+            if np.isfinite(truth[i]):
+                ax.plot(D[i], truth[i], "x", color=c, ms=8, mew=2, zorder=4)
+        else:
+            ax.plot(D[i], loss[i], "o", color=c, ms=7, zorder=3)
+    for n, d, y, p in zip(hN, hD, hL, hP):
+        ax.errorbar(d, p.value, yerr=None if p.low is None else [[p.value - p.low], [p.high - p.value]], fmt="s",
+                    color="tab:red", mfc="white", ms=8, mew=1.8, capsize=4, zorder=4)
+        if np.isfinite(y):
+            ax.plot(d, y, "*", color="tab:red", ms=13, zorder=5)
+    keys = [(Line2D([], [], color="k", lw=1.6), "law from the forecasts"),
+            (Line2D([], [], marker="o", mfc="white", mec="k", ls="none", ms=7), "forecast at the planned end (bar: interval)")]
+    if not forecast.all():
+        keys.append((Line2D([], [], marker="o", color="k", ls="none", ms=7), "finished run"))
+    if final_fit is not None:
+        keys.insert(1, (Line2D([], [], color="k", ls="--", lw=1.2), "law from the finished runs"))
+    if np.isfinite(truth[forecast]).any():
+        keys.append((Line2D([], [], marker="x", color="k", ls="none", ms=8, mew=2), "its final loss, known later"))
+    if len(hN):
+        keys.append((Line2D([], [], marker="s", mfc="white", mec="tab:red", ls="none", ms=8), "held-out run: predicted"))
+        keys.append((Line2D([], [], marker="*", color="tab:red", ls="none", ms=12), "held-out run: final loss"))
+    ax.set(xscale="log", yscale="log", xlabel="tokens D (planned)", ylabel="loss",
+           title="loss against tokens, one colour per model size N")
+    _size_legend(ax, sizes, colours, keys)
+
+
+def _size_colours(sizes) -> dict:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    span = np.ptp(np.log(sizes)) or 1.0
+    return {n: cmap(0.9 * (np.log(n) - np.log(sizes[0])) / span) for n in sizes}
+
+
+def _size_legend(ax, sizes, colours, keys) -> None:
+    """Two legends: what the marks mean (upper right) and the colour of each N (lower left)."""
+    from matplotlib.lines import Line2D
+
+    from .core.formatting import format_number
+
+    ax.add_artist(ax.legend(*zip(*keys), fontsize=9, loc="upper right"))
+    ax.legend([Line2D([], [], color=colours[n], lw=3) for n in sizes],
+              [f"N = {format_number(n)}" for n in sizes], fontsize=9, loc="lower left", ncol=2)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
+
+    low, high = ax.get_ylim()  # plain losses at about eight round values of their narrow range
+    ax.yaxis.set_major_locator(FixedLocator([t for t in MaxNLocator(8).tick_values(low, high) if low <= t <= high]))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _ladder_n_opt_panel(ax, fit, final_fit, budget, C) -> None:
+    """N_opt against compute for both laws, with bands, and N_opt's interval at `budget`."""
+    from .core.formatting import format_number
+    from .core.status import ScalingLawError
+
+    grid = np.geomspace(C.min() / 3.0, budget * 3.0, 50)
+    laws, drawn = [(fit, "tab:orange", "-", "from the forecasts", 1.0 / 1.06, 0.15)], []
+    if final_fit is not None:
+        laws.append((final_fit, "tab:blue", "--", "from the finished runs", 1.06, 0.3))
+    for f, colour, style, label, shift, alpha in laws:
+        try:
+            value, low, high = _band([f.compute_optimal(c) for c in grid], lambda p: p.N)
+            at = f.compute_optimal(budget).N
+        except ScalingLawError:  # an exponent is 0: no allocation
+            continue
+        drawn += [value.min(), value.max(), at.value]
+        ax.plot(grid, value, style, color=colour, lw=1.8, label=f"compute-optimal N {label}")
+        ax.fill_between(grid, low, high, color=colour, alpha=alpha, linewidth=0)
+        interval = "" if at.low is None else f" [{format_number(at.low)}, {format_number(at.high)}]"
+        ax.errorbar(budget * shift, at.value, yerr=None if at.low is None else [[at.value - at.low], [at.high - at.value]],
+                    fmt="D", color=colour, ms=7, capsize=5, elinewidth=2, zorder=4,
+                    label=f"N_opt at {format_number(budget)} FLOPs: {format_number(at.value)}{interval}")
+    ax.axvline(budget, color="grey", ls=":", lw=1)
+    ax.axvline(C.min(), color="grey", ls="-.", lw=1, label="the ladder's smallest and largest compute")
+    ax.axvline(C.max(), color="grey", ls="-.", lw=1)
+    ax.set(xscale="log", yscale="log", xlabel="compute C = 6ND (FLOPs)", ylabel="compute-optimal N (parameters)",
+           title="where to spend the budget (bands and bars: 95% intervals)")
+    if drawn:  # the laws' lines decide the axis: an interval spanning 20 decades would flatten them
+        ax.set_ylim(min(drawn) / N_OPT_AXIS_MARGIN, max(drawn) * N_OPT_AXIS_MARGIN)
+    ax.legend(fontsize=9, loc="upper left")

@@ -76,6 +76,22 @@ def test_batched_optimiser_meets_scipy_with_a_bound_held():
     assert batch.cost == pytest.approx([ref.cost] * 2, rel=1e-9)
 
 
+def test_an_exactly_singular_step_matrix_takes_the_pseudo_inverse():
+    """Two parameters that enter the residuals alike, every residual within δ, "irls" damping:
+    the damped matrix is (1 + λ)·JJᵀ, exactly singular. np.linalg.solve raised LinAlgError
+    ("Singular matrix") out of huber_newton, and so out of fit_scaling_law on a bootstrap
+    resample of lr_scheduling.csv's OpenWebText2 ladder; the step is now the pseudo-inverse's."""
+    t = np.linspace(1.0, 2.0, 5)
+
+    def model(x, rows):
+        return (x[:, :1] + x[:, 1:]) * t - 3.0 * t, np.broadcast_to(t, (len(x), 2, t.size))
+
+    batch = huber_newton(model, [[0.0, 0.0], [4.0, -2.0]], (-10.0, -10.0), (10.0, 10.0), delta=100.0,
+                         damping="irls")
+    assert batch.converged.all() and np.isfinite(batch.params).all()
+    assert batch.params.sum(axis=1) == pytest.approx([3.0, 3.0])
+
+
 def test_point_estimate_is_the_optimum_to_a_millionth():
     """Hoffmann's 240 points: the fit lands on the optimum that every one of the 10 starts reaches
     when run to rounding (FTOL 0), to 1e-6 relative in every parameter; the cost is no higher

@@ -135,13 +135,35 @@ def test_a_law_on_three_lightning_runs_stopped_at_half_has_wider_intervals(tmp_p
         assert widths["half"][k] > widths["finished"][k], k
 
 
-def test_cli_replays_a_ladder_from_curves_with_a_holdout(capsys):
-    assert main(["fit", "data/curves/lr_scheduling.csv", "--runs", "data/curves/runs.csv", "--upto-fraction", "0.4",
-                 "--holdout", "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl", "--bootstrap", "20", "--json"]) == 0
+# a handful of rungs of lr_scheduling.csv's SlimPajama ladder (WSD, 20% cool-down) and its largest
+# run: replaying the whole file forecast every one of its 100+ runs (10 s a test)
+SMALL_LADDER = ("fsp_sp33m_wsd0.2l_lr0.001_T3000_sl", "fsp_sp33m_wsd0.2l_lr0.001_T7000_sl",
+                "fsp_sp53m_wsd0.2l_lr0.001_T3650_sl", "fsp_sp53m_wsd0.2l_lr0.001_T7500_sl",
+                "fsp_sp60m_wsd0.2l_lr0.001_T7500_sl", "fsp_sp60m_wsd0.2l_lr0.001_T12500_sl",
+                "fsp_sp93m_wsd0.2l_lr0.001_T10000_sl", "fsp_sp93m_wsd0.2l_lr0.001_T17500_sl")
+BIG_RUN = "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl"
+
+
+@pytest.fixture(scope="module")
+def small_curves(tmp_path_factory):
+    """A curves CSV of SMALL_LADDER and BIG_RUN, cut out of data/curves/lr_scheduling.csv."""
+    keep = set(SMALL_LADDER) | {BIG_RUN}
+    path = tmp_path_factory.mktemp("ladder") / "curves.csv"
+    with open("data/curves/lr_scheduling.csv") as src, open(path, "w") as out:
+        out.write(next(src))
+        out.writelines(line for line in src if line.split(",", 1)[0] in keep)
+    return str(path)
+
+
+def test_cli_replays_a_ladder_from_curves_with_a_holdout(small_curves, tmp_path, capsys):
+    figure = tmp_path / "ladder.png"
+    assert main(["fit", small_curves, "--runs", "data/curves/runs.csv", "--upto-fraction", "0.4",
+                 "--holdout", BIG_RUN, "--bootstrap", "20", "--json", "--plot", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the ladder's figure: plots.plot_ladder
     obj = json.loads(capsys.readouterr().out)
-    assert {"E", "A", "B", "alpha", "beta"} <= set(obj) and obj["forecast_points"] > 100
+    assert {"E", "A", "B", "alpha", "beta"} <= set(obj) and obj["forecast_points"] == len(SMALL_LADDER)
     (held,) = obj["holdout"]
-    assert held["run"] == "fsp_sp360m_wsd0.2l_lr0.0005_T37500_sl" and held["loss"] == pytest.approx(2.702, abs=1e-3)
+    assert held["run"] == BIG_RUN and held["loss"] == pytest.approx(2.702, abs=1e-3)
     assert held["predicted"]["low"] < held["predicted"]["value"] < held["predicted"]["high"]
 
 
@@ -170,9 +192,58 @@ def test_the_ladder_decides_when_its_forecasts_are_tight():
         ladder_decision(loose, budget, factor=1.0)
 
 
-def test_cli_says_whether_the_ladder_has_decided(capsys):
-    assert main(["fit", "data/curves/lr_scheduling.csv", "--runs", "data/curves/runs.csv", "--upto-fraction", "0.6",
+def test_cli_says_whether_the_ladder_has_decided(small_curves, capsys):
+    assert main(["fit", small_curves, "--runs", "data/curves/runs.csv", "--upto-fraction", "0.6",
                  "--bootstrap", "20", "--compute", "1e20"]) == 0
     out = capsys.readouterr().out
+    assert f"{len(SMALL_LADDER) + 1} point(s) are forecasts of runs still training" in out
     assert "the ladder has decided a budget when finishing them cannot move N_opt by more than 1.3x" in out
     assert "1e+20 FLOPs: N_opt " in out and "decided" in out
+
+
+def test_cli_says_how_far_n_opt_and_d_opt_moved_since_the_last_fit(tmp_path, capsys):
+    """--since PREVIOUS.json: each budget's compute-optimal N, D under the saved fit and now, and
+    the factor they moved by (issue 28's decision readout)."""
+    then_csv = write_csv(tmp_path / "then.csv", *ladder_points(noise=0.004, seed=0))
+    now_csv = write_csv(tmp_path / "now.csv", *ladder_points(noise=0.004, seed=1))
+    saved = str(tmp_path / "then.json")
+    assert main(["fit", then_csv, "--bootstrap", "0", "--save", saved, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["fit", now_csv, "--bootstrap", "0", "--since", saved, "--compute", "1e20", "1e21", "--json"]) == 0
+    since = json.loads(capsys.readouterr().out)["since"]
+    then, now = ScalingLawFit.load(saved), fit_scaling_law(*ladder_points(noise=0.004, seed=1), n_bootstrap=0)
+    assert [m["compute"] for m in since] == [1e20, 1e21]
+    for m in since:
+        assert m["N_opt_then"] == pytest.approx(then.compute_optimal(m["compute"]).N.value)
+        assert m["N_opt_now"] == pytest.approx(now.compute_optimal(m["compute"]).N.value, rel=1e-6)
+        assert m["N_opt_factor"] == pytest.approx(m["N_opt_now"] / m["N_opt_then"])
+        assert m["D_opt_factor"] == pytest.approx(m["D_opt_now"] / m["D_opt_then"])
+        assert m["N_opt_factor"] != 1.0
+    assert main(["fit", now_csv, "--bootstrap", "0", "--since", saved, "--compute", "1e20"]) == 0
+    out = capsys.readouterr().out
+    assert f"since {saved}: compute-optimal N, D then -> now (factor moved)" in out
+    assert f"{since[0]['N_opt_factor']:.3g}x" in out and "1e+20 FLOPs: N_opt " in out
+
+
+@pytest.mark.parametrize("content, words", [(None, "--since {path}: No such file"),
+                                            ('{"form": "chinchilla"}', "--since {path}: ")])
+def test_cli_since_a_missing_or_malformed_fit_is_one_line(tmp_path, capsys, content, words):
+    path = tmp_path / "previous.json"
+    if content is not None:
+        path.write_text(content)
+    csv_path = write_csv(tmp_path / "now.csv", *ladder_points())
+    assert main(["fit", csv_path, "--bootstrap", "0", "--since", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert words.format(path=path) in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("runs_text, words", [
+    ("run_id,tokens_per_step,params\nr1,8,1M\n", "needs columns run_id, planned_steps, params"),
+    ("run_id,planned_steps,tokens_per_step,params\nr1,,8,1M\n", "run r1: planned_steps and tokens_per_step must be numbers"),
+])
+def test_cli_runs_csv_without_a_runs_planned_steps_is_one_line(tmp_path, capsys, runs_text, words):
+    runs = tmp_path / "runs.csv"
+    runs.write_text(runs_text)
+    assert main(["fit", "data/curves/gemstones.csv", "--runs", str(runs), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err

@@ -63,18 +63,26 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="runs (log dirs or CSVs, as RUN; with --runs, run ids of the curves CSV) "
                         "kept out of the fit: each one's loss is predicted with its interval and set "
                         "beside the truth (its final loss, when it finished), and drawn by --plot")
-    p.add_argument("--plot", metavar="FILE", help="save the iso-loss / frontier figure (needs matplotlib)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="save the iso-loss / frontier figure; with runs still training, the ladder's "
+                        "figure instead: loss against tokens per model size with each forecast's "
+                        "interval as a bar, and N_opt against compute with its interval (needs matplotlib)")
     p.add_argument("--json", action="store_true",
                    help="print only one JSON object with the law's parameters, each a number or "
                         "{value, low, high} (with --holdout, also \"holdout\": [{run, N, D, loss, "
                         "predicted}]; with runs still training, \"forecast_points\")")
-    p.add_argument("--save", metavar="FIT.json", help="save the fit for `scaling-callback plan`")
+    p.add_argument("--save", metavar="FIT.json", help="save the fit for `scaling-callback plan` (and --since)")
+    p.add_argument("--since", metavar="PREVIOUS.json",
+                   help="a fit saved earlier with --save (e.g. the same ladder's last fit): print each "
+                        "budget's compute-optimal N, D then and now and the factor they moved by "
+                        "(in --json: \"since\")")
     p.set_defaults(func=run)
     return p
 
 
 def run(args) -> int:
     from ..core.crossrun import ScalingLawError, fit_scaling_law, law_class
+    from ..core.crossrun.decision import moved_since
     from ..core.crossrun.inputs import BOOTSTRAP_RANGE, MAX_BOOTSTRAP
 
     if not 0 <= args.bootstrap <= MAX_BOOTSTRAP:  # said before any run is read
@@ -82,6 +90,7 @@ def run(args) -> int:
     if args.upto_fraction is not None and (args.runs is None or not 0.0 < args.upto_fraction <= 1.0):
         return fail("fit", f"--upto-fraction must be a number in (0, 1] and needs --runs, got {args.upto_fraction}")
     try:
+        previous = _read_previous(args.since)
         points, U, held = _read_points(args)
         k = len(law_class(args.form).names)  # the law's parameters (E, A, B, alpha, beta / N_c, D_c, ...)
         if len(points.N) == k:  # fewer: fit_scaling_law says how many it needs
@@ -100,31 +109,18 @@ def run(args) -> int:
         except ScalingLawError as exc:  # the law fits but has no allocation: say so, keep the law
             no_table = str(exc)
         predicted = [] if held is None else _predict(fit, *held)
+        moved = [] if previous is None else [moved_since(previous, a) for a in allocations]
         if args.save:
             fit.save(args.save)
         if args.plot:
-            from ..plots import plot_fit
-
-            done = None if held is None else np.isfinite(held[0].truth)
-            plot_fit(fit, points.N, points.D, points.loss, args.plot,
-                     holdout=None if held is None else (held[0].N[done], held[0].D[done], held[0].truth[done]))
+            _plot(args.plot, fit, points, held, predicted, budgets[-1])
     except (ScalingLawError, OSError, ImportError) as exc:
         return fail("fit", str(exc))
     held = None if held is None else held[0]
     for warning in _fit_warnings(fit):
         print(f"WARNING: {warning}", file=sys.stderr)
     if args.json:
-        obj = {name: est.as_json() for name, est in fit.parameters.items()}
-        if forecasts:
-            obj["forecast_points"] = points.n_forecast
-            obj["decision"] = [{"compute": d.allocation.compute, "N_opt": d.allocation.N.as_json(),
-                                "D_opt": d.allocation.D.as_json(), "n_opt_may_move": d.move_factor,
-                                "decided": d.decided} for d in _decisions(fit, allocations)]
-        if held is not None:
-            obj["holdout"] = [{"run": name, "N": float(n), "D": float(d),
-                               "loss": float(y) if np.isfinite(y) else None, "predicted": e.as_json()}
-                              for name, n, d, y, e in zip(held.names, held.N, held.D, held.truth, predicted)]
-        print(json.dumps(obj))
+        print(json.dumps(_json_object(fit, points, allocations, held, predicted, moved)))
         return 0
     print(_describe_fit(fit))
     print()
@@ -132,6 +128,9 @@ def run(args) -> int:
     if forecasts and allocations:
         print()
         print(_decision_lines(fit, allocations))
+    if moved:
+        print()
+        print(_moved_lines(args.since, moved))
     if held is not None:
         print()
         print(_holdout_table(fit, held, predicted))
@@ -139,6 +138,63 @@ def run(args) -> int:
     if saved:
         print("\n" + "\n".join(saved))
     return 0
+
+
+def _plot(path, fit, points, held, predicted, budget) -> None:
+    """--plot: the ladder figure (forecast points with their intervals as bars, N_opt at the
+    largest budget) when some points are forecasts, else the iso-loss / frontier figure."""
+    from ..plots import plot_fit, plot_ladder
+
+    if points.n_forecast:
+        plot_ladder(fit, points, path, budget=budget,
+                    holdout=None if held is None else (held[0].N, held[0].D, held[0].truth, predicted))
+        return
+    done = None if held is None else np.isfinite(held[0].truth)
+    plot_fit(fit, points.N, points.D, points.loss, path,
+             holdout=None if held is None else (held[0].N[done], held[0].D[done], held[0].truth[done]))
+
+
+def _json_object(fit, points, allocations, held, predicted, moved) -> dict:
+    """The --json object: the law's parameters, and where they apply the decision (runs still
+    training), the held-out predictions and the moves since the earlier fit."""
+    obj = {name: est.as_json() for name, est in fit.parameters.items()}
+    if points.n_forecast:
+        obj["forecast_points"] = points.n_forecast
+        obj["decision"] = [{"compute": d.allocation.compute, "N_opt": d.allocation.N.as_json(),
+                            "D_opt": d.allocation.D.as_json(), "n_opt_may_move": d.move_factor,
+                            "decided": d.decided} for d in _decisions(fit, allocations)]
+    if held is not None:
+        obj["holdout"] = [{"run": name, "N": float(n), "D": float(d),
+                           "loss": float(y) if np.isfinite(y) else None, "predicted": e.as_json()}
+                          for name, n, d, y, e in zip(held.names, held.N, held.D, held.truth, predicted)]
+    if moved:
+        obj["since"] = [{"compute": m.compute, "N_opt_then": m.then.N.value, "N_opt_now": m.now.N.value,
+                         "D_opt_then": m.then.D.value, "D_opt_now": m.now.D.value,
+                         "N_opt_factor": m.n_factor, "D_opt_factor": m.d_factor} for m in moved]
+    return obj
+
+
+def _read_previous(path):
+    """The fit saved at `path` for --since (None without it), read before any run."""
+    if path is None:
+        return None
+    from ..core.crossrun import ScalingLawError, ScalingLawFit
+
+    try:
+        return ScalingLawFit.load(path)
+    except OSError as exc:
+        raise ScalingLawError(f"--since {path}: {exc.strerror or exc}") from None
+    except ScalingLawError as exc:
+        raise ScalingLawError(f"--since {path}: {exc}") from None
+
+
+def _moved_lines(path, moved) -> str:
+    """Each budget's N_opt and D_opt under the earlier fit and now, and the factor moved."""
+    lines = [f"since {path}: compute-optimal N, D then -> now (factor moved)"]
+    for m in moved:
+        lines.append(f"  {num(m.compute)} FLOPs: N_opt {num(m.then.N.value)} -> {num(m.now.N.value)} "
+                     f"({m.n_factor:.3g}x), D_opt {num(m.then.D.value)} -> {num(m.now.D.value)} ({m.d_factor:.3g}x)")
+    return "\n".join(lines)
 
 
 def _read_points(args):

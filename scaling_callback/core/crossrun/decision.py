@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..status import ScalingLawError
 from .result import ComputeOptimal, Estimate, ScalingLawFit
 
-__all__ = ["DECIDED_FACTOR", "LadderDecision", "ladder_decision"]
+__all__ = ["DECIDED_FACTOR", "LadderDecision", "Moved", "ladder_decision", "moved_since"]
 
 # issue 28's target for a ladder at 40% of its runs: N_opt within 1.3× of the finished ladder's
 DECIDED_FACTOR = 1.3
@@ -48,3 +48,31 @@ def ladder_decision(fit: ScalingLawFit, compute: float, factor: float = DECIDED_
     moves = fit.ladder_spread(lambda law: law.compute_optimal(compute)[0])
     decision = LadderDecision(allocation, moves, float(factor), True)
     return LadderDecision(allocation, moves, float(factor), decision.move_factor <= factor)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The compute-optimal N, D of one budget under an earlier fit and now, and the factors
+    (now / then) they moved by."""
+
+    compute: float
+    then: ComputeOptimal
+    now: ComputeOptimal
+
+    @property
+    def n_factor(self) -> float:
+        return self.now.N.value / self.then.N.value
+
+    @property
+    def d_factor(self) -> float:
+        return self.now.D.value / self.then.D.value
+
+
+def moved_since(previous: ScalingLawFit, now: ComputeOptimal) -> Moved:
+    """How far N_opt, D_opt of `now`'s budget moved since the fit `previous` (e.g. the last fit
+    of the same ladder, saved); ScalingLawError when the earlier law has no allocation."""
+    try:
+        then = previous.compute_optimal(now.compute)
+    except ScalingLawError as exc:
+        raise ScalingLawError(f"the earlier fit has no compute-optimal allocation to compare with: {exc}") from None
+    return Moved(now.compute, then, now)
