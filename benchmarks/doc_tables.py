@@ -16,6 +16,8 @@ import math
 import os
 import re
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
 DATA = os.path.join(DOCS, "data")  # the per-case results the tables are rendered from
@@ -101,3 +103,15 @@ def report_check(wrong: list, script: str) -> int:
     if wrong:
         print(f"re-run `python3 benchmarks/{script} --write-docs`")
     return 1 if wrong else 0
+
+
+def differences(what: str, recorded, now, rtol: float) -> list:
+    """One line for each place a recomputed result differs from the recorded one (both as the JSON
+    holds them): numbers beyond `rtol`, anything else (counts, names, flags, nulls) at all."""
+    if isinstance(recorded, dict) and isinstance(now, dict) and recorded.keys() == now.keys():
+        return [d for k in recorded for d in differences(f"{what} {k}", recorded[k], now[k], rtol)]
+    if isinstance(recorded, list) and isinstance(now, list) and len(recorded) == len(now):
+        return [d for i, (a, b) in enumerate(zip(recorded, now)) for d in differences(f"{what}[{i}]", a, b, rtol)]
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (recorded, now)):
+        return [] if np.isclose(recorded, now, rtol=rtol, atol=0) else [f"{what}: recorded {recorded}, now {now}"]
+    return [] if recorded == now else [f"{what}: recorded {recorded!r}, now {now!r}"]

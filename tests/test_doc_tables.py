@@ -2,8 +2,9 @@
 (`--write-docs`) between markers, from results they record in docs/data/*.json. Here each
 benchmark's `--check-docs` renders the tables again from its record and compares them with the
 docs, and recomputes a few of the recorded numbers (forecasts, a gate replay, fits without
-bootstrap, one extrapolation configuration with its recorded resamples) with the code as it is
-now: neither the tables nor the record can drift from the code."""
+bootstrap, one extrapolation configuration with its recorded resamples, one ladder cut at 40%
+without bootstrap) with the code as it is now: neither the tables nor the record can drift from
+the code."""
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("script", ["forecast_accuracy.py", "crossrun_fit.py", "extrapolation.py"])
+@pytest.mark.parametrize("script", ["forecast_accuracy.py", "crossrun_fit.py", "extrapolation.py", "ladder_early.py"])
 def test_the_docs_tables_are_what_the_benchmark_renders_and_computes(script):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--check-docs"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -48,3 +49,17 @@ def test_a_block_is_replaced_between_its_markers_only(tmp_path, monkeypatch):
     assert doc_tables.check_blocks("page.md", {"t": "| a |"}) == ["t"]
     with pytest.raises(KeyError):
         doc_tables.read_block("page.md", "missing")
+
+
+def test_a_recomputed_result_that_moved_is_named(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("doc_tables", os.path.join(ROOT, "benchmarks", "doc_tables.py"))
+    doc_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc_tables)
+    recorded = {"runs": 8, "points": {"low": [1.0, None]}, "n_opt": 2.0}
+    assert doc_tables.differences("x", recorded, {"runs": 8, "points": {"low": [1.0 + 1e-12, None]}, "n_opt": 2.0},
+                                  1e-6) == []
+    moved = {"runs": 7, "points": {"low": [1.1, 0.5]}, "n_opt": 2.0}
+    assert doc_tables.differences("x", recorded, moved, 1e-6) == [
+        "x runs: recorded 8, now 7", "x points low[0]: recorded 1.0, now 1.1", "x points low[1]: recorded None, now 0.5"]
