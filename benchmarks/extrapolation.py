@@ -38,7 +38,7 @@ from collections import defaultdict
 import numpy as np
 
 from crossrun_fit import fmt, rows, timed
-from doc_tables import DATA, read_data, report_check, stale_blocks, write_block, write_data
+from doc_tables import DATA, differences, read_data, report_check, stale_blocks, write_block, write_data
 from scaling_callback.core.crossrun import ScalingLawError, fit_scaling_law
 
 HORIZONS = (4, 16, 64)  # held-out budgets, as multiples of the largest fitted budget (issue 15)
@@ -438,21 +438,6 @@ def write_docs(porian, exponents, gadre, peer) -> None:
     print(f"wrote the blocks {', '.join(docs_tables(data))} of docs/{PAGE}")
 
 
-def differences(what, recorded, now) -> list:
-    """Where a refitted result differs from the recorded one: numbers beyond RECHECK_RTOL, anything
-    else (counts, names, flags) at all."""
-    if isinstance(recorded, dict) and isinstance(now, dict) and recorded.keys() == now.keys():
-        return [d for k in recorded for d in differences(f"{what} {k}", recorded[k], now[k])]
-    if isinstance(recorded, list) and isinstance(now, list) and len(recorded) == len(now):
-        return [d for i, (a, b) in enumerate(zip(recorded, now)) for d in differences(f"{what}[{i}]", a, b)]
-    numbers = (int, float)
-    if (isinstance(recorded, numbers) and isinstance(now, numbers) and not isinstance(recorded, bool)
-            and not isinstance(now, bool)):
-        same = np.isclose(recorded, now, rtol=RECHECK_RTOL, atol=0)
-        return [] if same else [f"{what}: recorded {recorded}, now {now}"]
-    return [] if recorded == now else [f"{what}: recorded {recorded!r}, now {now!r}"]
-
-
 def recheck(data) -> list:
     """Refit one Porian configuration (both ways, with the recorded resamples) and its exponents,
     and one Gadre set, and compare with the recorded results."""
@@ -462,17 +447,18 @@ def recheck(data) -> list:
         found = porian_config_rows(RECHECKED_PORIAN, budgets, data["cut"], data["n_bootstrap"], data["confidence"], near)
         now = [{k: v for k, v in r.items() if k != "seconds"} for r in found]
         recorded = [r for r in data["porian"] if r["configuration"] == RECHECKED_PORIAN and r["near"] == near]
-        wrong += differences(f"Porian {RECHECKED_PORIAN} ({fitted_on(near)})", recorded, now)
+        wrong += differences(f"Porian {RECHECKED_PORIAN} ({fitted_on(near)})", recorded, now, RECHECK_RTOL)
     recorded = [r for r in data["exponents"] if r["configuration"] == RECHECKED_PORIAN]
-    wrong += differences("exponents", recorded, [exponent_row(RECHECKED_PORIAN, budgets)])
+    wrong += differences("exponents", recorded, [exponent_row(RECHECKED_PORIAN, budgets)], RECHECK_RTOL)
     now = gadre_set_rows(*RECHECKED_GADRE, data["n_bootstrap"], data["confidence"])
     recorded = [r for r in data["gadre"] if (r["train"], r["eval"]) == RECHECKED_GADRE]
-    wrong += differences(f"Gadre {RECHECKED_GADRE}", recorded, now)
+    wrong += differences(f"Gadre {RECHECKED_GADRE}", recorded, now, RECHECK_RTOL)
     ours = [r for r in data.get("peer") or [] if r["configuration"] == RECHECKED_PORIAN
             and r["fitter"].startswith("scaling-callback")]
     if ours:
         fit = fit_scaling_law(*stack([b for c, b in budgets.items() if c <= data["cut"] * (1 + 1e-9)]), n_bootstrap=0)
-        wrong += differences("peer table, our row", ours[0]["errors"], peer_errors(budgets, data["cut"], fit.law.loss))
+        wrong += differences("peer table, our row", ours[0]["errors"], peer_errors(budgets, data["cut"], fit.law.loss),
+                             RECHECK_RTOL)
     return wrong
 
 
