@@ -80,6 +80,7 @@ from torch import nn  # noqa: E402
 from scaling_callback import ScalingLawCallback  # noqa: E402
 from scaling_callback.cli import main  # noqa: E402
 from test_crossrun import write_csv  # noqa: E402
+from test_forecast_callback import StopAt  # noqa: E402
 from tiny_models import CurveModule, curve_loaders, trainer_kwargs  # noqa: E402
 
 LADDER_LAW = type(TRUE_CHINCHILLA)(E=1.5, A=30.0, B=40.0, alpha=0.4, beta=0.45)
@@ -95,15 +96,6 @@ class SizedCurveModule(CurveModule):
         n = n_extra + 1
         super().__init__(lambda step, rank=0: float(LADDER_LAW.loss(n, TOKENS_PER_STEP * max(step, 1))))
         self.extra = nn.Parameter(torch.zeros(n_extra))
-
-
-class StopAt(L.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, *args):
-        if trainer.global_step >= self.step:
-            trainer.should_stop = True
 
 
 def lightning_rung(root, n_extra, stop=None):
