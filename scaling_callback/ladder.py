@@ -141,11 +141,11 @@ def _logdir_row(run: str, loss_tag: str, loss: str, confidence: float):
     if schedule is not None and loss_tag in scalars and tags.TOKENS in scalars:
         steps, losses = scalars[loss_tag]
         planned = schedule["planned_end"]
-        if planned > 0 and steps[-1] < planned * (1.0 - PLANNED_END_TOLERANCE):
-            finished = read_run_points(run, loss_tag=loss_tag, loss="final")
+        if planned > 0 and not finished(steps, planned):
+            final = read_run_points(run, loss_tag=loss_tag, loss="final")
             tok_steps, tokens = scalars[tags.TOKENS]
             tps = float(tokens[-1]) / max(float(tok_steps[-1]), 1.0)
-            return forecast_row(run, float(finished.N[0]), steps, losses, planned, tps,
+            return forecast_row(run, float(final.N[0]), steps, losses, planned, tps,
                                 (schedule["steps"], schedule["lr"]), confidence)
     p = read_run_points(run, loss_tag=loss_tag, loss=loss)
     return p.N[0], p.D[0], p.loss[0], np.nan, np.nan, run, p.loss[0]

@@ -91,9 +91,8 @@ def huber_fit(
 # huber_newton's damping λ starts at LAMBDA_START, shrinks ×1/3 after a step that lowers the cost
 # and grows ×4 after one that does not (Nielsen 1999's factors, rounded). A problem stops when a
 # step lowers its cost by less than FTOL relatively or moves no parameter by more than XTOL
-# relatively (both near double rounding: on the Chinchilla points the 10 starts then agree to
-# 1e-8, where FTOL = 1e-12 left them 1e-6 apart), when λ passes LAMBDA_MAX (no step lowers the
-# cost: a minimum to rounding), or after max_iter steps.
+# relatively (both near double rounding, so that fits from different starts agree to rounding),
+# when λ passes LAMBDA_MAX (no step lowers the cost: a minimum to rounding), or after max_iter steps.
 LAMBDA_START, LAMBDA_DOWN, LAMBDA_UP, LAMBDA_MAX = 1e-3, 1.0 / 3.0, 4.0, 1e12
 FTOL, XTOL = 1e-15, 1e-10
 OUTSIDE_RESIDUAL = 1e3  # a non-finite residual (a point outside the model's domain): far, not nan
@@ -108,8 +107,9 @@ class BatchFit:
     converged: np.ndarray  # (m,) bool: stopped by FTOL, XTOL or LAMBDA_MAX, not by max_iter
 
 
-def _finite_model(model, x, rows):
-    """model(x, rows) with non-finite residuals replaced by a far constant (zero derivative)."""
+def finite_model(model, x, rows):
+    """model(x, rows) with non-finite residuals replaced by a far constant, OUTSIDE_RESIDUAL, with
+    zero derivative."""
     with np.errstate(all="ignore"):
         r, jac = model(x, rows)
     bad = ~np.isfinite(r)
@@ -163,7 +163,7 @@ def huber_newton(model, starts, lower, upper, delta: float = 1e-3, max_iter: int
     lo, hi = np.asarray(lower, float), np.asarray(upper, float)
     params = np.clip(np.array(starts, float), lo, hi)
     out_cost, converged = np.full(len(params), np.inf), np.zeros(len(params), bool)
-    r, jac = _finite_model(model, params, np.arange(len(params)))
+    r, jac = finite_model(model, params, np.arange(len(params)))
     cost = huber(r, delta).sum(axis=1)
     rows = np.flatnonzero(np.isfinite(cost) & np.isfinite(params).all(axis=1))
     x, r, jac, cost, lam = params[rows], r[rows], jac[rows], cost[rows], np.full(rows.size, LAMBDA_START)
@@ -171,7 +171,7 @@ def huber_newton(model, starts, lower, upper, delta: float = 1e-3, max_iter: int
         if rows.size == 0:
             break
         trial = np.clip(x + _damped_step(r, jac, x, lam, lo, hi, delta, damping), lo, hi)
-        r_new, jac_new = _finite_model(model, trial, rows)
+        r_new, jac_new = finite_model(model, trial, rows)
         cost_new = huber(r_new, delta).sum(axis=1)
         better = cost_new < cost
         still = (cost - cost_new <= FTOL * cost) | np.all(np.abs(trial - x) <= XTOL * (np.abs(x) + XTOL), axis=1)

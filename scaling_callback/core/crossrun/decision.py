@@ -27,7 +27,11 @@ class LadderDecision:
     allocation: ComputeOptimal  # N, D, loss with the fit's full intervals
     n_opt_moves: Estimate  # N_opt over the ladder laws: value and the interval finishing could reach
     factor: float
-    decided: bool
+
+    @property
+    def decided(self) -> bool:
+        """Finishing the ladder cannot move N_opt by more than `factor` either way."""
+        return self.move_factor <= self.factor
 
     @property
     def move_factor(self) -> float:
@@ -46,8 +50,7 @@ def ladder_decision(fit: ScalingLawFit, compute: float, factor: float = DECIDED_
         raise ScalingLawError(f"factor must be a number above 1 (how far N_opt may still move), got {factor!r}")
     allocation = fit.compute_optimal(compute)
     moves = fit.ladder_spread(lambda law: law.compute_optimal(compute)[0])
-    decision = LadderDecision(allocation, moves, float(factor), True)
-    return LadderDecision(allocation, moves, float(factor), decision.move_factor <= factor)
+    return LadderDecision(allocation, moves, float(factor))
 
 
 @dataclass(frozen=True)

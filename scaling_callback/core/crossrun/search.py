@@ -22,7 +22,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..robust import BatchFit, huber, huber_fit, huber_newton
+from ..robust import BatchFit, finite_model, huber, huber_fit, huber_newton
 from .laws import Law
 from .space import FitSpace
 from .uncertain import draw_log_losses
@@ -32,21 +32,16 @@ __all__ = ["BOOTSTRAP_CANDIDATES", "LocalFit", "MAX_RESTARTS", "MAX_STEPS", "boo
 
 # a resample's grid start is the best, on the resample, of the full data's this many best starts
 BOOTSTRAP_CANDIDATES = 50
-# steps of each phase of the batched optimiser (`optimise`), at most. Measured (200 resamples,
-# both starts each): every Chinchilla- and Kaplan-form refit of the Chinchilla, Gadre c4 and a
-# 24-run ladder's points converges within 1,000 Marquardt steps (median ~25 from the full-data
-# optimum, ~150-300 from a grid point). The Muennighoff form's often do not (Gadre's c4 points
-# with U = D/4 for the runs longer than the median, 2D for the rest, 50 resamples: 29 of 100
-# did not), so they go on with IRLS damping
-# (26 of those 29 converged in 0.4 s of CPU), and `polish` finishes the rest; a fit that runs off
-# to infinity never converges either
+# steps of each phase of the batched optimiser (`optimise`), at most: enough for the Chinchilla-
+# and Kaplan-form refits to converge with Marquardt damping; the Muennighoff form's often do not,
+# so they go on with IRLS damping, and `polish` finishes the rest (a fit that runs off to
+# infinity never converges either). Measured by benchmarks/crossrun_fit.py's fits while choosing it.
 MAX_STEPS = 1000
 # scipy restarts of `polish` from where it halted, at most: it stops sooner once a restart lowers
 # the cost by less than a relative 1e-9 (see polish)
 MAX_RESTARTS = 20
 # residuals (starts or resamples × points) solved in one batch: it bounds memory (a batch's
-# Jacobian, k times as large, ~4 MB for the Chinchilla form's two starts a resample), not speed:
-# 200 resamples of the 240 Chinchilla points took 0.6-0.8 s of CPU in batches of 20 to 833
+# Jacobian is k times as large), not speed
 BATCH_RESIDUALS = 50_000
 
 
@@ -81,9 +76,7 @@ def residual_model(space: FitSpace, logN, logD, logL, logU=None):
 
 def optimise(space: FitSpace, model, starts, delta) -> BatchFit:
     """huber_newton from every start with Marquardt damping, then with IRLS damping for those the
-    first phase left unconverged (IRLS damping alone left 80% of the Chinchilla points' grid
-    starts unconverged after 500 steps; Marquardt damping alone 29% of the Muennighoff refits
-    above)."""
+    first phase left unconverged: neither damping alone converges on every form (MAX_STEPS)."""
     fits = huber_newton(model, starts, space.lower, space.upper, delta, MAX_STEPS)
     left = np.flatnonzero(~fits.converged & np.isfinite(fits.cost))
     if left.size == 0:
@@ -120,15 +113,11 @@ def polish(space: FitSpace, fit: LocalFit, logN, logD, logL, delta, logU=None) -
         return fit  # nothing to start from, or ran off to infinity: restarting would only run further
     model = residual_model(space, logN, logD, logL, logU)
 
-    def residuals(p):
-        with np.errstate(all="ignore"):
-            r = model(p[None], None)[0][0]
-        return np.where(np.isfinite(r), r, 1e3)  # a point outside the form's domain: far, not nan
+    def residuals(p):  # a point outside the form's domain: far, not nan (`finite_model`)
+        return finite_model(model, p[None], None)[0][0]
 
     def jacobian(p):
-        with np.errstate(all="ignore"):
-            r, jac = model(p[None], None)
-        return np.where(np.isfinite(r[0])[:, None] & np.isfinite(jac[0].T), jac[0].T, 0.0)
+        return finite_model(model, p[None], None)[1][0].T
 
     best = fit
     for _ in range(MAX_RESTARTS):
