@@ -95,7 +95,9 @@ class ScalingTracker:
 
     The advice is kept as state (`core.advice.board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has
-    hysteresis. Throughput tags (tokens/s, FLOP/s, seconds to the planned end) are logged from
+    hysteresis, and the recommended stop step (`recommended_stop`) is held from one validation
+    to the next while the forecast's interval admits it (`core.advice.recommended_stop`'s
+    `previous_stop`). Throughput tags (tokens/s, FLOP/s, seconds to the planned end) are logged from
     the second `observe` on, over the time between evaluations (`evaluation_started()` leaves
     the evaluation itself out).
 
@@ -139,6 +141,7 @@ class ScalingTracker:
         self._warned = set()
         self.board = AdviceBoard(self.min_delta)
         self.advice: Optional[BoardView] = None
+        self.recommended_stop: Optional[int] = None  # the latest recommended stop step, held while the interval admits it
         self.forecast_seconds = 0.0
         self.throughput = Throughput()
         self._latest_ok: Optional[Assessment] = None  # the latest successful assessment (for the last figure)
@@ -347,7 +350,8 @@ class ScalingTracker:
                                 min_delta=self.min_delta, n_params=self.n_params, unique_tokens=unique,
                                 planned_tokens=planned_tokens, notes=notes if target is not None else (),
                                 no_target_reason=notes[-1] if target is None else "",
-                                horizons=self._horizons_ahead(observation) if self.planned_steps is None else ())
+                                horizons=self._horizons_ahead(observation) if self.planned_steps is None else (),
+                                previous_stop=self.recommended_stop)
         except Exception as exc:  # noqa: BLE001 - the training loop must never see it
             reason = f"{type(exc).__name__}: {exc}"
             metrics[tags.FORECAST_OK] = 0.0  # forecast/ok is logged at every validation, failed or not
@@ -355,6 +359,8 @@ class ScalingTracker:
                            "continues (warned once; forecast/ok is 0 at every validation it fails)")
             return failed_record(step, reason), None
         self.assessment = assessment
+        if assessment.stop is not None:  # a validation without one keeps the last to hold
+            self.recommended_stop = assessment.stop.stop_step
         self.advice = self.board.update(assessment, planned_tokens=planned_tokens, reached=observation.val_loss)
         self.forecast_seconds += assessment.fit_seconds
         if assessment.record.ok:
@@ -523,7 +529,7 @@ class ScalingTracker:
         schedule = None if self._planned is None else self._planned.state_dict()
         return {"tokens": self.tokens(), "train_batches": self.train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
-                "schedule": schedule, "advice": self.board.state_dict(),
+                "schedule": schedule, "advice": self.board.state_dict(), "recommended_stop": self.recommended_stop,
                 # what identifies the run, compared by load_state_dict (identity.py)
                 "n_params": self.n_params, "convention": self.convention, "planned_steps": self.planned_steps}
 
@@ -552,6 +558,7 @@ class ScalingTracker:
         self.forecasts = state["forecasts"]  # absent in checkpoints of accounting-only versions: empty
         if state["advice"] is not None:  # absent in checkpoints of earlier versions
             self.board.load_state_dict(state["advice"])
+        self.recommended_stop = state["recommended_stop"]  # None in checkpoints of earlier versions
         self._planned = state["schedule"]
 
     def _differences_from(self, state: dict) -> List[str]:
