@@ -1,0 +1,205 @@
+"""Family mode: what the run's family (earlier runs of the recipe, a sweep, a ladder) says about
+how this forecaster errs on runs like it (numpy only).
+
+Every finished family run is forecast again from its own curve at the fractions FAMILY_CUTOFFS
+of its planned steps, with the same priors (`replay_run`). Within a family the runs are close to
+exchangeable, so the errors of those replays at the fraction of the run the forecast is made
+from tell (split-conformal calibration, Vovk et al. 2005, "Algorithmic learning in a random
+world", ch. 2) both the bias the priors leave on such runs (a decay that drops more than the
+prior says, an exponent the prior places too low) and how far the forecast may still be off.
+Each replay's error is measured in units of its own interval's half-width h (a normalised
+conformal score, Papadopoulos et al. 2008, "Normalized nonconformity measures for regression
+conformal prediction"), so that a run forecast from few points or across a long horizon keeps a
+wide band and one its family shows predictable gets a narrow one:
+
+    r_j = ln(final_j / forecast_j) / h_j,     b = median(r_j),
+    forecast' = forecast · exp(λ·b·h),  ends' = forecast' · exp(q·h) blended (weight λ) with the ends
+    without the family,  λ = n/(n + FAMILY_PRIOR_RUNS)
+
+q the conformal quantiles of r_j − b, n the family runs replayed at that fraction: with one or
+two runs the forecast stays close to the defaults. The replays are cached per run
+(`FamilyReplay`), so that leaving one run out, or adding one, costs nothing more.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["FamilyRun", "FamilyReplay", "Family", "replay_run", "learn_family", "FAMILY_CUTOFFS"]
+
+# The fractions of a family run's planned steps it is forecast again from: every tenth, so that a
+# forecast at any point of the run finds replays within 5% of its own fraction.
+FAMILY_CUTOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+MIN_POINTS_SEEN = 3  # the fewest validation points a replay is made from (as learning.MIN_POINTS_SEEN)
+# The weight of the defaults, in family runs: λ = n/(n + FAMILY_PRIOR_RUNS); chosen by
+# `python3 benchmarks/forecast_accuracy.py --family --family-sizes` (docs/forecast.md, "Family mode").
+FAMILY_PRIOR_RUNS = 4.0
+MIN_HALF_WIDTH = 1e-6  # h's floor (relative): a replay whose interval collapsed scores as if this wide
+
+
+@dataclass(frozen=True)
+class FamilyRun:
+    """One run of the family: its validation curve, its planned end and schedule.
+
+    run_id: what the run is called (a CSV's run_id, a log dir's path): a forecast of a run leaves
+        the family run of the same id out (`Family.without`).
+    steps, losses: the validation history; the loss at `final_step` is what the replays forecast.
+    final_step: the planned end (the run counts only when its last validation reached it).
+    lr: the planned schedule, as forecast()'s `lr` (an array per step or (knot_steps, knot_rates)), or None.
+    """
+
+    run_id: str
+    steps: Tuple[float, ...]
+    losses: Tuple[float, ...]
+    final_step: int
+    lr: object = None
+
+    def seen(self, cutoff: float):
+        steps, losses = np.asarray(self.steps, float), np.asarray(self.losses, float)
+        keep = steps <= cutoff * self.final_step
+        return steps[keep], losses[keep]
+
+    @property
+    def final_loss(self) -> float:
+        return float(np.asarray(self.losses, float)[np.argmax(self.steps)])
+
+    def key(self) -> str:
+        """A hash of what the replays depend on (the curve, the planned end, the schedule)."""
+        h = hashlib.sha1()
+        for part in (self.steps, self.losses):
+            h.update(np.asarray(part, float).tobytes())
+        h.update(str(int(self.final_step)).encode())
+        if self.lr is not None:
+            for part in (self.lr if isinstance(self.lr, tuple) else (self.lr,)):
+                h.update(np.asarray(part, float).tobytes())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FamilyReplay:
+    """One family run forecast again from FAMILY_CUTOFFS: at each fraction `cutoffs[i]`, the score
+    r = ln(final/forecast)/h (h the forecast's own 80% half-width in log units)."""
+
+    run_id: str
+    cutoffs: Tuple[float, ...]
+    scores: Tuple[float, ...]
+
+
+def replay_run(run: FamilyRun, priors) -> FamilyReplay:
+    """Forecast `run`'s final loss from each of FAMILY_CUTOFFS of its planned steps with `priors`."""
+    from . import forecast  # the package's forecast(): the replays must be exactly what a user gets
+
+    cuts, scores = [], []
+    final = run.final_loss
+    for cut in FAMILY_CUTOFFS:
+        steps, losses = run.seen(cut)
+        if len(steps) < MIN_POINTS_SEEN or not (final > 0):
+            continue
+        fc = forecast(steps, losses, target_step=run.final_step, lr=run.lr, priors=priors)
+        h = _half_width(fc.loss, fc.low, fc.high) if fc.ok else math.nan
+        if np.isfinite(h):
+            cuts.append(cut)
+            scores.append(math.log(final / fc.loss) / h)
+    return FamilyReplay(run.run_id, tuple(cuts), tuple(scores))
+
+
+def _half_width(mid, low, high) -> float:
+    """The interval's half-width in log units, ½·ln(high/low); NaN when it has none."""
+    if not (low > 0 and high > 0 and mid > 0):
+        return math.nan
+    return max(0.5 * math.log(high / low), MIN_HALF_WIDTH)
+
+
+@dataclass(frozen=True)
+class FamilyAdjustment:
+    """What the family says at one fraction of the run: the shift b and the conformal quantiles
+    (q_low, q_high) of r − b, in units of h; λ, the family's weight against the defaults."""
+
+    n_runs: int
+    bias: float
+    q_low: float
+    q_high: float
+    weight: float
+
+    def apply(self, mid, low, high, h80):
+        """(mid, low, high) shifted by exp(λ·b·h) and, with two runs or more, the ends blended
+        (weight λ, in log units) with the family's own m'·exp(q·h); h80: the half-width in log units
+        of the 80% interval without the family (what the replays' scores are measured in)."""
+        mid, low, high, h = (np.asarray(v, float) for v in (mid, low, high, h80))
+        lam = self.weight
+        with np.errstate(all="ignore"):
+            shift = np.exp(lam * self.bias * h)
+            new_mid, new_low, new_high = mid * shift, low * shift, high * shift
+            if self.n_runs >= 2:
+                new_low = np.exp(lam * (np.log(new_mid) + self.q_low * h) + (1 - lam) * np.log(new_low))
+                new_high = np.exp(lam * (np.log(new_mid) + self.q_high * h) + (1 - lam) * np.log(new_high))
+        ok = np.isfinite(h) & np.isfinite(new_low) & np.isfinite(new_high) & (low > 0)
+        return (np.where(ok, new_mid, mid), np.where(ok, np.minimum(new_low, new_mid), low),
+                np.where(ok, np.maximum(new_high, new_mid), high))
+
+
+@dataclass(frozen=True)
+class Family:
+    """The replays of a family's finished runs under one set of priors (`learn_family`).
+    `adjustment(fraction, confidence)` is what forecast(..., family=) applies; `without(run_id)`
+    leaves a run out (the run being forecast is never its own family)."""
+
+    replays: Tuple[FamilyReplay, ...]
+    priors: object
+    skipped: Tuple[str, ...] = ()  # runs left out, with the reason
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.replays)
+
+    def without(self, run_id: Optional[str]) -> "Family":
+        if run_id is None:
+            return self
+        return Family(tuple(r for r in self.replays if r.run_id != str(run_id)), self.priors, self.skipped)
+
+    def scores_at(self, fraction: float) -> np.ndarray:
+        """Each run's score at the replayed fraction nearest `fraction` (within half a step of FAMILY_CUTOFFS)."""
+        step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
+        out = []
+        for r in self.replays:
+            if not r.cutoffs:
+                continue
+            i = int(np.argmin(np.abs(np.asarray(r.cutoffs) - fraction)))
+            if abs(r.cutoffs[i] - min(max(fraction, FAMILY_CUTOFFS[0]), FAMILY_CUTOFFS[-1])) <= step / 2 + 1e-9:
+                out.append(r.scores[i])
+        return np.asarray(out, float)
+
+    def adjustment(self, fraction: float, confidence: float) -> Optional[FamilyAdjustment]:
+        """The shift and interval at this fraction of the run (t_c/T), or None without family replays there."""
+        r = self.scores_at(fraction)
+        n = len(r)
+        if n == 0:
+            return None
+        bias = float(np.median(r))
+        tail = (1.0 - confidence) / 2.0
+        rest = r - bias
+        # split-conformal levels with the finite-sample correction (n+1)/n, clipped to the data's range
+        q_low = float(np.quantile(rest, min(max(tail * (n + 1) / n - 1.0 / n, 0.0), 1.0)))
+        q_high = float(np.quantile(rest, min((1.0 - tail) * (n + 1) / n, 1.0)))
+        return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + FAMILY_PRIOR_RUNS))
+
+
+def learn_family(runs: Sequence[FamilyRun], priors, cache=None) -> Family:
+    """The Family of `runs` under `priors`: every run replayed (`replay_run`); `cache`, a dict-like
+    keyed by (FamilyRun.key(), priors) → FamilyReplay, spares the replays already made."""
+    replays = []
+    for run in runs:
+        key = (run.key(), repr(priors))
+        replay = cache.get(key) if cache is not None else None
+        if replay is None:
+            replay = replay_run(run, priors)
+            if cache is not None:
+                cache[key] = replay
+        elif replay.run_id != run.run_id:
+            replay = FamilyReplay(run.run_id, replay.cutoffs, replay.scores)
+        replays.append(replay)
+    return Family(tuple(replays), priors)
