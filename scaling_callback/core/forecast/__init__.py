@@ -49,7 +49,7 @@ from ..status import Status
 from .fit import fitted_posterior
 from .inputs import MAX_STEP, clean_history
 from .law import MIN_RELATIVE_SD, GridPosterior
-from .family import Family, FamilyAdjustment, FamilyRun, learn_family
+from .family import Family, FamilyAdjustment, FamilyRun, replayed_family
 from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
 from .rising import RisingPosterior
@@ -276,6 +276,16 @@ def _forecast(post: GridPosterior, target, confidence, notes) -> Forecast:
         notes=tuple(notes), _posterior=post)
 
 
+def learn_family(runs: Sequence[FamilyRun], priors: Optional[ForecastPriors] = None, cache=None) -> Family:
+    """The Family of finished `runs` (FamilyRun) for forecast(..., family=): each run forecast again
+    from every tenth of its planned steps under `priors` (DEFAULT_PRIORS); `cache`, a dict-like
+    (FamilyRun.key(), repr(priors)) → FamilyReplay, spares replays already made. About 0.2 s a run.
+
+    >>> family = learn_family([FamilyRun("a", steps_a, losses_a, final_step=1000, lr=None)])  # doctest: +SKIP
+    """
+    return replayed_family(runs, DEFAULT_PRIORS if priors is None else priors, forecast, cache)
+
+
 def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
     """`fc` with the family's shift and interval at this fraction of the run (family.py), and a note."""
     if not isinstance(family, Family):
@@ -292,7 +302,11 @@ def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
                 f"planned steps; the forecast is the defaults'")
         return dataclasses.replace(fc, notes=fc.notes + (note,))
     post = FamilyPosterior(fc._posterior, adjustment)
-    mid, low, high = post.band(np.array([fc.target_step], float), fc.confidence)
+    low80, high80 = (fc.low, fc.high) if fc.confidence == 0.8 else \
+        fc._posterior.band(np.array([fc.target_step], float), 0.8)[1:]
+    with np.errstate(all="ignore"):
+        h80 = 0.5 * np.log(np.asarray(high80, float) / np.asarray(low80, float))
+    mid, low, high = (np.atleast_1d(v) for v in adjustment.apply(fc.loss, fc.low, fc.high, h80))
     note = (f"family: {adjustment.n_runs} family run(s) forecast again from {fraction:.0%} of their planned steps "
             f"informed this forecast (weight {adjustment.weight:.2f} against the defaults): shifted by "
             f"{float(mid[0]) / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → "

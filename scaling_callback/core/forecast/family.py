@@ -29,7 +29,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["FamilyRun", "FamilyReplay", "Family", "replay_run", "learn_family", "FAMILY_CUTOFFS"]
+__all__ = ["FamilyRun", "FamilyReplay", "Family", "replay_run", "replayed_family", "FAMILY_CUTOFFS"]
 
 # The fractions of a family run's planned steps it is forecast again from: every tenth, so that a
 # forecast at any point of the run finds replays within 5% of its own fraction.
@@ -89,10 +89,9 @@ class FamilyReplay:
     scores: Tuple[float, ...]
 
 
-def replay_run(run: FamilyRun, priors) -> FamilyReplay:
-    """Forecast `run`'s final loss from each of FAMILY_CUTOFFS of its planned steps with `priors`."""
-    from . import forecast  # the package's forecast(): the replays must be exactly what a user gets
-
+def replay_run(run: FamilyRun, priors, forecast) -> FamilyReplay:
+    """Forecast `run`'s final loss from each of FAMILY_CUTOFFS of its planned steps with `priors`
+    by `forecast` (the package's forecast(): the replays must be exactly what a user gets)."""
     cuts, scores = [], []
     final = run.final_loss
     for cut in FAMILY_CUTOFFS:
@@ -188,15 +187,15 @@ class Family:
         return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + FAMILY_PRIOR_RUNS))
 
 
-def learn_family(runs: Sequence[FamilyRun], priors, cache=None) -> Family:
-    """The Family of `runs` under `priors`: every run replayed (`replay_run`); `cache`, a dict-like
-    keyed by (FamilyRun.key(), priors) → FamilyReplay, spares the replays already made."""
+def replayed_family(runs: Sequence[FamilyRun], priors, forecast, cache=None) -> Family:
+    """The Family of `runs` under `priors`: every run replayed by `forecast` (`replay_run`); `cache`,
+    a dict-like keyed by (FamilyRun.key(), repr(priors)) → FamilyReplay, spares the replays already made."""
     replays = []
     for run in runs:
         key = (run.key(), repr(priors))
         replay = cache.get(key) if cache is not None else None
         if replay is None:
-            replay = replay_run(run, priors)
+            replay = replay_run(run, priors, forecast)
             if cache is not None:
                 cache[key] = replay
         elif replay.run_id != run.run_id:
