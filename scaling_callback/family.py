@@ -123,12 +123,21 @@ def _expanded(paths) -> List[str]:
 def family_runs(paths: Union[PathLike, Iterable[PathLike]], runs_csv: Optional[str] = None,
                 tag: str = "val_loss") -> Tuple[List[FamilyRun], List[str]]:
     """(the finished runs in `paths`, the reasons the others were left out). A CSV run's id is its
-    run_id; a log dir's is its path (what `Family.without` is given to leave the run out)."""
+    run_id; a log dir's is its path (what `Family.without` is given to leave the run out). A run
+    folder without event files or without `tag` yet is left out like an unfinished run."""
     planned = _planned_steps(runs_csv)
     runs, skipped = [], []
     for path in _expanded(paths):
         is_dir = os.path.isdir(path)
-        for rid, curve in read_curves(path, tag=tag).items():
+        try:
+            curves = read_curves(path, tag=tag)
+        except (KeyError, FileNotFoundError) as exc:
+            if not is_dir:
+                raise
+            # a run folder without the loss yet (a run just started, or still writing): not finished
+            skipped.append(f"{os.path.abspath(path)}: {exc.args[0] if exc.args else exc}")
+            continue
+        for rid, curve in curves.items():
             run_id = os.path.abspath(path) if is_dir else rid
             got = curve_family_run(curve, run_id, None if is_dir else planned.get(rid))
             (skipped if isinstance(got, str) else runs).append(got)

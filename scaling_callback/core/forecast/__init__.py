@@ -98,6 +98,8 @@ class Forecast:
     n_points: validation points used. ok/reason: reason is None exactly when ok; `status` says
         the same as a `Status` code (Status.OK exactly when ok).
     notes: assumptions made on the way (e.g. no schedule given), in words.
+    family_runs: the family runs whose replays informed this forecast (0 without a family, or
+        when none was replayed near this fraction of the run).
     `predict(steps)` evaluates the fitted curve and its band at any steps.
     """
 
@@ -117,6 +119,7 @@ class Forecast:
     confidence: float
     notes: Tuple[str, ...] = ()
     status: Status = Status.OK
+    family_runs: int = 0
     _posterior: Optional[Union["GridPosterior", "RisingPosterior"]] = field(default=None, repr=False, compare=False)
 
     def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -312,4 +315,4 @@ def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
             f"{float(mid[0]) / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → "
             f"{float(low[0]):.4g}–{float(high[0]):.4g}")
     return dataclasses.replace(fc, loss=float(mid[0]), low=float(low[0]), high=float(high[0]),
-                               notes=fc.notes + (note,), _posterior=post)
+                               notes=fc.notes + (note,), family_runs=adjustment.n_runs, _posterior=post)
