@@ -85,7 +85,8 @@ class ScalingLawCore:
     forecast/points_used, forecast/points_skipped, forecast/fit_seconds, advice/recommended_stop_step,
     advice/overfitting, advice/tokens_to_data_limit, advice/repeated_data,
     advice/effective_data_fraction (and, when they apply, advice/recommended_decay_start_step,
-    advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>).
+    advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>,
+    forecast/family_runs).
     Throughput tags (every logger; of several ScalingLawCallbacks in one Trainer, the first writes
     them): throughput/tokens_per_second, throughput/flops_per_second,
     throughput/seconds_to_planned_end. With a TensorBoardLogger: a custom-scalars layout, the
