@@ -74,8 +74,11 @@ class FamilySource:
         self._read = False
         self._family: Optional[Family] = None  # the family read (every run in it), once
         self._trouble: Optional[str] = None  # why there is none to use, in words
+        self._left_out = False  # whether a run of the setting was this run itself
 
     def family(self, own_dirs: Iterable[str], tag: str, warn: Callable[[str, str], None]):
+        """(the family without the runs in `own_dirs`, or None; notes): read at the first call,
+        from log dirs at the scalar `tag`."""
         if self.setting is None:
             return None, ()
         own = tuple(os.path.abspath(d) for d in own_dirs if d)
@@ -86,7 +89,7 @@ class FamilySource:
             return None, (self._trouble,)
         family = self._family
         for run_id in {r.run_id for r in family.replays if any(_same_place(r.run_id, d) for d in own)}:
-            family = family.without(run_id)
+            family, self._left_out = family.without(run_id), True
         if family.n_runs == 0:
             self._warn_empty(family, warn)
             return None, (self._trouble,)
@@ -94,9 +97,12 @@ class FamilySource:
 
     def _load(self, own: Tuple[str, ...], tag: str, warn) -> None:
         setting = self.setting
-        if isinstance(setting, str) or (isinstance(setting, tuple) and not any(isinstance(x, FamilyRun) for x in setting)):
-            setting = [p for p in self._paths(setting) if not any(_same_place(p, d) for d in own)]
         try:
+            if isinstance(setting, str) or (isinstance(setting, tuple)
+                                            and not any(isinstance(x, FamilyRun) for x in setting)):
+                paths = self._paths(setting)
+                setting = [p for p in paths if not any(_same_place(p, d) for d in own)]
+                self._left_out = len(setting) < len(paths)
             self._family = family_of(setting, tag=tag)
         except Exception as exc:  # noqa: BLE001 - the training loop must never see it
             self._trouble = (f"family: it could not be read ({type(exc).__name__}: {exc}); the forecast is made "
@@ -116,6 +122,8 @@ class FamilySource:
         skipped = family.skipped
         why = "; ".join(skipped[:SKIPPED_SHOWN]) + (f"; and {len(skipped) - SKIPPED_SHOWN} more"
                                                      if len(skipped) > SKIPPED_SHOWN else "")
-        self._trouble = ("family: none of its runs is finished (a family run counts once its last validation "
-                         "reached its planned end)" + (f": {why}" if why else "") + "; the forecast is made without it")
+        besides = " besides this run itself (left out: a run is never its own family)" if self._left_out else ""
+        self._trouble = (f"family: none of its runs is finished{besides} (a family run counts once its last "
+                         "validation reached its planned end)" + (f": {why}" if why else "")
+                         + "; the forecast is made without it")
         warn("family", self._trouble)
