@@ -161,14 +161,16 @@ class Family:
         return Family(tuple(r for r in self.replays if r.run_id != str(run_id)), self.priors, self.skipped)
 
     def scores_at(self, fraction: float) -> np.ndarray:
-        """Each run's score at the replayed fraction nearest `fraction` (within half a step of FAMILY_CUTOFFS)."""
+        """Each run's score at its replayed fraction nearest `fraction`, when within half a step of
+        FAMILY_CUTOFFS (none for a forecast from the first 5% of a run)."""
         step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
         out = []
         for r in self.replays:
             if not r.cutoffs:
                 continue
             i = int(np.argmin(np.abs(np.asarray(r.cutoffs) - fraction)))
-            if abs(r.cutoffs[i] - min(max(fraction, FAMILY_CUTOFFS[0]), FAMILY_CUTOFFS[-1])) <= step / 2 + 1e-9:
+            # beyond the last replayed fraction the last one stands in (a shorter horizon, in units of h)
+            if abs(r.cutoffs[i] - min(fraction, FAMILY_CUTOFFS[-1])) <= step / 2 + 1e-9:
                 out.append(r.scores[i])
         return np.asarray(out, float)
 
