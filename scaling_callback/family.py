@@ -61,7 +61,7 @@ class ReplayCache:
         try:
             with open(path) as fh:
                 body = json.load(fh)
-            replay = FamilyReplay(body["run_id"], tuple(body["cutoffs"]), tuple(body["scores"]))
+            replay = FamilyReplay(body["run_id"], tuple(body["cutoffs"]), tuple(body["errors"]))
         except (OSError, TypeError, ValueError, KeyError):
             return None
         self.memory[key] = replay
@@ -76,7 +76,7 @@ class ReplayCache:
             os.makedirs(self.directory, exist_ok=True)
             tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "w") as fh:
-                json.dump({"run_id": replay.run_id, "cutoffs": list(replay.cutoffs), "scores": list(replay.scores)}, fh)
+                json.dump({"run_id": replay.run_id, "cutoffs": list(replay.cutoffs), "errors": list(replay.errors)}, fh)
             os.replace(tmp, path)
         except OSError:
             pass

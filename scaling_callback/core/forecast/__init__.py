@@ -70,11 +70,7 @@ class FamilyPosterior:
     adjustment: FamilyAdjustment
 
     def band(self, steps, confidence):
-        mid, low, high = self.base.band(steps, confidence)
-        _, low80, high80 = self.base.band(steps, 0.8) if confidence != 0.8 else (mid, low, high)
-        with np.errstate(all="ignore"):
-            h80 = 0.5 * np.log(high80 / low80)
-        return self.adjustment.apply(mid, low, high, h80)
+        return self.adjustment.apply(*self.base.band(steps, confidence))
 
 
 @dataclass(frozen=True)
@@ -302,14 +298,9 @@ def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
                 f"planned steps; the forecast is the defaults'")
         return dataclasses.replace(fc, notes=fc.notes + (note,))
     post = FamilyPosterior(fc._posterior, adjustment)
-    low80, high80 = (fc.low, fc.high) if fc.confidence == 0.8 else \
-        fc._posterior.band(np.array([fc.target_step], float), 0.8)[1:]
-    with np.errstate(all="ignore"):
-        h80 = 0.5 * np.log(np.asarray(high80, float) / np.asarray(low80, float))
-    mid, low, high = (np.atleast_1d(v) for v in adjustment.apply(fc.loss, fc.low, fc.high, h80))
+    mid, low, high = (float(v) for v in adjustment.apply(fc.loss, fc.low, fc.high))
     note = (f"family: {adjustment.n_runs} family run(s) forecast again from {fraction:.0%} of their planned steps "
             f"informed this forecast (weight {adjustment.weight:.2f} against the defaults): shifted by "
-            f"{float(mid[0]) / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → "
-            f"{float(low[0]):.4g}–{float(high[0]):.4g}")
-    return dataclasses.replace(fc, loss=float(mid[0]), low=float(low[0]), high=float(high[0]),
+            f"{mid / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → {low:.4g}–{high:.4g}")
+    return dataclasses.replace(fc, loss=mid, low=low, high=high,
                                notes=fc.notes + (note,), _posterior=post)

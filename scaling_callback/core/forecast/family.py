@@ -6,19 +6,18 @@ of its planned steps, with the same priors (`replay_run`). Within a family the r
 exchangeable, so the errors of those replays at the fraction of the run the forecast is made
 from tell (split-conformal calibration, Vovk et al. 2005, "Algorithmic learning in a random
 world", ch. 2) both the bias the priors leave on such runs (a decay that drops more than the
-prior says, an exponent the prior places too low) and how far the forecast may still be off.
-Each replay's error is measured in units of its own interval's half-width h (a normalised
-conformal score, Papadopoulos et al. 2008, "Normalized nonconformity measures for regression
-conformal prediction"), so that a run forecast from few points or across a long horizon keeps a
-wide band and one its family shows predictable gets a narrow one:
+prior says, an exponent the prior places too low) and how far the forecast may still be off:
 
-    r_j = ln(final_j / forecast_j) / h_j,     b = median(r_j),
-    forecast' = forecast · exp(λ·b·h),  ends' = forecast' · exp(q·h) blended (weight λ) with the ends
-    without the family,  λ = n/(n + FAMILY_PRIOR_RUNS)
+    e_j = ln(final_j / forecast_j),     b = median(e_j),
+    forecast' = forecast · exp(λ·b),  ends' = forecast' · exp(q) blended (weight λ, in log units)
+    with the ends without the family, shifted alike,  λ = n/(n + FAMILY_PRIOR_RUNS)
 
-q the conformal quantiles of r_j − b, n the family runs replayed at that fraction: with one or
-two runs the forecast stays close to the defaults. The replays are cached per run
-(`FamilyReplay`), so that leaving one run out, or adding one, costs nothing more.
+q the conformal quantiles of e_j − b, n the family runs replayed at that fraction: with one or
+two runs the forecast stays close to the defaults. (Scores normalised by each replay's own
+interval width, Papadopoulos et al. 2008, were as sharp with whole families and blew up with
+ten-run families where a run's width was far from its family's:
+benchmarks/forecast_accuracy.py --family, docs/forecast.md, "Family mode".) The replays are
+cached per run (`FamilyReplay`), so that leaving one run out, or adding one, costs nothing more.
 """
 from __future__ import annotations
 
@@ -36,9 +35,9 @@ __all__ = ["FamilyRun", "FamilyReplay", "Family", "replay_run", "replayed_family
 FAMILY_CUTOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_POINTS_SEEN = 3  # the fewest validation points a replay is made from (as learning.MIN_POINTS_SEEN)
 # The weight of the defaults, in family runs: λ = n/(n + FAMILY_PRIOR_RUNS); chosen by
-# `python3 benchmarks/forecast_accuracy.py --family --family-sizes` (docs/forecast.md, "Family mode").
+# `python3 benchmarks/forecast_accuracy.py --family --family-size K` (docs/forecast.md, "Family
+# mode"): with 2-3 runs a lighter default weight under-covered, with whole families it made no difference.
 FAMILY_PRIOR_RUNS = 4.0
-MIN_HALF_WIDTH = 1e-6  # h's floor (relative): a replay whose interval collapsed scores as if this wide
 
 
 @dataclass(frozen=True)
@@ -81,42 +80,34 @@ class FamilyRun:
 
 @dataclass(frozen=True)
 class FamilyReplay:
-    """One family run forecast again from FAMILY_CUTOFFS: at each fraction `cutoffs[i]`, the score
-    r = ln(final/forecast)/h (h the forecast's own 80% half-width in log units)."""
+    """One family run forecast again from FAMILY_CUTOFFS: at each fraction `cutoffs[i]`, the error
+    ln(final/forecast) in `errors[i]`."""
 
     run_id: str
     cutoffs: Tuple[float, ...]
-    scores: Tuple[float, ...]
+    errors: Tuple[float, ...]
 
 
 def replay_run(run: FamilyRun, priors, forecast) -> FamilyReplay:
     """Forecast `run`'s final loss from each of FAMILY_CUTOFFS of its planned steps with `priors`
     by `forecast` (the package's forecast(): the replays must be exactly what a user gets)."""
-    cuts, scores = [], []
+    cuts, errors = [], []
     final = run.final_loss
     for cut in FAMILY_CUTOFFS:
         steps, losses = run.seen(cut)
         if len(steps) < MIN_POINTS_SEEN or not (final > 0):
             continue
         fc = forecast(steps, losses, target_step=run.final_step, lr=run.lr, priors=priors)
-        h = _half_width(fc.loss, fc.low, fc.high) if fc.ok else math.nan
-        if np.isfinite(h):
+        if fc.ok and fc.loss > 0:
             cuts.append(cut)
-            scores.append(math.log(final / fc.loss) / h)
-    return FamilyReplay(run.run_id, tuple(cuts), tuple(scores))
-
-
-def _half_width(mid, low, high) -> float:
-    """The interval's half-width in log units, ½·ln(high/low); NaN when it has none."""
-    if not (low > 0 and high > 0 and mid > 0):
-        return math.nan
-    return max(0.5 * math.log(high / low), MIN_HALF_WIDTH)
+            errors.append(math.log(final / fc.loss))
+    return FamilyReplay(run.run_id, tuple(cuts), tuple(errors))
 
 
 @dataclass(frozen=True)
 class FamilyAdjustment:
     """What the family says at one fraction of the run: the shift b and the conformal quantiles
-    (q_low, q_high) of r − b, in units of h; λ, the family's weight against the defaults."""
+    (q_low, q_high) of e − b, in log units; λ, the family's weight against the defaults."""
 
     n_runs: int
     bias: float
@@ -124,21 +115,19 @@ class FamilyAdjustment:
     q_high: float
     weight: float
 
-    def apply(self, mid, low, high, h80):
-        """(mid, low, high) shifted by exp(λ·b·h) and, with two runs or more, the ends blended
-        (weight λ, in log units) with the family's own m'·exp(q·h); h80: the half-width in log units
-        of the 80% interval without the family (what the replays' scores are measured in)."""
-        mid, low, high, h = (np.asarray(v, float) for v in (mid, low, high, h80))
+    def apply(self, mid, low, high):
+        """(mid, low, high) shifted by exp(λ·b) and, with two runs or more, the ends blended
+        (weight λ, in log units) with the family's own m'·exp(q); arrays or floats."""
+        mid, low, high = (np.asarray(v, float) for v in (mid, low, high))
         lam = self.weight
-        with np.errstate(all="ignore"):
-            shift = np.exp(lam * self.bias * h)
-            new_mid, new_low, new_high = mid * shift, low * shift, high * shift
-            if self.n_runs >= 2:
-                new_low = np.exp(lam * (np.log(new_mid) + self.q_low * h) + (1 - lam) * np.log(new_low))
-                new_high = np.exp(lam * (np.log(new_mid) + self.q_high * h) + (1 - lam) * np.log(new_high))
-        ok = np.isfinite(h) & np.isfinite(new_low) & np.isfinite(new_high) & (low > 0)
-        return (np.where(ok, new_mid, mid), np.where(ok, np.minimum(new_low, new_mid), low),
-                np.where(ok, np.maximum(new_high, new_mid), high))
+        shift = math.exp(lam * self.bias)
+        new_mid, new_low, new_high = mid * shift, low * shift, high * shift
+        if self.n_runs >= 2:
+            with np.errstate(all="ignore"):
+                new_low = np.exp(lam * (np.log(new_mid) + self.q_low) + (1 - lam) * np.log(new_low))
+                new_high = np.exp(lam * (np.log(new_mid) + self.q_high) + (1 - lam) * np.log(new_high))
+            new_low = np.where(low > 0, new_low, low * shift)  # a lower end at 0 stays there
+        return new_mid, np.minimum(new_low, new_mid), np.maximum(new_high, new_mid)
 
 
 @dataclass(frozen=True)
@@ -160,8 +149,8 @@ class Family:
             return self
         return Family(tuple(r for r in self.replays if r.run_id != str(run_id)), self.priors, self.skipped)
 
-    def scores_at(self, fraction: float) -> np.ndarray:
-        """Each run's score at its replayed fraction nearest `fraction`, when within half a step of
+    def errors_at(self, fraction: float) -> np.ndarray:
+        """Each run's error at its replayed fraction nearest `fraction`, when within half a step of
         FAMILY_CUTOFFS (none for a forecast from the first 5% of a run)."""
         step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
         out = []
@@ -171,12 +160,12 @@ class Family:
             i = int(np.argmin(np.abs(np.asarray(r.cutoffs) - fraction)))
             # beyond the last replayed fraction the last one stands in (a shorter horizon, in units of h)
             if abs(r.cutoffs[i] - min(fraction, FAMILY_CUTOFFS[-1])) <= step / 2 + 1e-9:
-                out.append(r.scores[i])
+                out.append(r.errors[i])
         return np.asarray(out, float)
 
     def adjustment(self, fraction: float, confidence: float) -> Optional[FamilyAdjustment]:
         """The shift and interval at this fraction of the run (t_c/T), or None without family replays there."""
-        r = self.scores_at(fraction)
+        r = self.errors_at(fraction)
         n = len(r)
         if n == 0:
             return None
@@ -201,6 +190,6 @@ def replayed_family(runs: Sequence[FamilyRun], priors, forecast, cache=None) -> 
             if cache is not None:
                 cache[key] = replay
         elif replay.run_id != run.run_id:
-            replay = FamilyReplay(run.run_id, replay.cutoffs, replay.scores)
+            replay = FamilyReplay(run.run_id, replay.cutoffs, replay.errors)
         replays.append(replay)
     return Family(tuple(replays), priors)
