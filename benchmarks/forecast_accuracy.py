@@ -1,6 +1,7 @@
 """How well `scaling_callback.forecast` predicts the final validation loss of runs it has not seen.
 
     python3 benchmarks/forecast_accuracy.py [--sources SOURCE ...] [--no-loso] [--no-gate] [--all-runs]
+    python3 benchmarks/forecast_accuracy.py --family [--family-size K]   # family mode (leave one run out)
     python3 benchmarks/forecast_accuracy.py --write-docs   # the full run; its tables into docs/forecast.md
     python3 benchmarks/forecast_accuracy.py --check-docs   # do docs/forecast.md's tables match the code? (seconds)
 
@@ -37,7 +38,8 @@ import numpy as np
 
 from doc_tables import read_data, report_check, stale_blocks, write_block, write_data
 from gate_replay import gate_defaults, print_replay, replay, replay_all, replay_table
-from scaling_callback.core.forecast import DEFAULT_PRIORS, DropPrior, FamilyRun, ForecastPriors, forecast, learn_family
+from scaling_callback.core.forecast import (DEFAULT_PRIORS, DropPrior, Family, FamilyRun, ForecastPriors, forecast,
+                                           learn_family)
 from scaling_callback.core.forecast.law import decay_fraction
 from scaling_callback.core.forecast.learning import learn_priors, run_schedule, start_priors
 from scaling_callback.core.robust import huber_fit
@@ -116,9 +118,19 @@ def naive_power(steps, losses, run):
     return guess, guess - d, guess + d
 
 
-def score(runs, priors_for, families=None):
+def nearest_runs(family: Family, run_id: str, k: int) -> Family:
+    """The k runs of `family` nearest `run_id` in run-id order (a family of k earlier or later
+    versions of a recipe: ids sort by size, schedule and length in data/curves)."""
+    ids = sorted([r.run_id for r in family.replays] + [run_id])
+    at = ids.index(run_id)
+    keep = set(sorted((i for i in range(len(ids)) if i != at), key=lambda i: (abs(i - at), i))[:k])
+    return Family(tuple(r for r in family.replays if ids.index(r.run_id) in keep), family.priors)
+
+
+def score(runs, priors_for, families=None, family_size=None):
     """{(method, source, cutoff): [Scored]}, fit times, and {(method, source, cutoff): [the law of each
-    forecast]}. families: {source: Family} for the method "family" (each run's own left out)."""
+    forecast]}. families: {source: Family} for the method "family" (each run's own left out; only
+    the `family_size` nearest in run-id order when given)."""
     out, seconds, laws = {}, {}, {}
     for run, cut, steps, losses in forecast_points(runs):
         seen = decay_seen(run, steps[-1])
@@ -128,6 +140,8 @@ def score(runs, priors_for, families=None):
         methods = dict(priors_for(run.source))
         if families and run.source in families:
             methods["family"] = families[run.source].without(run.run_id)
+            if family_size:
+                methods["family"] = nearest_runs(methods["family"], run.run_id, family_size)
         for method, priors in methods.items():
             t0 = time.perf_counter()
             if method == "family":
@@ -368,6 +382,8 @@ def parse_args(argv):
     ap.add_argument("--family", action="store_true",
                     help="also forecast every run with the other runs of its source as its family (leave one run "
                          "out), under the priors learnt without the source (method 'family')")
+    ap.add_argument("--family-size", type=int, metavar="K",
+                    help="with --family: only the K other runs of the source nearest in run-id order (a small family)")
     ap.add_argument("--all-runs", action="store_true",
                     help=f"score every usable run of the sources (default: at most {MAX_RUNS} a source, evenly spaced)")
     ap.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="K",
@@ -380,7 +396,9 @@ def parse_args(argv):
                     help="check docs/forecast.md's tables against the recorded results and a few forecasts")
     args = ap.parse_args(argv)
     args.family = args.family or args.write_docs  # the docs show family mode too
-    if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats
+    if args.family_size is not None and args.family_size < 1:
+        ap.error("--family-size must be at least 1")
+    if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats or args.family_size
                             or list(args.sources) != list(SOURCES) or args.max_runs != MAX_RUNS):
         ap.error("--write-docs writes the default run's tables: no other option")
     return args
@@ -401,7 +419,7 @@ def main(argv=None):
         return out
 
     families = source_families(runs, loso) if args.family else None
-    results, seconds, laws = score(runs, priors_for, families)
+    results, seconds, laws = score(runs, priors_for, families, args.family_size)
     methods = ["power", "in-sample"] + (["loso"] if loso else []) + (["family"] if families else [])
     print(f"\n{len(runs)} runs: " + ", ".join(f"{s} {sum(r.source == s for r in runs)}" for s in args.sources))
     print_tables(results, args.sources, methods)
