@@ -121,10 +121,10 @@ def naive_power(steps, losses, run):
 def nearest_runs(family: Family, run_id: str, k: int) -> Family:
     """The k runs of `family` nearest `run_id` in run-id order (a family of k earlier or later
     versions of a recipe: ids sort by size, schedule and length in data/curves)."""
-    ids = sorted([r.run_id for r in family.replays] + [run_id])
+    ids = sorted([r.run_id for r in family.runs] + [run_id])
     at = ids.index(run_id)
-    keep = set(sorted((i for i in range(len(ids)) if i != at), key=lambda i: (abs(i - at), i))[:k])
-    return Family(tuple(r for r in family.replays if ids.index(r.run_id) in keep), family.priors)
+    keep = sorted((i for i in range(len(ids)) if i != at), key=lambda i: (abs(i - at), i))[:k]
+    return family.only(ids[i] for i in keep)
 
 
 def score(runs, priors_for, families=None, family_size=None):
@@ -369,7 +369,7 @@ def source_families(runs, loso) -> dict:
         t0 = time.perf_counter()
         members = [FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]), r.final_step, r.lr)
                    for r in runs if r.source == source]
-        families[source] = learn_family(members, loso.get(source, DEFAULT_PRIORS))
+        families[source] = learn_family(members, loso.get(source, DEFAULT_PRIORS)).replay_all()
         print(f"# family of {source}: {len(members)} runs replayed [{time.perf_counter() - t0:.0f} s]", flush=True)
     return families
 

@@ -79,8 +79,12 @@ def test_a_family_of_other_priors_is_refused(family):
     assert forecast(s[:20], y[:20], target_step=T, family=family).ok  # its own priors by default
 
 
-def test_replays_are_made_at_every_tenth(family):
-    assert all(r.cutoffs == FAMILY_CUTOFFS for r in family.replays)
+def test_replays_are_made_when_first_needed_at_the_nearest_tenth(family):
+    fresh = learn_family(family.runs)
+    assert len(fresh.cache) == 0
+    assert len(fresh.errors_at(0.42)) == 4 and {key[2] for key in fresh.cache} == {0.4}
+    fresh.replay_all()
+    assert {key[2] for key in fresh.cache} == set(FAMILY_CUTOFFS)
 
 
 def write_csv(path, runs, planned=None):
@@ -103,11 +107,13 @@ def test_load_family_reads_a_csv_skips_unfinished_runs_and_caches_replays(tmp_pa
                          planned={"a": T, "b": T, "short": T})
     cache = tmp_path / "cache"
     fam = load_family(str(path), runs_csv=runs_csv, cache_dir=str(cache))
-    assert sorted(r.run_id for r in fam.replays) == ["a", "b"]
+    assert sorted(r.run_id for r in fam.runs) == ["a", "b"]
     assert any(reason.startswith("short: not finished") for reason in fam.skipped)
-    assert len(os.listdir(cache / "family-replays")) == 2
-    again = load_family(str(path), runs_csv=runs_csv, cache_dir=str(cache))  # from the cache: the same replays
-    assert again.replays == fam.replays
+    errors = fam.errors_at(0.4)
+    assert len(os.listdir(cache / "family-replays")) == 2  # one replay a run, at the fraction asked
+    again = load_family(str(path), runs_csv=runs_csv, cache_dir=str(cache))
+    assert len(again.cache.memory) == 0 and np.array_equal(again.errors_at(0.4), errors)  # read from disk
+    assert len(again.cache.memory) == 2
     # without a runs CSV every run ends at its last row: "short" counts too
     assert load_family(str(path), cache_dir=None).n_runs == 3
     with pytest.raises(FileNotFoundError):

@@ -41,6 +41,7 @@ CUTOFF_FLOOR = 0.70  # and no cutoff of a source below this
 # Interval scores this close (relative) are a tie: one source's few runs move the mean by as much
 SCORE_TIE = 0.05
 GRID = {"w_o": (0.0, 0.25, 0.5), "w_h": (0.25, 0.5, 1.0), "w_s": (0.0, 0.5, 1.0), "w_a": (0.02, 0.05, 0.1, 0.2)}
+PREVIOUS = ((0.0, 1.0, 1.0, 0.1), True)  # chosen on coverage alone by benchmarks/studies/interval_weights.py
 RECORD = os.path.join(os.path.dirname(os.path.dirname(HERE)), "docs", "data", "forecast_accuracy.json")
 
 
@@ -85,8 +86,9 @@ def main():
     print("| weights (w_o, w_h, w_s, w_a) | split before a decay | mean interval score % | lowest coverage of a source"
           " | lowest of a cutoff |\n| --- | --- | --- | --- | --- |")
     used = (tuple(INTERVAL_WEIGHTS), SPLIT_BEFORE_DECAY)
-    for r in feasible[:10] + [r for r in rows if (r[3], r[4]) == used and r not in feasible[:10]]:
-        mark = " (used)" if (r[3], r[4]) == used else ""
+    shown = feasible[:10] + [r for r in rows if (r[3], r[4]) in (used, PREVIOUS) and r not in feasible[:10]]
+    for r in shown:
+        mark = " (used)" if (r[3], r[4]) == used else " (the previous choice)" if (r[3], r[4]) == PREVIOUS else ""
         print(f"| {r[3]}{mark} | {r[4]} | {r[0]:.2f} | {r[1]:.2f} | {r[2]:.2f} |")
     tied = [r for r in feasible if r[0] <= (1 + SCORE_TIE) * feasible[0][0]] if feasible else [min(rows)]
     best = max(tied, key=lambda r: (r[1], -r[0]))

@@ -49,7 +49,7 @@ from ..status import Status
 from .fit import fitted_posterior
 from .inputs import MAX_STEP, clean_history
 from .law import MIN_RELATIVE_SD, GridPosterior
-from .family import Family, FamilyAdjustment, FamilyRun, replayed_family
+from .family import Family, FamilyAdjustment, FamilyRun
 from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
 from .rising import RisingPosterior
@@ -58,8 +58,8 @@ __all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIOR
            "learn_family"]
 
 CLOCKS_PART_ABOVE = 1e-3  # a rise's two clocks (area, steps) differing by this share at the target earn a note
-FAMILY_CACHE_RUNS = 4096  # replays kept in memory (`REPLAY_CACHE`): a forecast at every validation replays nothing twice
-REPLAY_CACHE: dict = {}  # (FamilyRun.key(), repr(priors)) -> FamilyReplay, for forecast(..., family=[FamilyRun, ...])
+FAMILY_CACHE_REPLAYS = 65536  # replays kept in memory (`REPLAY_CACHE`): a forecast at every validation replays nothing twice
+REPLAY_CACHE: dict = {}  # (FamilyRun.key(), repr(priors), cutoff) -> error, for forecast(..., family=[FamilyRun, ...])
 
 
 @dataclass(frozen=True)
@@ -273,21 +273,24 @@ def _forecast(post: GridPosterior, target, confidence, notes) -> Forecast:
 
 
 def learn_family(runs: Sequence[FamilyRun], priors: Optional[ForecastPriors] = None, cache=None) -> Family:
-    """The Family of finished `runs` (FamilyRun) for forecast(..., family=): each run forecast again
-    from every tenth of its planned steps under `priors` (DEFAULT_PRIORS); `cache`, a dict-like
-    (FamilyRun.key(), repr(priors)) → FamilyReplay, spares replays already made. About 0.2 s a run.
+    """The Family of finished `runs` (FamilyRun) for forecast(..., family=), under `priors`
+    (DEFAULT_PRIORS): each run is forecast again from the tenth of its planned steps nearest the
+    fraction a forecast is made from, when first needed (about 20 ms a run; `Family.replay_all`
+    makes them all now); `cache`, a dict-like (FamilyRun.key(), repr(priors), cutoff) → error,
+    keeps them (in memory by default; `scaling_callback.load_family` keeps them on disk).
 
-    >>> family = learn_family([FamilyRun("a", steps_a, losses_a, final_step=1000, lr=None)])  # doctest: +SKIP
+        family = learn_family([FamilyRun("a", steps_a, losses_a, final_step=1000)])
+        fc = forecast(steps, losses, target_step=1000, family=family)
     """
-    return replayed_family(runs, DEFAULT_PRIORS if priors is None else priors, forecast, cache)
+    return Family(runs, DEFAULT_PRIORS if priors is None else priors, forecast, cache)
 
 
 def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
     """`fc` with the family's shift and interval at this fraction of the run (family.py), and a note."""
     if not isinstance(family, Family):
-        family = learn_family(list(family), priors, cache=REPLAY_CACHE)
-        if len(REPLAY_CACHE) > FAMILY_CACHE_RUNS:
+        if len(REPLAY_CACHE) > FAMILY_CACHE_REPLAYS:
             REPLAY_CACHE.clear()
+        family = learn_family(list(family), priors, cache=REPLAY_CACHE)
     elif family.priors != priors:
         return _failed(Status.BAD_INPUT, "the family was learnt under other priors than this forecast's: learn it "
                        "again with these priors (learn_family(runs, priors))", fc.target_step, fc.confidence,

@@ -16,8 +16,9 @@ q the conformal quantiles of e_j − b, n the family runs replayed at that fract
 two runs the forecast stays close to the defaults. (Scores normalised by each replay's own
 interval width, Papadopoulos et al. 2008, were as sharp with whole families and blew up with
 ten-run families where a run's width was far from its family's:
-benchmarks/forecast_accuracy.py --family, docs/forecast.md, "Family mode".) The replays are
-cached per run (`FamilyReplay`), so that leaving one run out, or adding one, costs nothing more.
+benchmarks/forecast_accuracy.py --family, docs/forecast.md, "Family mode".) Each replay is made
+when a forecast first needs it and cached per run and fraction, so that leaving one run out, or
+adding one, costs nothing more.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["FamilyRun", "FamilyReplay", "Family", "replay_run", "replayed_family", "FAMILY_CUTOFFS"]
+__all__ = ["FamilyRun", "Family", "FamilyAdjustment", "replay_error", "replay_cutoff", "FAMILY_CUTOFFS"]
 
 # The fractions of a family run's planned steps it is forecast again from: every tenth, so that a
 # forecast at any point of the run finds replays within 5% of its own fraction.
@@ -78,30 +79,26 @@ class FamilyRun:
         return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class FamilyReplay:
-    """One family run forecast again from FAMILY_CUTOFFS: at each fraction `cutoffs[i]`, the error
-    ln(final/forecast) in `errors[i]`."""
-
-    run_id: str
-    cutoffs: Tuple[float, ...]
-    errors: Tuple[float, ...]
-
-
-def replay_run(run: FamilyRun, priors, forecast) -> FamilyReplay:
-    """Forecast `run`'s final loss from each of FAMILY_CUTOFFS of its planned steps with `priors`
-    by `forecast` (the package's forecast(): the replays must be exactly what a user gets)."""
-    cuts, errors = [], []
+def replay_error(run: FamilyRun, cutoff: float, priors, forecast) -> Optional[float]:
+    """ln(final/forecast) of `run`'s final loss forecast from `cutoff` of its planned steps with
+    `priors` by `forecast` (the package's forecast(): the replays must be exactly what a user
+    gets); None when too few points are seen there or no forecast is made."""
+    steps, losses = run.seen(cutoff)
     final = run.final_loss
-    for cut in FAMILY_CUTOFFS:
-        steps, losses = run.seen(cut)
-        if len(steps) < MIN_POINTS_SEEN or not (final > 0):
-            continue
-        fc = forecast(steps, losses, target_step=run.final_step, lr=run.lr, priors=priors)
-        if fc.ok and fc.loss > 0:
-            cuts.append(cut)
-            errors.append(math.log(final / fc.loss))
-    return FamilyReplay(run.run_id, tuple(cuts), tuple(errors))
+    if len(steps) < MIN_POINTS_SEEN or not final > 0:
+        return None
+    fc = forecast(steps, losses, target_step=run.final_step, lr=run.lr, priors=priors)
+    return math.log(final / fc.loss) if fc.ok and fc.loss > 0 else None
+
+
+def replay_cutoff(fraction: float) -> Optional[float]:
+    """The replayed fraction (FAMILY_CUTOFFS) a forecast from `fraction` of its run is calibrated
+    at: the nearest within half a step; beyond the last, the last (a shorter horizon); None for a
+    forecast from the first 5% of a run."""
+    step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
+    target = min(fraction, FAMILY_CUTOFFS[-1])
+    nearest = min(FAMILY_CUTOFFS, key=lambda c: abs(c - target))
+    return nearest if abs(nearest - target) <= step / 2 + 1e-9 else None
 
 
 @dataclass(frozen=True)
@@ -130,38 +127,60 @@ class FamilyAdjustment:
         return new_mid, np.minimum(new_low, new_mid), np.maximum(new_high, new_mid)
 
 
-@dataclass(frozen=True)
 class Family:
-    """The replays of a family's finished runs under one set of priors (`learn_family`).
+    """A family's finished runs and the priors their replays are made under (`learn_family`).
+    A replay (one run forecast again from one fraction of its planned steps) is made the first time
+    a forecast needs it and kept in `cache` (a dict-like keyed by (FamilyRun.key(), repr(priors),
+    cutoff)), so a family costs one forecast a run at each tenth of the run it is used at.
     `adjustment(fraction, confidence)` is what forecast(..., family=) applies; `without(run_id)`
     leaves a run out (the run being forecast is never its own family)."""
 
-    replays: Tuple[FamilyReplay, ...]
-    priors: object
-    skipped: Tuple[str, ...] = ()  # runs left out, with the reason
+    def __init__(self, runs: Sequence[FamilyRun], priors, forecast, cache=None, skipped: Sequence[str] = ()):
+        self.runs = tuple(runs)
+        self.priors = priors
+        self.forecast = forecast
+        self.cache = {} if cache is None else cache
+        self.skipped = tuple(skipped)  # the runs left out when it was read, with the reason
 
     @property
     def n_runs(self) -> int:
-        return len(self.replays)
+        return len(self.runs)
+
+    def _subset(self, runs) -> "Family":
+        return Family(runs, self.priors, self.forecast, self.cache, self.skipped)
 
     def without(self, run_id: Optional[str]) -> "Family":
         if run_id is None:
             return self
-        return Family(tuple(r for r in self.replays if r.run_id != str(run_id)), self.priors, self.skipped)
+        return self._subset(tuple(r for r in self.runs if r.run_id != str(run_id)))
+
+    def only(self, run_ids) -> "Family":
+        """The family of these runs alone."""
+        keep = {str(i) for i in run_ids}
+        return self._subset(tuple(r for r in self.runs if r.run_id in keep))
 
     def errors_at(self, fraction: float) -> np.ndarray:
-        """Each run's error at its replayed fraction nearest `fraction`, when within half a step of
-        FAMILY_CUTOFFS (none for a forecast from the first 5% of a run)."""
-        step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
+        """The runs' replay errors at the replayed fraction for `fraction` (`replay_cutoff`)."""
+        cutoff = replay_cutoff(fraction)
+        if cutoff is None:
+            return np.zeros(0)
         out = []
-        for r in self.replays:
-            if not r.cutoffs:
-                continue
-            i = int(np.argmin(np.abs(np.asarray(r.cutoffs) - fraction)))
-            # beyond the last replayed fraction the last one stands in (a shorter horizon, in units of h)
-            if abs(r.cutoffs[i] - min(fraction, FAMILY_CUTOFFS[-1])) <= step / 2 + 1e-9:
-                out.append(r.errors[i])
+        for run in self.runs:
+            key = (run.key(), repr(self.priors), cutoff)
+            if key in self.cache:
+                error = self.cache[key]
+            else:
+                error = replay_error(run, cutoff, self.priors, self.forecast)
+                self.cache[key] = error
+            if error is not None:
+                out.append(error)
         return np.asarray(out, float)
+
+    def replay_all(self) -> "Family":
+        """Every replay made now (at every fraction of FAMILY_CUTOFFS) rather than when first needed."""
+        for cutoff in FAMILY_CUTOFFS:
+            self.errors_at(cutoff)
+        return self
 
     def adjustment(self, fraction: float, confidence: float) -> Optional[FamilyAdjustment]:
         """The shift and interval at this fraction of the run (t_c/T), or None without family replays there."""
@@ -177,19 +196,5 @@ class Family:
         q_high = float(np.quantile(rest, min((1.0 - tail) * (n + 1) / n, 1.0)))
         return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + FAMILY_PRIOR_RUNS))
 
-
-def replayed_family(runs: Sequence[FamilyRun], priors, forecast, cache=None) -> Family:
-    """The Family of `runs` under `priors`: every run replayed by `forecast` (`replay_run`); `cache`,
-    a dict-like keyed by (FamilyRun.key(), repr(priors)) → FamilyReplay, spares the replays already made."""
-    replays = []
-    for run in runs:
-        key = (run.key(), repr(priors))
-        replay = cache.get(key) if cache is not None else None
-        if replay is None:
-            replay = replay_run(run, priors, forecast)
-            if cache is not None:
-                cache[key] = replay
-        elif replay.run_id != run.run_id:
-            replay = FamilyReplay(run.run_id, replay.cutoffs, replay.errors)
-        replays.append(replay)
-    return Family(tuple(replays), priors)
+    def __repr__(self) -> str:
+        return f"Family({self.n_runs} runs, {len(self.skipped)} left out)"
