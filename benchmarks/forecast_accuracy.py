@@ -40,6 +40,7 @@ from doc_tables import read_data, report_check, stale_blocks, write_block, write
 from gate_replay import gate_defaults, print_replay, replay, replay_all, replay_table
 from scaling_callback.core.forecast import (DEFAULT_PRIORS, DropPrior, Family, FamilyRun, ForecastPriors, forecast,
                                            learn_family)
+from scaling_callback.core.forecast.family import FAMILY_PRIOR_RUNS
 from scaling_callback.core.forecast.law import decay_fraction
 from scaling_callback.core.forecast.learning import learn_priors, run_schedule, start_priors
 from scaling_callback.core.robust import huber_fit
@@ -360,7 +361,7 @@ def learn_loso(sources, nats: bool) -> dict:
     return loso
 
 
-def source_families(runs, loso) -> dict:
+def source_families(runs, loso, prior_runs: float = FAMILY_PRIOR_RUNS) -> dict:
     """{source: the Family of its runs} under the priors learnt without the source (DEFAULT_PRIORS
     with --no-loso): each run is then forecast with the other runs of its source as its family
     (leave one run out: `Family.without`)."""
@@ -369,7 +370,8 @@ def source_families(runs, loso) -> dict:
         t0 = time.perf_counter()
         members = [FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]), r.final_step, r.lr)
                    for r in runs if r.source == source]
-        families[source] = learn_family(members, loso.get(source, DEFAULT_PRIORS)).replay_all()
+        family = learn_family(members, loso.get(source, DEFAULT_PRIORS))
+        families[source] = Family(family.runs, family.priors, forecast, family.cache, prior_runs=prior_runs).replay_all()
         print(f"# family of {source}: {len(members)} runs replayed [{time.perf_counter() - t0:.0f} s]", flush=True)
     return families
 
@@ -382,6 +384,8 @@ def parse_args(argv):
     ap.add_argument("--family", action="store_true",
                     help="also forecast every run with the other runs of its source as its family (leave one run "
                          "out), under the priors learnt without the source (method 'family')")
+    ap.add_argument("--family-prior-runs", type=float, default=FAMILY_PRIOR_RUNS, metavar="W",
+                    help=f"with --family: the defaults' weight in runs, λ = n/(n + W) (default {FAMILY_PRIOR_RUNS:g})")
     ap.add_argument("--family-size", type=int, metavar="K",
                     help="with --family: only the K other runs of the source nearest in run-id order (a small family)")
     ap.add_argument("--all-runs", action="store_true",
@@ -399,6 +403,7 @@ def parse_args(argv):
     if args.family_size is not None and args.family_size < 1:
         ap.error("--family-size must be at least 1")
     if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats or args.family_size
+                            or args.family_prior_runs != FAMILY_PRIOR_RUNS
                             or list(args.sources) != list(SOURCES) or args.max_runs != MAX_RUNS):
         ap.error("--write-docs writes the default run's tables: no other option")
     return args
@@ -418,7 +423,7 @@ def main(argv=None):
             out["loso"] = loso[source]
         return out
 
-    families = source_families(runs, loso) if args.family else None
+    families = source_families(runs, loso, args.family_prior_runs) if args.family else None
     results, seconds, laws = score(runs, priors_for, families, args.family_size)
     methods = ["power", "in-sample"] + (["loso"] if loso else []) + (["family"] if families else [])
     print(f"\n{len(runs)} runs: " + ", ".join(f"{s} {sum(r.source == s for r in runs)}" for s in args.sources))

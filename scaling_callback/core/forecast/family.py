@@ -36,8 +36,9 @@ __all__ = ["FamilyRun", "Family", "FamilyAdjustment", "replay_error", "replay_cu
 FAMILY_CUTOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_POINTS_SEEN = 3  # the fewest validation points a replay is made from (as learning.MIN_POINTS_SEEN)
 # The weight of the defaults, in family runs: λ = n/(n + FAMILY_PRIOR_RUNS); chosen by
-# `python3 benchmarks/forecast_accuracy.py --family --family-size K` (docs/forecast.md, "Family
-# mode"): with 2-3 runs a lighter default weight under-covered, with whole families it made no difference.
+# `python3 benchmarks/forecast_accuracy.py --family --family-size K --family-prior-runs W`
+# (docs/forecast.md, "Family mode"): with 2-3 runs a lighter weight under-covered, with whole
+# families it made no difference.
 FAMILY_PRIOR_RUNS = 4.0
 
 
@@ -135,8 +136,10 @@ class Family:
     `adjustment(fraction, confidence)` is what forecast(..., family=) applies; `without(run_id)`
     leaves a run out (the run being forecast is never its own family)."""
 
-    def __init__(self, runs: Sequence[FamilyRun], priors, forecast, cache=None, skipped: Sequence[str] = ()):
+    def __init__(self, runs: Sequence[FamilyRun], priors, forecast, cache=None, skipped: Sequence[str] = (),
+                 prior_runs: float = FAMILY_PRIOR_RUNS):
         self.runs = tuple(runs)
+        self.prior_runs = float(prior_runs)  # the defaults' weight, in runs: λ = n/(n + prior_runs)
         self.priors = priors
         self.forecast = forecast
         self.cache = {} if cache is None else cache
@@ -147,7 +150,7 @@ class Family:
         return len(self.runs)
 
     def _subset(self, runs) -> "Family":
-        return Family(runs, self.priors, self.forecast, self.cache, self.skipped)
+        return Family(runs, self.priors, self.forecast, self.cache, self.skipped, self.prior_runs)
 
     def without(self, run_id: Optional[str]) -> "Family":
         if run_id is None:
@@ -194,7 +197,7 @@ class Family:
         # split-conformal levels with the finite-sample correction (n+1)/n, clipped to the data's range
         q_low = float(np.quantile(rest, min(max(tail * (n + 1) / n - 1.0 / n, 0.0), 1.0)))
         q_high = float(np.quantile(rest, min((1.0 - tail) * (n + 1) / n, 1.0)))
-        return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + FAMILY_PRIOR_RUNS))
+        return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + self.prior_runs))
 
     def __repr__(self) -> str:
         return f"Family({self.n_runs} runs, {len(self.skipped)} left out)"
