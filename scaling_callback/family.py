@@ -8,9 +8,10 @@ written by the callback, as the `Family` forecast(..., family=) uses (core/forec
 A run counts when its last validation reached its planned end (within PLANNED_END_TOLERANCE):
 a CSV run's planned end is its last row unless a runs CSV (`runs_csv`, columns run_id and
 planned_steps) says otherwise; a log dir's is the one the callback saved beside its events.
-The replays of each run are cached on disk (`cache_dir`, by default $SCALING_CALLBACK_CACHE or
-~/.cache/scaling-callback), keyed by the run's curve and the priors, so that a forecast at every
-validation, or a command run once per run of a file, replays each family run once.
+The replays of each run (the run forecast again from a tenth of its planned steps, when a forecast
+first needs it) are cached on disk (`cache_dir`, by default $SCALING_CALLBACK_CACHE or
+~/.cache/scaling-callback), keyed by the run's curve, the priors and the fraction, so that a
+forecast at every validation, or a command run once per run of a file, replays each once.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import numpy as np
 
 from . import __version__
 from .core.forecast import DEFAULT_PRIORS, Family, FamilyRun, learn_family
-from .core.forecast.family import FamilyReplay
 from .io import Curve, PathLike, read_curves, run_dirs
 from .runs import MIN_VALIDATIONS, PLANNED_END_TOLERANCE
 
@@ -41,8 +41,9 @@ def default_cache_dir() -> Optional[str]:
 
 
 class ReplayCache:
-    """A dict-like of FamilyReplays on disk, one small JSON file a replay, keyed by (run key,
-    priors) and this package's version; every failure to read or write is a miss, never an error."""
+    """A dict-like of replay errors (float, or None where no forecast was made) on disk, one small
+    JSON file each, keyed by (run key, priors, cutoff) and this package's version, over a dict in
+    memory; every failure to read or write the disk is a miss, never an error."""
 
     def __init__(self, directory: Optional[str]):
         self.directory = None if directory is None else os.path.join(directory, "family-replays")
@@ -54,21 +55,27 @@ class ReplayCache:
         digest = hashlib.sha1(repr((key, __version__)).encode()).hexdigest()
         return os.path.join(self.directory, digest + ".json")
 
-    def get(self, key):
+    def __contains__(self, key) -> bool:
         if key in self.memory:
-            return self.memory[key]
+            return True
         path = self._path(key)
         try:
             with open(path) as fh:
-                body = json.load(fh)
-            replay = FamilyReplay(body["run_id"], tuple(body["cutoffs"]), tuple(body["scores"]))
+                error = json.load(fh)["error"]
         except (OSError, TypeError, ValueError, KeyError):
-            return None
-        self.memory[key] = replay
-        return replay
+            return False
+        if error is not None and not isinstance(error, float):
+            return False
+        self.memory[key] = error
+        return True
 
-    def __setitem__(self, key, replay: FamilyReplay):
-        self.memory[key] = replay
+    def __getitem__(self, key):
+        if key not in self:
+            raise KeyError(key)
+        return self.memory[key]
+
+    def __setitem__(self, key, error: Optional[float]):
+        self.memory[key] = error
         path = self._path(key)
         if path is None:
             return
@@ -76,7 +83,7 @@ class ReplayCache:
             os.makedirs(self.directory, exist_ok=True)
             tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "w") as fh:
-                json.dump({"run_id": replay.run_id, "cutoffs": list(replay.cutoffs), "scores": list(replay.scores)}, fh)
+                json.dump({"error": error}, fh)
             os.replace(tmp, path)
         except OSError:
             pass
@@ -152,7 +159,8 @@ def load_family(paths: Union[PathLike, Iterable[PathLike]], runs_csv: Optional[s
     runs, skipped = family_runs(paths, runs_csv, tag)
     cache = ReplayCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     family = learn_family(runs, DEFAULT_PRIORS if priors is None else priors, cache=cache)
-    return Family(family.replays, family.priors, tuple(skipped))
+    family.skipped = tuple(skipped)
+    return family
 
 
 def family_of(family, priors=None, tag: str = "val_loss") -> Optional[Family]:

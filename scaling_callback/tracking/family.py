@@ -88,7 +88,7 @@ class FamilySource:
         if self._family is None:
             return None, (self._trouble,)
         family = self._family
-        for run_id in {r.run_id for r in family.replays if any(_same_place(r.run_id, d) for d in own)}:
+        for run_id in {r.run_id for r in family.runs if any(_same_place(r.run_id, d) for d in own)}:
             family, self._left_out = family.without(run_id), True
         if family.n_runs == 0:
             self._warn_empty(family, warn)

@@ -49,7 +49,7 @@ from ..status import Status
 from .fit import fitted_posterior
 from .inputs import MAX_STEP, clean_history
 from .law import MIN_RELATIVE_SD, GridPosterior
-from .family import Family, FamilyAdjustment, FamilyRun, replayed_family
+from .family import Family, FamilyAdjustment, FamilyRun
 from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
 from .rising import RisingPosterior
@@ -58,8 +58,8 @@ __all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIOR
            "learn_family"]
 
 CLOCKS_PART_ABOVE = 1e-3  # a rise's two clocks (area, steps) differing by this share at the target earn a note
-FAMILY_CACHE_RUNS = 4096  # replays kept in memory (`REPLAY_CACHE`): a forecast at every validation replays nothing twice
-REPLAY_CACHE: dict = {}  # (FamilyRun.key(), repr(priors)) -> FamilyReplay, for forecast(..., family=[FamilyRun, ...])
+FAMILY_CACHE_REPLAYS = 65536  # replays kept in memory (`REPLAY_CACHE`): a forecast at every validation replays nothing twice
+REPLAY_CACHE: dict = {}  # (FamilyRun.key(), repr(priors), cutoff) -> error, for forecast(..., family=[FamilyRun, ...])
 
 
 @dataclass(frozen=True)
@@ -70,11 +70,7 @@ class FamilyPosterior:
     adjustment: FamilyAdjustment
 
     def band(self, steps, confidence):
-        mid, low, high = self.base.band(steps, confidence)
-        _, low80, high80 = self.base.band(steps, 0.8) if confidence != 0.8 else (mid, low, high)
-        with np.errstate(all="ignore"):
-            h80 = 0.5 * np.log(high80 / low80)
-        return self.adjustment.apply(mid, low, high, h80)
+        return self.adjustment.apply(*self.base.band(steps, confidence))
 
 
 @dataclass(frozen=True)
@@ -280,21 +276,24 @@ def _forecast(post: GridPosterior, target, confidence, notes) -> Forecast:
 
 
 def learn_family(runs: Sequence[FamilyRun], priors: Optional[ForecastPriors] = None, cache=None) -> Family:
-    """The Family of finished `runs` (FamilyRun) for forecast(..., family=): each run forecast again
-    from every tenth of its planned steps under `priors` (DEFAULT_PRIORS); `cache`, a dict-like
-    (FamilyRun.key(), repr(priors)) → FamilyReplay, spares replays already made. About 0.2 s a run.
+    """The Family of finished `runs` (FamilyRun) for forecast(..., family=), under `priors`
+    (DEFAULT_PRIORS): each run is forecast again from the tenth of its planned steps nearest the
+    fraction a forecast is made from, when first needed (about 20 ms a run; `Family.replay_all`
+    makes them all now); `cache`, a dict-like (FamilyRun.key(), repr(priors), cutoff) → error,
+    keeps them (in memory by default; `scaling_callback.load_family` keeps them on disk).
 
-    >>> family = learn_family([FamilyRun("a", steps_a, losses_a, final_step=1000, lr=None)])  # doctest: +SKIP
+        family = learn_family([FamilyRun("a", steps_a, losses_a, final_step=1000)])
+        fc = forecast(steps, losses, target_step=1000, family=family)
     """
-    return replayed_family(runs, DEFAULT_PRIORS if priors is None else priors, forecast, cache)
+    return Family(runs, DEFAULT_PRIORS if priors is None else priors, forecast, cache)
 
 
 def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
     """`fc` with the family's shift and interval at this fraction of the run (family.py), and a note."""
     if not isinstance(family, Family):
-        family = learn_family(list(family), priors, cache=REPLAY_CACHE)
-        if len(REPLAY_CACHE) > FAMILY_CACHE_RUNS:
+        if len(REPLAY_CACHE) > FAMILY_CACHE_REPLAYS:
             REPLAY_CACHE.clear()
+        family = learn_family(list(family), priors, cache=REPLAY_CACHE)
     elif family.priors != priors:
         return _failed(Status.BAD_INPUT, "the family was learnt under other priors than this forecast's: learn it "
                        "again with these priors (learn_family(runs, priors))", fc.target_step, fc.confidence,
@@ -305,14 +304,9 @@ def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
                 f"planned steps; the forecast is the defaults'")
         return dataclasses.replace(fc, notes=fc.notes + (note,))
     post = FamilyPosterior(fc._posterior, adjustment)
-    low80, high80 = (fc.low, fc.high) if fc.confidence == 0.8 else \
-        fc._posterior.band(np.array([fc.target_step], float), 0.8)[1:]
-    with np.errstate(all="ignore"):
-        h80 = 0.5 * np.log(np.asarray(high80, float) / np.asarray(low80, float))
-    mid, low, high = (np.atleast_1d(v) for v in adjustment.apply(fc.loss, fc.low, fc.high, h80))
+    mid, low, high = (float(v) for v in adjustment.apply(fc.loss, fc.low, fc.high))
     note = (f"family: {adjustment.n_runs} family run(s) forecast again from {fraction:.0%} of their planned steps "
             f"informed this forecast (weight {adjustment.weight:.2f} against the defaults): shifted by "
-            f"{float(mid[0]) / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → "
-            f"{float(low[0]):.4g}–{float(high[0]):.4g}")
-    return dataclasses.replace(fc, loss=float(mid[0]), low=float(low[0]), high=float(high[0]),
+            f"{mid / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → {low:.4g}–{high:.4g}")
+    return dataclasses.replace(fc, loss=mid, low=low, high=high,
                                notes=fc.notes + (note,), family_runs=adjustment.n_runs, _posterior=post)

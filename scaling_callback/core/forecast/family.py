@@ -6,19 +6,19 @@ of its planned steps, with the same priors (`replay_run`). Within a family the r
 exchangeable, so the errors of those replays at the fraction of the run the forecast is made
 from tell (split-conformal calibration, Vovk et al. 2005, "Algorithmic learning in a random
 world", ch. 2) both the bias the priors leave on such runs (a decay that drops more than the
-prior says, an exponent the prior places too low) and how far the forecast may still be off.
-Each replay's error is measured in units of its own interval's half-width h (a normalised
-conformal score, Papadopoulos et al. 2008, "Normalized nonconformity measures for regression
-conformal prediction"), so that a run forecast from few points or across a long horizon keeps a
-wide band and one its family shows predictable gets a narrow one:
+prior says, an exponent the prior places too low) and how far the forecast may still be off:
 
-    r_j = ln(final_j / forecast_j) / h_j,     b = median(r_j),
-    forecast' = forecast · exp(λ·b·h),  ends' = forecast' · exp(q·h) blended (weight λ) with the ends
-    without the family,  λ = n/(n + FAMILY_PRIOR_RUNS)
+    e_j = ln(final_j / forecast_j),     b = median(e_j),
+    forecast' = forecast · exp(λ·b),  ends' = forecast' · exp(q) blended (weight λ, in log units)
+    with the ends without the family, shifted alike,  λ = n/(n + FAMILY_PRIOR_RUNS)
 
-q the conformal quantiles of r_j − b, n the family runs replayed at that fraction: with one or
-two runs the forecast stays close to the defaults. The replays are cached per run
-(`FamilyReplay`), so that leaving one run out, or adding one, costs nothing more.
+q the conformal quantiles of e_j − b, n the family runs replayed at that fraction: with one or
+two runs the forecast stays close to the defaults. (Scores normalised by each replay's own
+interval width, Papadopoulos et al. 2008, were as sharp with whole families and blew up with
+ten-run families where a run's width was far from its family's:
+benchmarks/forecast_accuracy.py --family, docs/forecast.md, "Family mode".) Each replay is made
+when a forecast first needs it and cached per run and fraction, so that leaving one run out, or
+adding one, costs nothing more.
 """
 from __future__ import annotations
 
@@ -29,16 +29,17 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["FamilyRun", "FamilyReplay", "Family", "replay_run", "replayed_family", "FAMILY_CUTOFFS"]
+__all__ = ["FamilyRun", "Family", "FamilyAdjustment", "replay_error", "replay_cutoff", "FAMILY_CUTOFFS"]
 
 # The fractions of a family run's planned steps it is forecast again from: every tenth, so that a
 # forecast at any point of the run finds replays within 5% of its own fraction.
 FAMILY_CUTOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_POINTS_SEEN = 3  # the fewest validation points a replay is made from (as learning.MIN_POINTS_SEEN)
 # The weight of the defaults, in family runs: λ = n/(n + FAMILY_PRIOR_RUNS); chosen by
-# `python3 benchmarks/forecast_accuracy.py --family --family-sizes` (docs/forecast.md, "Family mode").
+# `python3 benchmarks/forecast_accuracy.py --family --family-size K --family-prior-runs W`
+# (docs/forecast.md, "Family mode"): with 2-3 runs a lighter weight under-covered, with whole
+# families it made no difference.
 FAMILY_PRIOR_RUNS = 4.0
-MIN_HALF_WIDTH = 1e-6  # h's floor (relative): a replay whose interval collapsed scores as if this wide
 
 
 @dataclass(frozen=True)
@@ -79,44 +80,32 @@ class FamilyRun:
         return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class FamilyReplay:
-    """One family run forecast again from FAMILY_CUTOFFS: at each fraction `cutoffs[i]`, the score
-    r = ln(final/forecast)/h (h the forecast's own 80% half-width in log units)."""
-
-    run_id: str
-    cutoffs: Tuple[float, ...]
-    scores: Tuple[float, ...]
-
-
-def replay_run(run: FamilyRun, priors, forecast) -> FamilyReplay:
-    """Forecast `run`'s final loss from each of FAMILY_CUTOFFS of its planned steps with `priors`
-    by `forecast` (the package's forecast(): the replays must be exactly what a user gets)."""
-    cuts, scores = [], []
+def replay_error(run: FamilyRun, cutoff: float, priors, forecast) -> Optional[float]:
+    """ln(final/forecast) of `run`'s final loss forecast from `cutoff` of its planned steps with
+    `priors` by `forecast` (the package's forecast(): the replays must be exactly what a user
+    gets); None when too few points are seen there or no forecast is made."""
+    steps, losses = run.seen(cutoff)
     final = run.final_loss
-    for cut in FAMILY_CUTOFFS:
-        steps, losses = run.seen(cut)
-        if len(steps) < MIN_POINTS_SEEN or not (final > 0):
-            continue
-        fc = forecast(steps, losses, target_step=run.final_step, lr=run.lr, priors=priors)
-        h = _half_width(fc.loss, fc.low, fc.high) if fc.ok else math.nan
-        if np.isfinite(h):
-            cuts.append(cut)
-            scores.append(math.log(final / fc.loss) / h)
-    return FamilyReplay(run.run_id, tuple(cuts), tuple(scores))
+    if len(steps) < MIN_POINTS_SEEN or not final > 0:
+        return None
+    fc = forecast(steps, losses, target_step=run.final_step, lr=run.lr, priors=priors)
+    return math.log(final / fc.loss) if fc.ok and fc.loss > 0 else None
 
 
-def _half_width(mid, low, high) -> float:
-    """The interval's half-width in log units, ½·ln(high/low); NaN when it has none."""
-    if not (low > 0 and high > 0 and mid > 0):
-        return math.nan
-    return max(0.5 * math.log(high / low), MIN_HALF_WIDTH)
+def replay_cutoff(fraction: float) -> Optional[float]:
+    """The replayed fraction (FAMILY_CUTOFFS) a forecast from `fraction` of its run is calibrated
+    at: the nearest within half a step; beyond the last, the last (a shorter horizon); None for a
+    forecast from the first 5% of a run."""
+    step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
+    target = min(fraction, FAMILY_CUTOFFS[-1])
+    nearest = min(FAMILY_CUTOFFS, key=lambda c: abs(c - target))
+    return nearest if abs(nearest - target) <= step / 2 + 1e-9 else None
 
 
 @dataclass(frozen=True)
 class FamilyAdjustment:
     """What the family says at one fraction of the run: the shift b and the conformal quantiles
-    (q_low, q_high) of r − b, in units of h; λ, the family's weight against the defaults."""
+    (q_low, q_high) of e − b, in log units; λ, the family's weight against the defaults."""
 
     n_runs: int
     bias: float
@@ -124,57 +113,81 @@ class FamilyAdjustment:
     q_high: float
     weight: float
 
-    def apply(self, mid, low, high, h80):
-        """(mid, low, high) shifted by exp(λ·b·h) and, with two runs or more, the ends blended
-        (weight λ, in log units) with the family's own m'·exp(q·h); h80: the half-width in log units
-        of the 80% interval without the family (what the replays' scores are measured in)."""
-        mid, low, high, h = (np.asarray(v, float) for v in (mid, low, high, h80))
+    def apply(self, mid, low, high):
+        """(mid, low, high) shifted by exp(λ·b) and, with two runs or more, the ends blended
+        (weight λ, in log units) with the family's own m'·exp(q); arrays or floats."""
+        mid, low, high = (np.asarray(v, float) for v in (mid, low, high))
         lam = self.weight
-        with np.errstate(all="ignore"):
-            shift = np.exp(lam * self.bias * h)
-            new_mid, new_low, new_high = mid * shift, low * shift, high * shift
-            if self.n_runs >= 2:
-                new_low = np.exp(lam * (np.log(new_mid) + self.q_low * h) + (1 - lam) * np.log(new_low))
-                new_high = np.exp(lam * (np.log(new_mid) + self.q_high * h) + (1 - lam) * np.log(new_high))
-        ok = np.isfinite(h) & np.isfinite(new_low) & np.isfinite(new_high) & (low > 0)
-        return (np.where(ok, new_mid, mid), np.where(ok, np.minimum(new_low, new_mid), low),
-                np.where(ok, np.maximum(new_high, new_mid), high))
+        shift = math.exp(lam * self.bias)
+        new_mid, new_low, new_high = mid * shift, low * shift, high * shift
+        if self.n_runs >= 2:
+            with np.errstate(all="ignore"):
+                new_low = np.exp(lam * (np.log(new_mid) + self.q_low) + (1 - lam) * np.log(new_low))
+                new_high = np.exp(lam * (np.log(new_mid) + self.q_high) + (1 - lam) * np.log(new_high))
+            new_low = np.where(low > 0, new_low, low * shift)  # a lower end at 0 stays there
+        return new_mid, np.minimum(new_low, new_mid), np.maximum(new_high, new_mid)
 
 
-@dataclass(frozen=True)
 class Family:
-    """The replays of a family's finished runs under one set of priors (`learn_family`).
+    """A family's finished runs and the priors their replays are made under (`learn_family`).
+    A replay (one run forecast again from one fraction of its planned steps) is made the first time
+    a forecast needs it and kept in `cache` (a dict-like keyed by (FamilyRun.key(), repr(priors),
+    cutoff)), so a family costs one forecast a run at each tenth of the run it is used at.
     `adjustment(fraction, confidence)` is what forecast(..., family=) applies; `without(run_id)`
     leaves a run out (the run being forecast is never its own family)."""
 
-    replays: Tuple[FamilyReplay, ...]
-    priors: object
-    skipped: Tuple[str, ...] = ()  # runs left out, with the reason
+    def __init__(self, runs: Sequence[FamilyRun], priors, forecast, cache=None, skipped: Sequence[str] = (),
+                 prior_runs: float = FAMILY_PRIOR_RUNS):
+        self.runs = tuple(runs)
+        self.prior_runs = float(prior_runs)  # the defaults' weight, in runs: λ = n/(n + prior_runs)
+        self.priors = priors
+        self.forecast = forecast
+        self.cache = {} if cache is None else cache
+        self.skipped = tuple(skipped)  # the runs left out when it was read, with the reason
 
     @property
     def n_runs(self) -> int:
-        return len(self.replays)
+        return len(self.runs)
+
+    def _subset(self, runs) -> "Family":
+        return Family(runs, self.priors, self.forecast, self.cache, self.skipped, self.prior_runs)
 
     def without(self, run_id: Optional[str]) -> "Family":
         if run_id is None:
             return self
-        return Family(tuple(r for r in self.replays if r.run_id != str(run_id)), self.priors, self.skipped)
+        return self._subset(tuple(r for r in self.runs if r.run_id != str(run_id)))
 
-    def scores_at(self, fraction: float) -> np.ndarray:
-        """Each run's score at the replayed fraction nearest `fraction` (within half a step of FAMILY_CUTOFFS)."""
-        step = FAMILY_CUTOFFS[1] - FAMILY_CUTOFFS[0]
+    def only(self, run_ids) -> "Family":
+        """The family of these runs alone."""
+        keep = {str(i) for i in run_ids}
+        return self._subset(tuple(r for r in self.runs if r.run_id in keep))
+
+    def errors_at(self, fraction: float) -> np.ndarray:
+        """The runs' replay errors at the replayed fraction for `fraction` (`replay_cutoff`)."""
+        cutoff = replay_cutoff(fraction)
+        if cutoff is None:
+            return np.zeros(0)
         out = []
-        for r in self.replays:
-            if not r.cutoffs:
-                continue
-            i = int(np.argmin(np.abs(np.asarray(r.cutoffs) - fraction)))
-            if abs(r.cutoffs[i] - min(max(fraction, FAMILY_CUTOFFS[0]), FAMILY_CUTOFFS[-1])) <= step / 2 + 1e-9:
-                out.append(r.scores[i])
+        for run in self.runs:
+            key = (run.key(), repr(self.priors), cutoff)
+            if key in self.cache:
+                error = self.cache[key]
+            else:
+                error = replay_error(run, cutoff, self.priors, self.forecast)
+                self.cache[key] = error
+            if error is not None:
+                out.append(error)
         return np.asarray(out, float)
+
+    def replay_all(self) -> "Family":
+        """Every replay made now (at every fraction of FAMILY_CUTOFFS) rather than when first needed."""
+        for cutoff in FAMILY_CUTOFFS:
+            self.errors_at(cutoff)
+        return self
 
     def adjustment(self, fraction: float, confidence: float) -> Optional[FamilyAdjustment]:
         """The shift and interval at this fraction of the run (t_c/T), or None without family replays there."""
-        r = self.scores_at(fraction)
+        r = self.errors_at(fraction)
         n = len(r)
         if n == 0:
             return None
@@ -184,21 +197,7 @@ class Family:
         # split-conformal levels with the finite-sample correction (n+1)/n, clipped to the data's range
         q_low = float(np.quantile(rest, min(max(tail * (n + 1) / n - 1.0 / n, 0.0), 1.0)))
         q_high = float(np.quantile(rest, min((1.0 - tail) * (n + 1) / n, 1.0)))
-        return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + FAMILY_PRIOR_RUNS))
+        return FamilyAdjustment(n, bias, min(q_low, 0.0), max(q_high, 0.0), n / (n + self.prior_runs))
 
-
-def replayed_family(runs: Sequence[FamilyRun], priors, forecast, cache=None) -> Family:
-    """The Family of `runs` under `priors`: every run replayed by `forecast` (`replay_run`); `cache`,
-    a dict-like keyed by (FamilyRun.key(), repr(priors)) → FamilyReplay, spares the replays already made."""
-    replays = []
-    for run in runs:
-        key = (run.key(), repr(priors))
-        replay = cache.get(key) if cache is not None else None
-        if replay is None:
-            replay = replay_run(run, priors, forecast)
-            if cache is not None:
-                cache[key] = replay
-        elif replay.run_id != run.run_id:
-            replay = FamilyReplay(run.run_id, replay.cutoffs, replay.scores)
-        replays.append(replay)
-    return Family(tuple(replays), priors)
+    def __repr__(self) -> str:
+        return f"Family({self.n_runs} runs, {len(self.skipped)} left out)"
