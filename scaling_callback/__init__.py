@@ -34,6 +34,11 @@ _PUBLIC = {
     "assess": "core.assess",
     "Assessment": "core.assess",
     "ForecastRecord": "core.history",
+    # the run's family (earlier runs, a sweep, a ladder) sharpens its forecast
+    "Family": "core.forecast",
+    "FamilyRun": "core.forecast",
+    "learn_family": "core.forecast",
+    "load_family": "family",
     # laws across runs
     "fit_scaling_law": "core.crossrun",
     "ScalingLawFit": "core.crossrun",

@@ -1,6 +1,6 @@
 """The `scaling-callback` command line: one subcommand per task (numpy side only, starts fast).
 
-    scaling-callback forecast FILE [--run RUN_ID] [--upto STEP] [--at STEP] [--json] [--tag TAG]
+    scaling-callback forecast FILE [--run RUN_ID] [--upto STEP] [--at STEP] [--json] [--tag TAG] [--family PATH ...]
     scaling-callback fit RUN [RUN ...] [--form chinchilla|kaplan|muennighoff] [--holdout RUN ...]
                          [--json] [--save FIT.json] [--plot FILE]
     scaling-callback plan (--compute FLOPS | --loss LOSS) --fit FIT.json [--inference-tokens T]

@@ -45,7 +45,10 @@ def run(args) -> int:
         return 2
     at = curve.last_step if args.at is None else args.at
     steps, losses = curve.observed(args.upto)
-    fc = forecast(steps, losses, lr=curve.lr_knots(), target_step=at, confidence=args.confidence)
+    family = _family(args, curve)
+    if isinstance(family, int):
+        return family
+    fc = forecast(steps, losses, lr=curve.lr_knots(), target_step=at, confidence=args.confidence, family=family)
     notes = list(curve.notes) + list(fc.notes)  # the reader's first: what it changed to read the run
     if args.json:
         out = {"run": curve.run_id, "upto": args.upto, "at": at}
@@ -58,6 +61,26 @@ def run(args) -> int:
         for note in curve.notes:
             print(f"note: {note}")
     return 0 if fc.ok else 1
+
+
+def _family(args, curve):
+    """The Family of --family without the run being forecast (its run id in a CSV, its path as a
+    log dir), None without --family, or 2 (the exit status) when it cannot be read."""
+    if not args.family:
+        return None
+    from ..family import load_family
+
+    try:
+        family = load_family(args.family, runs_csv=args.family_runs, tag=args.tag)
+    except (OSError, ValueError, KeyError) as exc:
+        exc = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"scaling-callback forecast: cannot read the family: {exc}", file=sys.stderr)
+        return 2
+    own = os.path.abspath(args.file) if os.path.isdir(args.file) else curve.run_id
+    family = family.without(own)
+    if os.path.isdir(args.file):  # a log dir given as the parent of its version folder, or as the folder
+        family = family.without(os.path.abspath(os.path.join(args.file, curve.run_id)))
+    return family
 
 
 def _print_forecast(curve, fc, n_steps: int, at: int, upto, notes) -> None:
@@ -97,4 +120,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--tag", default="val_loss", help="TensorBoard scalar with the loss (default val_loss)")
     p.add_argument("--lr-tag", default=None, help="TensorBoard scalar with the learning rate, if logged")
     p.add_argument("--confidence", type=float, default=0.8, help="interval probability (default 0.8)")
+    p.add_argument("--family", nargs="+", metavar="PATH",
+                   help="the run's family: curve CSVs and/or callback log dirs of finished runs of the same "
+                        "recipe (a sweep, a ladder, earlier versions); the run being forecast is left out "
+                        "(same run id, or same log dir). Sharpens the forecast: docs/forecast.md, \"Family mode\"")
+    p.add_argument("--family-runs", metavar="RUNS_CSV",
+                   help="a CSV with columns run_id,planned_steps for the --family CSVs (default: each run ends "
+                        "at its last row)")
     p.set_defaults(func=run)

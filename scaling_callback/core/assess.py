@@ -78,6 +78,8 @@ def _summary(fc: Optional[Forecast], reason: Optional[str], step: int, skipped: 
                f"{fc.law} law, exponent {fc.exponent:.3g}, from {fc.n_points} points")
     if skipped:
         msg += f"; {skipped} non-finite validation loss(es) skipped"
+    if fc.family_runs:
+        msg += f"; family: {fc.family_runs} run{'s' if fc.family_runs > 1 else ''} informed this forecast"
     return ForecastSummary(True, False, msg + ".")
 
 
@@ -95,6 +97,7 @@ def assess(
     notes: Sequence[str] = (),
     no_target_reason: str = "there is no step to forecast",
     previous_stop: Optional[int] = None,
+    family=None,
 ) -> Assessment:
     """Forecast the monitored loss at `target_step` from `history` and advise.
 
@@ -110,6 +113,9 @@ def assess(
     previous_stop: the stop step recommended at the previous validation, kept while the
         forecast's interval admits it (`advice.recommended_stop`'s `band`), so the recommended
         stop does not zigzag between validations.
+    family: the run's family (a `Family` without this run, or a list of finished `FamilyRun`s),
+        passed to forecast(..., family=); with it, forecast/family_runs is logged and the summary
+        says how many family runs informed the forecast.
 
     Non-finite validation losses are skipped (and counted). Raises only on a programming
     error; a forecast that cannot be made is an Assessment whose record says why.
@@ -129,9 +135,11 @@ def assess(
     else:
         target = int(target_step)
         start = time.perf_counter()
-        fc = forecast(steps, val, target_step=target, lr=lr, confidence=confidence)
+        fc = forecast(steps, val, target_step=target, lr=lr, confidence=confidence, family=family)
         fit_seconds = time.perf_counter() - start
         metrics.update({tags.FORECAST_OK: float(fc.ok), tags.FINAL_STEP: float(target), tags.FIT_SECONDS: fit_seconds})
+        if family is not None and fc.ok:
+            metrics[tags.FAMILY_RUNS] = float(fc.family_runs)
         if fc.ok:
             grid = np.unique(np.rint(np.linspace(min(now, target), target, STOP_GRID_POINTS))).astype(np.int64)
             mid, low, high = fc.predict(grid)

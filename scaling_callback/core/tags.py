@@ -38,6 +38,7 @@ FORECAST_OK = "forecast/ok"
 POINTS_USED = "forecast/points_used"
 POINTS_SKIPPED = "forecast/points_skipped"
 FIT_SECONDS = "forecast/fit_seconds"
+FAMILY_RUNS = "forecast/family_runs"  # with family=: the family runs that informed the forecast
 FORECAST_FIGURE = "forecast/figure"  # image
 LOSS_AT_STEP_PREFIX = "forecast/loss_at_step_"  # + the step, for horizons= when the run has no end
 
@@ -117,6 +118,7 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(POINTS_USED, _S, "forecast", "validation points the fit used"),
     Tag(POINTS_SKIPPED, _S, "forecast", "non-finite validation losses skipped"),
     Tag(FIT_SECONDS, _S, "forecast", "wall time of the forecast"),
+    Tag(FAMILY_RUNS, _S, "forecast", "with family=: the family's finished runs whose replays informed the forecast"),
     Tag(LOSS_AT_STEP_PREFIX + "<h>", _S, "forecast", "the forecast at horizon step h (runs without a planned end)"),
     Tag(FORECAST_FIGURE, _I, "forecast", "the forecast figure: observed points, fitted curve, interval band"),
     Tag(RECOMMENDED_STOP, _S, "advice", "the step after which the forecast gains less than min_delta"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -31,6 +31,7 @@ from ..plots import forecast_figure_of
 from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
 from . import identity
 from .accounting import TokenCounter, non_embedding_params as count_non_embedding_params
+from .family import FamilySource
 from .planned import PlannedSchedule, plan_schedule
 from .settings import TrackerSettings, with_settings_signature
 from .state import read_state
@@ -88,10 +89,15 @@ class ScalingTracker:
             callbacks take too; each keyword given overrides its value:
         tokens_in_batch, non_embedding_params, convention, n_layer, n_ctx, d_attn,
         tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence, min_delta,
-        figure_every, fit: the settings, as keywords; what each means, its default and its
+        figure_every, fit, family: the settings, as keywords; what each means, its default and its
             check: `TrackerSettings`. With `fit`, at each forecast the loss the family's law
             expects for N and the planned D is logged beside the forecast (trend/*), with a
             warning when the forecast's interval and the law's do not overlap (`core.crossrun.trend`).
+            With `family` (finished runs of the same recipe: a `Family`, paths of curve CSVs or
+            log dirs, or `FamilyRun`s), read at the first forecast, every forecast is sharpened
+            by the family (`forecast(..., family=)`) and forecast/family_runs says by how many
+            runs; a family run in one of the run's own log dirs (`log_dirs`, the writer's) is
+            left out, and a family without a finished run is one warning.
 
     The advice is kept as state (`core.advice.board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has
@@ -127,6 +133,9 @@ class ScalingTracker:
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
         self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
+        self.log_dirs: Tuple[str, ...] = ()  # the run's own log dirs besides its writer's (adapters set them)
+        self.family_tag = monitor  # the scalar of the family's log dirs holding the loss (adapters set theirs)
+        self._family = FamilySource(self.family)  # read at the first forecast, then kept
         self.logs_throughput = True  # False for all but one of several trackers of one run (the run's own rates)
         self.n_params: Optional[int] = self.non_embedding_params
         self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
@@ -169,6 +178,7 @@ class ScalingTracker:
     min_delta = _setting("min_delta")
     figure_every = _setting("figure_every")
     fit = _setting("fit")
+    family = _setting("family")
 
     @property
     def planned_schedule(self) -> Optional[PlannedSchedule]:
@@ -344,6 +354,10 @@ class ScalingTracker:
         try:
             target, notes = self._target(observation)
             lr = self._lr_knots(target, notes) if target is not None else None
+            family = None
+            if target is not None:
+                family, family_notes = self._family.family(self.own_log_dirs(), self.family_tag, self.warn_once)
+                notes += family_notes
             unique = self.tokens_per_epoch or (observation.tokens / epochs if epochs else None)
             planned_tokens = observation.tokens / step * target if step > 0 and target is not None else None
             assessment = assess(self.history, target_step=target, lr=lr, confidence=self.confidence,
@@ -351,7 +365,7 @@ class ScalingTracker:
                                 planned_tokens=planned_tokens, notes=notes if target is not None else (),
                                 no_target_reason=notes[-1] if target is None else "",
                                 horizons=self._horizons_ahead(observation) if self.planned_steps is None else (),
-                                previous_stop=self.recommended_stop)
+                                previous_stop=self.recommended_stop, family=family)
         except Exception as exc:  # noqa: BLE001 - the training loop must never see it
             reason = f"{type(exc).__name__}: {exc}"
             metrics[tags.FORECAST_OK] = 0.0  # forecast/ok is logged at every validation, failed or not
@@ -374,6 +388,11 @@ class ScalingTracker:
             self.warn_once(f"forecast:{assessment.status.value}", f"no forecast at step {step}: {record.reason} "
                            "(warned once for this kind of reason)")
         return record, assessment
+
+    def own_log_dirs(self) -> Tuple[str, ...]:
+        """Where this run writes its logs: `log_dirs` and its writer's (a family run there is this run)."""
+        get_logdir = getattr(self.writer, "get_logdir", None)
+        return self.log_dirs + ((get_logdir(),) if callable(get_logdir) else ())
 
     def _check_trend(self, observation: Observation, record: ForecastRecord, metrics: Dict[str, float]):
         """The forecast against the family's law (`fit=`): trend/* tags, a warning when off trend.
