@@ -95,13 +95,15 @@ def cooldown_options(steps, losses, starts: Sequence[int], *, planned_lr, planne
 def plan_cooldown(steps, losses, *, planned_lr, planned_end: int, now: Optional[int] = None,
                   recipe: Optional[Cooldown] = None, min_delta: float = 0.01, target_loss: Optional[float] = None,
                   probability: float = DEFAULT_PROBABILITY, candidates: int = CANDIDATE_STARTS,
-                  confidence: float = 0.8, priors=None) -> CooldownPlan:
+                  starts: Optional[Sequence[int]] = None, confidence: float = 0.8, priors=None) -> CooldownPlan:
     """The earliest start of the final cool-down worth taking, over CANDIDATE_STARTS starts from
     `now` (default: the last step with a loss) to the planned start (the plan's own cool-down's,
     or planned_end minus the recipe's length when it has none), each forecast to its own end:
     the earliest whose forecast is within `min_delta` of the reference's (the planned run), or,
     given `target_loss`, the earliest that reaches it with `probability` (its `probability`
-    quantile at or below it). The steps and compute each start saves are in its option."""
+    quantile at or below it). The steps and compute each start saves are in its option.
+    `starts`: the candidate starts to try instead (those before `now` or after the planned start
+    are left out)."""
     if not 0.5 < probability < 1:
         raise ValueError(f"probability must be in (0.5, 1), got {probability!r}")
     if not min_delta > 0:
@@ -118,8 +120,11 @@ def plan_cooldown(steps, losses, *, planned_lr, planned_end: int, now: Optional[
         else None
     reference = _option(*args, planned_start, recipe, planned_end, *extra, schedule=schedule)
     first = int(np.ceil(upto))
-    starts = np.unique(np.rint(np.linspace(first, max(first, planned_start), max(int(candidates), 1))).astype(int))
-    options = tuple(_option(*args, int(st), recipe, planned_end, *extra) for st in starts if st <= planned_start)
+    if starts is None:
+        starts = np.rint(np.linspace(first, max(first, planned_start), max(int(candidates), 1)))
+    starts = np.unique(np.asarray(starts, float).astype(int))
+    options = tuple(_option(*args, int(st), recipe, planned_end, *extra) for st in starts
+                    if first <= st <= planned_start)
     recommended = _earliest(options, reference, min_delta, target_loss)
     warning, message = _plan_message(recommended, reference, min_delta, target_loss, probability)
     return CooldownPlan(options, reference, recommended, float(min_delta), target_loss, float(probability),
