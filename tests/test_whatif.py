@@ -81,10 +81,12 @@ def test_cooling_down_now_forecasts_a_drop_and_the_planner_finds_the_earliest_st
     assert ("prefers" in compared.message) == compared.clear
 
 
-def test_a_constant_schedule_run_logs_cool_down_now_at_every_validation(tmp_path):
+@pytest.mark.parametrize("every", [1, None])
+def test_a_constant_schedule_run_logs_cool_down_now_at_every_validation(tmp_path, every):
     """A real Lightning run at a constant rate under ScalingLawCallback(): the cool-down-now
-    forecast, its interval and end step at every validation with a forecast, the chart, the line."""
-    callback = ScalingLawCallback(figure_every=0)
+    forecast, its interval and end step at every validation with a forecast (whatif_every=1; by
+    default every 4th, from the first), the line in the Text tab."""
+    callback = ScalingLawCallback(figure_every=0, **({} if every is None else {"whatif_every": every}))
     trainer = L.Trainer(callbacks=[callback], logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"),
                         **trainer_kwargs(tmp_path, max_steps=300, val_check_interval=30, limit_val_batches=1))
     trainer.fit(CurveModule(lambda step, rank=0: 2.0 + 30.0 * (step + 10) ** -0.5), *curve_loaders(300))
@@ -93,7 +95,8 @@ def test_a_constant_schedule_run_logs_cool_down_now_at_every_validation(tmp_path
     assert len(forecast_steps) >= 8
     now_steps, now = logged[tags.COOLDOWN_NOW_LOSS]
     ends = logged[tags.COOLDOWN_NOW_END][1]
-    assert now_steps.tolist() == [s for s in forecast_steps if s + round(s * 0.25) <= 300]  # 20% of the run it ends
+    fits = [s for s in forecast_steps if s + round(s * 0.25) <= 300]  # a cool-down of 20% of the run it ends
+    assert now_steps.tolist() == (fits if every == 1 else fits[::4])
     assert np.all(logged[tags.COOLDOWN_NOW_LOW][1] <= now) and np.all(now <= logged[tags.COOLDOWN_NOW_HIGH][1])
     assert ends.tolist() == [s + round(s * 0.25) for s in now_steps]
     (events,) = list(tmp_path.rglob("*tfevents*"))
