@@ -1,12 +1,16 @@
 """What if the run cooled down now: forecasts under schedules the run has not taken (core.whatif),
 the cool-down planner on synthetic curves, and the live what-if of a real Lightning run read back
 from its TensorBoard event file."""
+import json
+import os
+
 import lightning.pytorch as L
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from scaling_callback import ScalingLawCallback, read_scalars
+from scaling_callback.cli import main
 from scaling_callback.core import tags
 from scaling_callback.core.whatif import (Cooldown, ScheduleMismatch, compare_cooldowns, cool_down_now,
                                           forecast_under, past_difference, plan_cooldown, rate_at, resized_run,
@@ -14,6 +18,8 @@ from scaling_callback.core.whatif import (Cooldown, ScheduleMismatch, compare_co
 from tiny_models import CurveModule, curve_loaders, trainer_kwargs
 
 WARMUP, PEAK = 100, 1e-3
+CURVES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "curves")
+BRANCH = "fsp_sp124m_wsd0.2l_lr0.001_T50000"  # lr_scheduling: constant 1e-3 to step 40000, then a linear cool-down
 
 
 def synthetic_run(end=20000, cooldown_from=None, fraction=0.2):
@@ -106,3 +112,37 @@ def test_a_constant_schedule_run_logs_cool_down_now_at_every_validation(tmp_path
     assert [e.step for e in lines] == now_steps.tolist()
     assert "Cool down now" in lines[-1].tensor_proto.string_val[0].decode()
     assert callback.tracker.whatif is not None and callback.tracker.whatif_seconds > 0
+
+
+def test_the_command_line_forecasts_under_another_schedule_and_refuses_another_past(tmp_path, capsys):
+    csv = os.path.join(CURVES, "lr_scheduling.csv")
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("step,lr\n0,0.00001\n300,0.001\n30000,0.001\n40000,0\n")  # the run's warm-up, a cool-down at 30000
+    bad.write_text("step,lr\n0,0.001\n40000,0\n")  # a cosine-like fall from step 0: not this run's past
+    assert main(["forecast", csv, "--run", BRANCH, "--upto", "20000", "--schedule", str(good), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["target_step"] == 40000 and out["low"] < out["loss"] < out["high"] and out["law"] == "multi-power"
+    assert main(["forecast", csv, "--run", BRANCH, "--upto", "20000", "--schedule", str(bad)]) == 2
+    assert "not a what-if of this run" in capsys.readouterr().err
+    plot = tmp_path / "whatif.png"
+    assert main(["whatif", csv, "--run", BRANCH, "--upto", "20000", "--decay-at", "20000", "30000",
+                 "--decay-length", "0.2", "--shape", "linear", "--plot", str(plot)]) == 0
+    table = capsys.readouterr().out
+    assert "20000  25000" in table and "30000  37500" in table and "planned    40000  50000" in table
+    assert plot.stat().st_size > 10_000
+    assert main(["whatif", csv, "--run", BRANCH, "--upto", "20000", "--decay-at", "10000",
+                 "--decay-length", "2000"]) == 2
+    assert "before the last step seen" in capsys.readouterr().err
+
+
+def test_the_command_line_what_if_reads_a_callbacks_log_dir(tmp_path, capsys):
+    trainer = L.Trainer(callbacks=[ScalingLawCallback(figure_every=0, whatif_every=0)],
+                        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="tb"),
+                        **trainer_kwargs(tmp_path, max_steps=300, val_check_interval=30, limit_val_batches=1))
+    trainer.fit(CurveModule(lambda step, rank=0: 2.0 + 30.0 * (step + 10) ** -0.5), *curve_loaders(300))
+    logdir = trainer.logger.log_dir
+    assert not any(t.startswith("whatif/") for t in read_scalars(logdir))  # whatif_every=0: none
+    assert main(["whatif", logdir, "--upto", "150", "--decay-at", "150", "200", "--decay-length", "50", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["planned_end"] == 300 and [o["end"] for o in out["options"]] == [200, 250]
+    assert all(o["low"] < o["loss"] < o["high"] for o in out["options"])

@@ -160,7 +160,7 @@ def past_difference(run_lr, alternative, upto: float, tolerance: float = SAME_PA
     """Why `alternative` cannot be a what-if of the run whose schedule is `run_lr` (None: a
     constant rate) seen up to step `upto`, or None when it can: its rates at steps <= upto must be
     the run's times one scale (a multiplier schedule and an absolute one are the same schedule),
-    within `tolerance` of the run's peak there."""
+    within `tolerance` of the run's peak there, from the run's first knot on."""
     try:
         rk, rv = schedule_knots(run_lr)
         ak, av = schedule_knots(alternative)
@@ -168,7 +168,7 @@ def past_difference(run_lr, alternative, upto: float, tolerance: float = SAME_PA
         return f"unusable schedule: {exc}"
     upto = float(upto)
     grid = np.union1d(np.linspace(0.0, upto, PAST_CHECK_POINTS), np.concatenate([rk, ak]))
-    grid = grid[(grid >= 0) & (grid <= upto)]
+    grid = grid[(grid >= (rk[0] if run_lr is not None else 0.0)) & (grid <= upto)]  # before its first knot a run's rate is not known
     run, alt = np.interp(grid, rk, rv), np.interp(grid, ak, av)
     if not np.any(run > 0):
         return f"the run's learning rate is 0 at every step up to {upto:g}: nothing to compare"
