@@ -1,7 +1,7 @@
 """How well forecasts under a schedule the run has not taken predict real cool-down branches, and
 where the cool-down planner would have started them.
 
-    python3 benchmarks/whatif_accuracy.py                # both sources (about a minute)
+    python3 benchmarks/whatif_accuracy.py                # both sources (one to two minutes)
     python3 benchmarks/whatif_accuracy.py --write-docs   # the same; tables into docs/whatif.md, figure docs/img/whatif.png
     python3 benchmarks/whatif_accuracy.py --check-docs   # do docs/whatif.md's tables match the code? (seconds)
     python3 benchmarks/whatif_accuracy.py --learn        # learn the leave-one-source-out priors anew (minutes)

@@ -179,7 +179,7 @@ def past_difference(run_lr, alternative, upto: float, tolerance: float = SAME_PA
         return None
     at = int(np.nonzero(off)[0][0])
     return (f"the alternative schedule differs from the run's before step {upto:g}, where the run has already "
-            f"trained: at step {grid[at]:g} it gives {alt[at]:.4g}, the run's rate there is {run[at]:.4g} "
+            f"trained: at step {grid[at]:.0f} it gives {alt[at]:.4g}, the run's rate there is {run[at]:.4g} "
             f"(times the scale {scale:.4g} read at step {grid[top]:g}); a what-if may change only the steps after "
             f"{upto:g}")
 
