@@ -50,7 +50,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         settings: a `tracking.settings.TrackerSettings`; each keyword given overrides its value.
         the others: the settings of `TrackerSettings` and `ScalingTracker` (non_embedding_params,
             convention, n_layer, n_ctx, d_attn, tokens_per_epoch, forecast, horizons,
-            horizon_unit, lr_schedule, confidence, min_delta, figure_every, fit).
+            horizon_unit, lr_schedule, confidence, min_delta, figure_every, whatif_every, fit).
 
     Attributes: `tracker` (the ScalingTracker: history, forecasts, assessment, n_params,
     planned_steps). `add_listener(fn)`: fn(record) is called with every forecast's record on

@@ -89,7 +89,7 @@ class ScalingTracker:
             callbacks take too; each keyword given overrides its value:
         tokens_in_batch, non_embedding_params, convention, n_layer, n_ctx, d_attn,
         tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence, min_delta,
-        figure_every, fit: the settings, as keywords; what each means, its default and its
+        figure_every, whatif_every, fit: the settings, as keywords; what each means, its default and its
             check: `TrackerSettings`. With `fit`, at each forecast the loss the family's law
             expects for N and the planned D is logged beside the forecast (trend/*), with a
             warning when the forecast's interval and the law's do not overlap (`core.crossrun.trend`).
