@@ -18,6 +18,8 @@ branch's schedule (`core.whatif.forecast_under`: the alternative's past checked 
   in-sample     DEFAULT_PRIORS (learnt from every source, this one included)
   no cool-down  the loso forecast at the branch's end under the trunk's constant rate: what ignoring
                 the cool-down would say (the error the what-if must clearly beat)
+  trunk         the realised loss of the branch's constant-rate trunk at the branch's end (where the
+                trunk ran that far): ignoring the cool-down, without a forecast
 Printed per source and cut: median and p90 |forecast − final|/final in %, signed bias, 80% coverage,
 median interval width and width over median error. (Family mode, other branches of the same model
 finished, waits for forecast(family=...).)
@@ -48,7 +50,8 @@ SOURCES = ("lr_scheduling", "multipower_law")
 CUTS = (1.0, 0.75, 0.5)  # the trunk seen up to these shares of the branch's decay start
 MIN_DECAY_START = 0.15  # a branch's cool-down starts after this share of its run
 MIN_DELTA = 0.01  # the planner's loss tolerance (ForecastEarlyStopping's default min_delta)
-METHODS = ("loso", "in-sample", "no cool-down")
+METHODS = ("loso", "in-sample", "no cool-down", "trunk")
+BASELINES = ("no cool-down", "trunk")  # methods without an interval
 PAGE = "whatif.md"
 DATA_NAME = "whatif_accuracy"
 FIGURE = os.path.join(DOCS, "img", "whatif.png")
@@ -91,15 +94,47 @@ def one_forecast(run, start, cut, method, priors):
     return float(fc.loss / truth - 1), bool(fc.low <= truth <= fc.high), float((fc.high - fc.low) / truth)
 
 
-def score(found, loso):
-    """[[method, source, cut, error, covered, width, run_id]] of every forecast."""
+def trunk_key(run_id: str):
+    """(prefix, suffix) that a branch's constant-rate trunk's id starts and ends with (its planned
+    steps between them), or None: lr_scheduling's `<model>_const_<lr>_T<steps><suffix>`,
+    multipower_law's `mpl_<size>_constant_<steps>`."""
+    m = re.match(r"(fsp_\w+?m)_(?:wsd|2st)[^_]*_(lr[\d.]+)_T\d+(.*)$", run_id)
+    if m:
+        return f"{m.group(1)}_const_{m.group(2)}_T", m.group(3)
+    m = re.match(r"(mpl_\w+?M)_", run_id)
+    return (f"{m.group(1)}_constant_", "") if m else None
+
+
+def trunk_error(run, constants):
+    """(trunk loss at the branch's end)/final − 1, or None without a trunk that ran that far."""
+    key = trunk_key(run.run_id)
+    if key is None:
+        return None
+    for other in constants:
+        rest = other.run_id[len(key[0]):] if other.run_id.startswith(key[0]) else None
+        if rest is not None and re.fullmatch(r"\d+" + re.escape(key[1]), rest) and other.final_step >= run.final_step:
+            steps, losses = other.curve.observed()
+            return float(np.interp(run.final_step, steps, losses) / run.final_loss - 1)
+    return None
+
+
+def score(found, loso, constants=()):
+    """[[method, source, cut, error, covered, width, run_id]] of every forecast (and trunk baseline)."""
     rows = []
     for run, start, _ in found:
+        trunk = trunk_error(run, constants)
         for cut in CUTS:
-            for method in METHODS:
+            for method in METHODS[:3]:
                 priors = DEFAULT_PRIORS if method == "in-sample" else loso[run.source]
                 rows.append([method, run.source, cut, *one_forecast(run, start, cut, method, priors), run.run_id])
+            if trunk is not None:
+                rows.append(["trunk", run.source, cut, trunk, None, None, run.run_id])
     return rows
+
+
+def constant_runs(sources):
+    """The constant-rate runs of `sources` (the trunks)."""
+    return [r for r in load_runs(sources, max_runs=None) if planned_cooldown(r.lr, r.final_step)[0] is None]
 
 
 def accuracy_table(rows, sources) -> str:
@@ -113,7 +148,7 @@ def accuracy_table(rows, sources) -> str:
                     continue
                 e = np.array([r[3] for r in got])
                 med = 100 * np.median(np.abs(e))
-                if method == "no cool-down":
+                if method in BASELINES:
                     cov = width = ratio = ""
                 else:
                     w = [r[5] for r in got if r[5] is not None]
@@ -221,7 +256,7 @@ def main(argv=None) -> int:
     found = branches(args.sources, args.max_branches)
     loso = loso_priors(args.sources, args.learn)
     data = {"columns": ["method", "source", "cut", "error", "covered", "width", "run_id"],
-            "forecasts": score(found, loso), "planner": planner_rows(found, loso), "sources": list(args.sources)}
+            "forecasts": score(found, loso, constant_runs(args.sources)), "planner": planner_rows(found, loso), "sources": list(args.sources)}
     print(f"{len(found)} branches: " + ", ".join(f"{s} {sum(r.source == s for r, _, _ in found)}" for s in args.sources))
     print("\nbranch forecasts from the trunk seen up to a share of the decay start d:")
     print(accuracy_table(data["forecasts"], args.sources))
