@@ -68,6 +68,10 @@ def test_cooling_down_now_forecasts_a_drop_and_the_planner_finds_the_earliest_st
     plan, steps, losses = synthetic_run(end=20000, cooldown_from=16000)
     now = cool_down_now(steps, losses, planned_lr=plan, planned_end=20000)
     assert now.start == 8000 and now.end == 8000 + 4000 and now.recipe.shape == "linear"  # the plan's own recipe
+    cosine = (np.array([0.0, WARMUP, 10000, 20000]), np.array([PEAK / 100, PEAK, PEAK * 0.55, PEAK * 0.1]))
+    early = cool_down_now(steps[:5], losses[:5], planned_lr=cosine, planned_end=20000)  # rate still near its peak
+    assert early.recipe == Cooldown() and early.end == 1200 + 300  # not the cosine's own decay: the default
+    assert cool_down_now(steps, losses, planned_lr=cosine, planned_end=20000) is None  # at 8000 it is decaying
     constant = forecast_under(steps, losses, plan[:1] + (np.full(len(plan[0]), PEAK),), target_step=now.end)
     assert now.loss < constant.loss and now.low < now.loss < now.high
 

@@ -79,8 +79,8 @@ def cool_down_now(steps, losses, *, planned_lr, planned_end: int, now: Optional[
                   recipe: Optional[Cooldown] = None, confidence: float = 0.8, priors=None) -> Optional[WhatIf]:
     """The forecast at the end of a cool-down started at step `now` (default: the last step with a
     loss) with `recipe` (default: the planned schedule's own final cool-down, or
-    `schedules.DEFAULT_FRACTION` of the run in `schedules.DEFAULT_SHAPE` when it has none:
-    `planned_cooldown`); None when the planned rate at `now` is below NEAR_PEAK of its peak (the
+    `schedules.DEFAULT_FRACTION` of the run in `schedules.DEFAULT_SHAPE` when it has none or
+    its decay would not fit before the planned end, as a cosine's: `planned_cooldown`); None when the planned rate at `now` is below NEAR_PEAK of its peak (the
     run is already cooling down, or still warming up) or the cool-down would end after the
     planned end."""
     s = np.asarray(steps, float)
@@ -90,11 +90,13 @@ def cool_down_now(steps, losses, *, planned_lr, planned_end: int, now: Optional[
             return None
         now = int(s[good].max())
     now = int(now)
-    if recipe is None:
-        recipe = planned_cooldown(planned_lr, planned_end)[1]
     _, kv = schedule_knots(planned_lr)
     if float(rate_at(planned_lr, now)) < NEAR_PEAK * float(kv.max()):
         return None
+    if recipe is None:
+        recipe = planned_cooldown(planned_lr, planned_end)[1]
+        if now + recipe.steps_from(now) > planned_end:  # the plan's decay spans the run (a cosine): the default
+            recipe = Cooldown()
     end = now + recipe.steps_from(now)
     if end > planned_end:
         return None
