@@ -172,7 +172,7 @@ def planner_groups(found):
 def fraction_recipe(run, start) -> Cooldown:
     """The branch's recipe as a fraction of its run (so siblings of other lengths share it)."""
     _, recipe = planned_cooldown(run.lr, run.final_step)
-    return Cooldown(round(1.0 - start / run.final_step, 3), recipe.shape, recipe.final_fraction)
+    return Cooldown(1.0 - start / run.final_step, recipe.shape, recipe.final_fraction)
 
 
 def plan_group(members, priors):

@@ -97,12 +97,13 @@ def plan_cooldown(steps, losses, *, planned_lr, planned_end: int, now: Optional[
                   probability: float = DEFAULT_PROBABILITY, candidates: int = CANDIDATE_STARTS,
                   starts: Optional[Sequence[int]] = None, confidence: float = 0.8, priors=None) -> CooldownPlan:
     """The earliest start of the final cool-down worth taking, over CANDIDATE_STARTS starts from
-    `now` (default: the last step with a loss) to the planned start (the plan's own cool-down's,
-    or planned_end minus the recipe's length when it has none), each forecast to its own end:
-    the earliest whose forecast is within `min_delta` of the reference's (the planned run), or,
+    `now` (default: the last step with a loss) to the latest start of `recipe` (default: the
+    plan's own cool-down, `planned_cooldown`) that ends by the planned end, each forecast to its
+    own end: the earliest whose forecast is within `min_delta` of the reference's (the planned
+    run: its own schedule, or the recipe ending at the planned end when it has no cool-down), or,
     given `target_loss`, the earliest that reaches it with `probability` (its `probability`
     quantile at or below it). The steps and compute each start saves are in its option.
-    `starts`: the candidate starts to try instead (those before `now` or after the planned start
+    `starts`: the candidate starts to try instead (those before `now` or after that latest start
     are left out)."""
     if not 0.5 < probability < 1:
         raise ValueError(f"probability must be in (0.5, 1), got {probability!r}")
@@ -112,19 +113,18 @@ def plan_cooldown(steps, losses, *, planned_lr, planned_end: int, now: Optional[
     upto = float(np.max(s)) if now is None else float(now)
     planned_start, planned_recipe = planned_cooldown(planned_lr, planned_end)
     recipe = planned_recipe if recipe is None else recipe
-    if planned_start is None:
-        planned_start = recipe.start_for_end(int(planned_end))
+    last = recipe.start_for_end(int(planned_end))  # the latest start of this recipe that ends by the planned end
     args = (steps, losses, planned_lr, upto)
     extra = (confidence, probability, target_loss, priors)
-    schedule = planned_lr if planned_recipe is recipe and planned_cooldown(planned_lr, planned_end)[0] is not None \
-        else None
-    reference = _option(*args, planned_start, recipe, planned_end, *extra, schedule=schedule)
+    # the planned run: its own schedule when it ends in a cool-down, else the recipe ending at its end
+    schedule = None if planned_start is None else planned_lr
+    reference = _option(*args, last if planned_start is None else planned_start,
+                        planned_recipe if planned_start is not None else recipe, planned_end, *extra, schedule=schedule)
     first = int(np.ceil(upto))
     if starts is None:
-        starts = np.rint(np.linspace(first, max(first, planned_start), max(int(candidates), 1)))
+        starts = np.rint(np.linspace(first, max(first, last), max(int(candidates), 1)))
     starts = np.unique(np.asarray(starts, float).astype(int))
-    options = tuple(_option(*args, int(st), recipe, planned_end, *extra) for st in starts
-                    if first <= st <= planned_start)
+    options = tuple(_option(*args, int(st), recipe, planned_end, *extra) for st in starts if first <= st <= last)
     recommended = _earliest(options, reference, min_delta, target_loss)
     warning, message = _plan_message(recommended, reference, min_delta, target_loss, probability)
     return CooldownPlan(options, reference, recommended, float(min_delta), target_loss, float(probability),
