@@ -51,9 +51,9 @@ class TrackerSettings:
             the planned end and at the end of training (0: never).
         whatif_every: forecast "cool down now" (the loss at the end of a cool-down started at the
             validation: `core.whatif.cool_down_now`) at the first validation with the rate at its
-            peak and every this many after (0: never). Each is one more forecast (about 20 ms on a
-            CPU core, benchmarks/overhead.py): every 4th keeps the mean cost per validation
-            within 5 ms; 1 gives it at every validation.
+            peak and every this many after (0: never). Each is one more forecast: every 5th keeps its
+            mean cost per validation within 5 ms (benchmarks/overhead.py); 1 gives it at every
+            validation.
         fit: a cross-run law of the run's family (a `ScalingLawFit`, or the path of one saved by
             `scaling-callback fit --save`; read here, kept as the `ScalingLawFit`).
 
@@ -74,7 +74,7 @@ class TrackerSettings:
     confidence: float = 0.8
     min_delta: float = 0.01
     figure_every: int = 10
-    whatif_every: int = 4
+    whatif_every: int = 5
     fit: Union[ScalingLawFit, str, None] = None  # kept as the ScalingLawFit read
 
     def __post_init__(self):
