@@ -39,6 +39,15 @@ _PUBLIC = {
     "FamilyRun": "core.forecast",
     "learn_family": "core.forecast",
     "load_family": "family",
+    # what if the run took another schedule (docs/whatif.md)
+    "forecast_under": "core.whatif",
+    "cool_down_now": "core.whatif",
+    "plan_cooldown": "core.whatif",
+    "compare_cooldowns": "core.whatif",
+    "with_cooldown": "core.whatif",
+    "resized_run": "core.whatif",
+    "Cooldown": "core.whatif",
+    "ScheduleMismatch": "core.whatif",
     # laws across runs
     "fit_scaling_law": "core.crossrun",
     "ScalingLawFit": "core.crossrun",

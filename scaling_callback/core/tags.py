@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple, Optional
 class Tag(NamedTuple):
     name: str
     kind: str  # "scalar", "text" or "image"
-    group: str  # "scaling", "forecast", "advice", "gate", "throughput" or "trend"
+    group: str  # "scaling", "forecast", "advice", "whatif", "gate", "throughput" or "trend"
     meaning: str
 
 
@@ -49,7 +49,7 @@ def loss_at_step(step: int) -> str:
 
 
 # ---- several callbacks in one Trainer ---------------------------------------------------------
-INSTANCE_GROUPS = ("forecast", "advice")  # tags that depend on the monitored metric
+INSTANCE_GROUPS = ("forecast", "advice", "whatif")  # tags that depend on the monitored metric
 
 
 def for_instance(name: str, suffix: Optional[str]) -> str:
@@ -72,6 +72,14 @@ REPEATED_DATA = "advice/repeated_data"
 EFFECTIVE_DATA_FRACTION = "advice/effective_data_fraction"
 KAPLAN_EFFICIENT_STEP = "advice/kaplan_efficient_step"
 ADVICE_TEXT = "advice/summary"  # text; TensorBoard stores it as "advice/summary/text_summary"
+
+# ---- what if the run cooled down now (global rank zero, while the rate is at its peak) -----------
+COOLDOWN_NOW_LOSS = "whatif/cooldown_now_loss"
+COOLDOWN_NOW_LOW = "whatif/cooldown_now_loss_low"
+COOLDOWN_NOW_HIGH = "whatif/cooldown_now_loss_high"
+COOLDOWN_NOW_END = "whatif/cooldown_now_end_step"
+WHATIF_SECONDS = "whatif/fit_seconds"
+WHATIF_TEXT = "whatif/summary"  # text; TensorBoard stores it as "whatif/summary/text_summary"
 
 # ---- the predictive early-stopping gate -------------------------------------------------------
 GATE_GAIN = "gate/optimistic_gain"
@@ -130,6 +138,13 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(EFFECTIVE_DATA_FRACTION, _S, "advice", "effective data D'/D under repetition (Muennighoff et al. 2023)"),
     Tag(KAPLAN_EFFICIENT_STEP, _S, "advice", "Kaplan's compute-efficient stopping point on the forecast curve"),
     Tag(ADVICE_TEXT, _T, "advice", "the advice in words (Text tab)"),
+    Tag(COOLDOWN_NOW_LOSS, _S, "whatif", "the loss forecast at the end of a cool-down started at this validation "
+        "(the planned cool-down's shape and length, or 20% of the run in 1 − sqrt to 0 without one)"),
+    Tag(COOLDOWN_NOW_LOW, _S, "whatif", "that forecast's interval, lower end"),
+    Tag(COOLDOWN_NOW_HIGH, _S, "whatif", "that forecast's interval, upper end"),
+    Tag(COOLDOWN_NOW_END, _S, "whatif", "the step that cool-down would end the run at"),
+    Tag(WHATIF_SECONDS, _S, "whatif", "wall time of the cool-down-now forecast"),
+    Tag(WHATIF_TEXT, _T, "whatif", "cool down now against the planned end, in one line (Text tab)"),
     Tag(GATE_GAIN, _S, "gate", "fitted loss now minus the interval's low end at the planned end"),
     Tag(GATE_WAIT, _S, "gate", "consecutive validations below min_delta"),
     Tag(GATE_STOPPED, _S, "gate", "the step the gate stopped the run at (logged once, when it stops)"),

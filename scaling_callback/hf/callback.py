@@ -56,7 +56,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         settings: a `tracking.settings.TrackerSettings`; each keyword given overrides its value.
         the others: the settings of `TrackerSettings` and `ScalingTracker` (non_embedding_params,
             convention, n_layer, n_ctx, d_attn, tokens_per_epoch, forecast, horizons,
-            horizon_unit, lr_schedule, confidence, min_delta, figure_every, fit, family).
+            horizon_unit, lr_schedule, confidence, min_delta, figure_every, whatif_every, fit, family).
             `family`: finished runs of this recipe (paths of log dirs the Trainer wrote with this
             callback, of curve CSVs, a `Family` or `FamilyRun`s); their loss is read from HF's
             TensorBoard name of `monitor` (eval_loss: eval/loss); the run's own log dir (its

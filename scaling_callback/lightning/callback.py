@@ -64,6 +64,8 @@ class ScalingLawCore:
         min_delta: loss improvement still worth training for, for advice/recommended_stop_step.
         figure_every: draw the forecast figure into TensorBoard at the first forecast, every this
             many forecasts after, at the planned end and at train end (0: never).
+        whatif_every: forecast "cool down now" (whatif/* tags, docs/whatif.md) at the first
+            validation with the rate at its peak and every this many after (0: never).
         progress_bar: show the latest forecast, "forecast=2.43 [2.40, 2.46]", in the Trainer's
             progress bar (without a bar: one line per validation in the terminal).
         fit: a cross-run law of this run's family (`ScalingLawFit` or the path of a fit saved by

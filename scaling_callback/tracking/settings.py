@@ -51,6 +51,11 @@ class TrackerSettings:
         min_delta: loss improvement still worth training for (the recommended stop).
         figure_every: draw the forecast figure at the first forecast, every this many after, at
             the planned end and at the end of training (0: never).
+        whatif_every: forecast "cool down now" (the loss at the end of a cool-down started at the
+            validation: `core.whatif.cool_down_now`) at the first validation with the rate at its
+            peak and every this many after (0: never). Each is one more forecast: every 5th keeps its
+            mean cost per validation within 5 ms (benchmarks/overhead.py); 1 gives it at every
+            validation.
         fit: a cross-run law of the run's family (a `ScalingLawFit`, or the path of one saved by
             `scaling-callback fit --save`; read here, kept as the `ScalingLawFit`).
         family: the run's family, finished runs of the same recipe (earlier versions, a sweep's
@@ -79,6 +84,7 @@ class TrackerSettings:
     confidence: float = 0.8
     min_delta: float = 0.01
     figure_every: int = 10
+    whatif_every: int = 5
     fit: Union[ScalingLawFit, str, None] = None  # kept as the ScalingLawFit read
     family: Union[Family, str, Sequence[str], Sequence[FamilyRun], None] = None  # kept as checked_family's
 
@@ -95,6 +101,7 @@ class TrackerSettings:
         positive_number(self.min_delta, "min_delta", what="a positive loss difference")
         checked = dict(
             figure_every=whole_number(self.figure_every, "figure_every", minimum=0),
+            whatif_every=whole_number(self.whatif_every, "whatif_every", minimum=0),
             non_embedding_params=whole_number(self.non_embedding_params, "non_embedding_params", minimum=1,
                                               none_ok=True),
             tokens_per_epoch=whole_number(self.tokens_per_epoch, "tokens_per_epoch", minimum=1, none_ok=True),

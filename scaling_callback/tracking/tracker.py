@@ -27,8 +27,9 @@ from ..core.history import ForecastHistory, ForecastRecord, History, Observation
 from ..core.planning import horizon_steps
 from ..core.status import Status
 from ..core.crossrun.trend import TrendCheck, trend_check
+from ..core.whatif import WhatIf, live_whatif
 from ..plots import forecast_figure_of
-from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
+from ..tensorboard import cooldown_now_chart, write_advice_text, write_figure, write_forecast_layout
 from . import identity
 from .accounting import TokenCounter, non_embedding_params as count_non_embedding_params
 from .family import FamilySource
@@ -89,7 +90,7 @@ class ScalingTracker:
             callbacks take too; each keyword given overrides its value:
         tokens_in_batch, non_embedding_params, convention, n_layer, n_ctx, d_attn,
         tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence, min_delta,
-        figure_every, fit, family: the settings, as keywords; what each means, its default and its
+        figure_every, whatif_every, fit, family: the settings, as keywords; what each means, its default and its
             check: `TrackerSettings`. With `fit`, at each forecast the loss the family's law
             expects for N and the planned D is logged beside the forecast (trend/*), with a
             warning when the forecast's interval and the law's do not overlap (`core.crossrun.trend`).
@@ -156,6 +157,10 @@ class ScalingTracker:
         self._latest_ok: Optional[Assessment] = None  # the latest successful assessment (for the last figure)
         self._figure_step: Optional[int] = None  # the step of the latest figure drawn
         self._saved_params: Optional[int] = None  # N of a state loaded before N was known (checked by set_model)
+        self.whatif: Optional[WhatIf] = None  # the latest cool-down-now forecast (`core.whatif.cool_down_now`)
+        self.whatif_seconds = 0.0  # time spent on it
+        self._whatif_line: Optional[Tuple[int, str]] = None  # (step, its line for the Text tab)
+        self._whatif_tries = 0  # forecasts made with the rate at its peak (whatif_every counts them)
         self.set_schedule_source(optimizer, schedulers)
         if model is not None:
             self.set_model(model)
@@ -177,6 +182,7 @@ class ScalingTracker:
     confidence = _setting("confidence")
     min_delta = _setting("min_delta")
     figure_every = _setting("figure_every")
+    whatif_every = _setting("whatif_every")
     fit = _setting("fit")
     family = _setting("family")
 
@@ -381,6 +387,8 @@ class ScalingTracker:
             self._latest_ok = assessment
         metrics.update(assessment.metrics)
         record = assessment.record
+        if record.ok and self.planned_steps is not None and self.whatif_every:
+            self._cool_down_now(step, lr, record, metrics)
         if (assessment.status not in (Status.OK, Status.NO_TARGET)
                 and int(np.isfinite(self.history.column("val_loss")).sum()) >= 2):
             # fewer than two points is every run's start, not a failure (see no_forecast_reason); a
@@ -393,6 +401,28 @@ class ScalingTracker:
         """Where this run writes its logs: `log_dirs` and its writer's (a family run there is this run)."""
         get_logdir = getattr(self.writer, "get_logdir", None)
         return self.log_dirs + ((get_logdir(),) if callable(get_logdir) else ())
+
+    def _cool_down_now(self, step: int, lr, record: ForecastRecord, metrics: Dict[str, float]) -> None:
+        """The cool-down-now forecast (`core.whatif.live_whatif`) into `metrics`, at the first
+        validation with the rate at its peak and every `whatif_every` after; never raises."""
+        steps, losses = self.history.column("step"), self.history.column("val_loss")
+        if self._whatif_tries % self.whatif_every:
+            self._whatif_tries += 1
+            return
+        try:
+            found, logged, line = live_whatif(steps, losses, planned_lr=lr, planned_end=self.planned_steps,
+                                              planned_loss=record.loss, planned_low=record.low,
+                                              planned_high=record.high, confidence=self.confidence)
+        except Exception as exc:  # noqa: BLE001 - the training loop must never see it
+            self.warn_once("whatif", f"the cool-down-now forecast failed at step {step} ({type(exc).__name__}: {exc})")
+            return
+        if found is None:
+            return
+        self._whatif_tries += 1
+        self.whatif_seconds += logged.get(tags.WHATIF_SECONDS, 0.0)
+        self.whatif = found
+        self._whatif_line = (step, line) if line else None
+        metrics.update(logged)
 
     def _check_trend(self, observation: Observation, record: ForecastRecord, metrics: Dict[str, float]):
         """The forecast against the family's law (`fit=`): trend/* tags, a warning when off trend.
@@ -497,10 +527,15 @@ class ScalingTracker:
         draw = assessment.record.ok and self.figure_every > 0 and ((n_ok - 1) % self.figure_every == 0 or at_end)
         advice = self.advice if self.advice is not None and self.advice.step == step else None
         try:
+            whatif_line = self._whatif_line[1] if self._whatif_line and self._whatif_line[0] == step else None
+            charts = [cooldown_now_chart(self.tag_suffix)] if self.whatif_every else []
             for writer in writers:
-                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix, trend=self.fit is not None)
+                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix, trend=self.fit is not None,
+                                      extra_charts=charts)
                 write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step,
                                   tag=tags.for_instance(tags.ADVICE_TEXT, self.tag_suffix))
+                if whatif_line:
+                    write_advice_text(writer, whatif_line, step, tag=tags.for_instance(tags.WHATIF_TEXT, self.tag_suffix))
             if draw:
                 self._draw(writers, assessment)
         except Exception as exc:  # noqa: BLE001
