@@ -77,7 +77,11 @@ class TrialReporter:
         self._tracker = None
 
     def _validated(self, record) -> None:
-        tracker = self._tracker
+        self.validated(self._tracker)
+
+    def validated(self, tracker) -> None:
+        """`tracker` has just observed (and forecast at) a validation: plan the trial from it
+        before the first, then report the validation's loss (unless `reports` is False)."""
         if not self.planned:
             self.plan_from(tracker)
         observation = tracker.history[-1]
