@@ -8,12 +8,13 @@ from typing import Dict, List, Optional, Tuple
 
 import optuna
 
+from ..core.checks import whole_number
 from ..core.forecast import Forecast, forecast
 from ..core.pruning import DEFAULT_THRESHOLD, DEFAULT_WARMUP_FRACTION, ForecastPruneRule, PruneDecision
 from ..core.trial_curve import TrialCurve
 from .trial_attrs import trial_curve
 
-FORECAST_CACHE = 256  # forecasts kept (one per running trial and step: a trial asks again at the same step)
+FORECAST_CACHE = 256  # forecasts kept by default: a few per running trial (a trial may ask again at one step)
 
 
 class ForecastPruner(optuna.pruners.BasePruner):
@@ -33,6 +34,8 @@ class ForecastPruner(optuna.pruners.BasePruner):
         top_k: compare with the k-th best finished trial (a search that keeps its top k).
         confidence: the forecast interval's probability (the distribution is read from it).
         planned_end: the planned end of trials that carry none in their attributes.
+        cache_size: forecasts kept, keyed by the curve, its plan and the confidence (the oldest
+            dropped first).
 
     The study must minimise (a loss). A pruned trial's forecast is kept: `decision(number)` gives
     the latest `PruneDecision` and `Forecast` of a trial; the reporters store it on the trial
@@ -41,13 +44,16 @@ class ForecastPruner(optuna.pruners.BasePruner):
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
-                 top_k: int = 1, confidence: float = 0.8, planned_end: Optional[int] = None):
+                 top_k: int = 1, confidence: float = 0.8, planned_end: Optional[int] = None,
+                 cache_size: int = FORECAST_CACHE):
         self.rule = ForecastPruneRule(threshold, warmup_fraction, top_k)
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
         self.confidence = float(confidence)
         self.planned_end = planned_end
-        self._forecasts: Dict[Tuple[str, int, int], Forecast] = {}
+        self.cache_size = whole_number(cache_size, "cache_size", minimum=1)
+        self.forecasts_made = 0  # forecasts computed (the others came from the cache)
+        self._forecasts: Dict[tuple, Forecast] = {}
         self._family: Dict[Tuple[str, int], TrialCurve] = {}
         self._decisions: Dict[Tuple[str, int], Tuple[PruneDecision, Optional[Forecast]]] = {}
 
@@ -63,7 +69,7 @@ class ForecastPruner(optuna.pruners.BasePruner):
         step, end = curve.last_step, curve.planned_end
         forecast_made = None
         if self.rule.judges(step, end, values):
-            forecast_made = self._forecast(study.study_name, trial.number, curve, self.family(study, finished))
+            forecast_made = self._forecast(curve, self.family(study, finished))
             f = forecast_made
             decision = self.rule.decide(step, end, f.loss, f.low, f.high, f.confidence, values)
         else:
@@ -85,13 +91,15 @@ class ForecastPruner(optuna.pruners.BasePruner):
             curves.append(self._family[key])
         return curves
 
-    def _forecast(self, study_name: str, number: int, curve: TrialCurve, family: List[TrialCurve]) -> Forecast:
-        key = (study_name, number, curve.last_step)
+    def _forecast(self, curve: TrialCurve, family: List[TrialCurve]) -> Forecast:
+        lr = () if curve.lr is None else (curve.lr[0].tobytes(), curve.lr[1].tobytes())
+        key = (curve.steps.tobytes(), curve.losses.tobytes(), curve.planned_end, lr)
         if key not in self._forecasts:
-            if len(self._forecasts) >= FORECAST_CACHE:
+            if len(self._forecasts) >= self.cache_size:
                 self._forecasts.pop(next(iter(self._forecasts)))
             # family mode (issue 25): the study's finished trials are the forecaster's family; pass
-            # `family=family` here once forecast() takes it (and key the cache on len(family) then)
+            # `family=family` here once forecast() takes it (and add the family to the key)
+            self.forecasts_made += 1
             self._forecasts[key] = forecast(curve.steps, curve.losses, target_step=curve.planned_end, lr=curve.lr,
                                             confidence=self.confidence)
         return self._forecasts[key]
