@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -273,10 +274,15 @@ def _check_cases(result: dict) -> dict:
     return {p: [{k: c[k] for k in keys} for c in cases] for p, cases in result["cases"].items()}
 
 
-def write_docs() -> int:
+def _replay_named(source: str) -> dict:
+    return replay_source(os.path.join(CURVES_DIR, source + ".csv"), os.path.join(CURVES_DIR, "runs.csv"))
+
+
+def write_docs(jobs: int = 2) -> int:
     sources, without = [], []
-    for source in SOURCES:
-        result = replay_source(os.path.join(CURVES_DIR, source + ".csv"), os.path.join(CURVES_DIR, "runs.csv"))
+    with multiprocessing.Pool(jobs) as pool:  # one source a process (the forecasts are the time)
+        results = pool.map(_replay_named, SOURCES, chunksize=1)
+    for source, result in zip(SOURCES, results):
         (sources if result["studies"] else without).append(_record_of(result) if result["studies"] else
                                                            {"source": source})
         print(f"{source}: {len(result['studies'])} studies", flush=True)
@@ -367,13 +373,14 @@ def main(argv=None):
     ap.add_argument("--warmup-fraction", type=float, default=DEFAULT_WARMUP_FRACTION)
     ap.add_argument("--write-docs", action="store_true", help="every source of data/curves into docs/sweeps.md")
     ap.add_argument("--check-docs", action="store_true", help="check docs/sweeps.md against the record and the code")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for --write-docs (one source each)")
     ap.add_argument("--figure", metavar="PNG", help="draw only the figure of docs/sweeps.md into PNG")
     args = ap.parse_args(argv)
     if args.figure:
         draw_figure(args.figure)
         return 0
     if args.write_docs:
-        return write_docs()
+        return write_docs(args.jobs)
     if args.check_docs:
         return check_docs()
     if not args.curves:
