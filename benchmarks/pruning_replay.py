@@ -2,7 +2,7 @@
 
     python3 benchmarks/pruning_replay.py --curves data/curves/lr_scheduling.csv --runs data/curves/runs.csv [--json]
     python3 benchmarks/pruning_replay.py --write-docs   # every source of data/curves into docs/sweeps.md (~10 min)
-    python3 benchmarks/pruning_replay.py --check-docs   # does docs/sweeps.md match the record and the code? (~10 s)
+    python3 benchmarks/pruning_replay.py --check-docs   # does docs/sweeps.md match the record and the code? (~15 s)
 
 A study is the runs of one curves file with the same model size (`params`) and planned length
 (`planned_steps`) in the runs CSV, or with the same `study` when the runs CSV has that column;
@@ -56,7 +56,7 @@ CACHE = 100_000  # our pruner keeps every forecast of a replay (the same run and
 PRUNERS = ("forecast", "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner", "HyperbandPruner",
            "PatientPruner")
 PAGE, BLOCK, FIGURE = "sweeps.md", "pruning-replay", os.path.join("img", "pruning_replay.png")
-CHECK_SOURCE, CHECK_ORDERS = "multipower_law", 2  # what --check-docs recomputes (a few seconds)
+CHECK_SOURCE, CHECK_STUDIES, CHECK_ORDERS = "multipower_law", 1, 2  # what --check-docs replays again (seconds)
 
 
 @dataclass
@@ -122,9 +122,10 @@ def make_pruner(name: str, warmup: int, end: int, ours: ForecastPruner):
             }[name]()
 
 
-def replay_order(trials: List[Trial], order, pruner, timings: dict) -> List[Optional[int]]:
-    """Run the trials in `order` through a fresh study: the step each was pruned at (None: completed)."""
-    study = optuna.create_study(direction="minimize", pruner=pruner)
+def replay_order(trials: List[Trial], order, pruner, timings: dict, name: str) -> List[Optional[int]]:
+    """Run the trials in `order` through a fresh study called `name` (HyperbandPruner assigns
+    brackets by it): the step each was pruned at (None: completed)."""
+    study = optuna.create_study(study_name=name, direction="minimize", pruner=pruner)
     pruned_at = [None] * len(trials)
     for i in order:
         t = trials[i]
@@ -178,13 +179,15 @@ def replay_source(curves: str, runs_csv: str, orders: int = ORDERS, threshold: f
         for k in range(orders):
             order = np.random.default_rng(k).permutation(len(trials))
             for pruner in pruners:
-                pruned = replay_order(trials, order, make_pruner(pruner, warmup, end, ours), timings[pruner])
+                pruned = replay_order(trials, order, make_pruner(pruner, warmup, end, ours), timings[pruner],
+                                      f"{name} / order {k}")
                 cases[pruner].append({"study": name, "order": k, **score(trials, pruned),
                                       "pruned": [None if p is None else int(p) for p in pruned]})
     return {"source": os.path.basename(curves)[: -len(".csv")], "studies": {n: [t.run_id for t in studies[n]]
                                                                               for n in names},
             "threshold": threshold, "warmup_fraction": warmup_fraction, "orders": orders, "cases": dict(cases),
-            "report_ms": {p: {"decision_p99": _ms(t["decision"], 99), "forecast_median": _ms(t["forecast"], 50)}
+            "report_ms": {p: {"decision_median": _ms(t["decision"], 50), "decision_p99": _ms(t["decision"], 99),
+                              "forecast_median": _ms(t["forecast"], 50)}
                           for p, t in timings.items()}}
 
 
@@ -257,9 +260,10 @@ def render(record: dict) -> str:
               f"warmup_fraction={settings['warmup_fraction']:g}), Optuna's pruners at their defaults with the same "
               f"warm-up; up to {settings['max_reports']} validations reported per trial."
               + (f" No study of {MIN_TRIALS}+ runs with one size and length: {', '.join(none)}." if none else "")]
-    times = "; ".join(f"{r['source']} {r['report_ms']['decision_p99']:.2f} ms / {r['report_ms']['forecast_median']:.0f} ms"
-                      for r in record["sources"])
-    lines += ["", f"ForecastPruner per report, from a cached forecast (99th percentile) / when it forecasts (median): {times}."]
+    times = "; ".join(f"{r['source']} {r['report_ms']['decision_median']:.2f} / {r['report_ms']['decision_p99']:.2f} ms, "
+                      f"{r['report_ms']['forecast_median']:.0f} ms" for r in record["sources"])
+    lines += ["", "Time per report of ForecastPruner (trial.report and should_prune), from a cached forecast (median / "
+              f"99th percentile), and when it forecasts (median): {times} (two busy cores)."]
     return "\n".join(lines)
 
 
@@ -287,11 +291,12 @@ def write_docs(jobs: int = 2) -> int:
                                                            {"source": source})
         print(f"{source}: {len(result['studies'])} studies", flush=True)
     check = replay_source(os.path.join(CURVES_DIR, CHECK_SOURCE + ".csv"), os.path.join(CURVES_DIR, "runs.csv"),
-                          orders=CHECK_ORDERS)
+                          orders=CHECK_ORDERS, max_studies=CHECK_STUDIES)
     record = {"settings": {"threshold": DEFAULT_THRESHOLD, "warmup_fraction": DEFAULT_WARMUP_FRACTION,
                            "orders": ORDERS, "max_reports": MAX_REPORTS},
               "sources": sources, "without_studies": without,
-              "check": {"source": CHECK_SOURCE, "orders": CHECK_ORDERS, "cases": _check_cases(check)}}
+              "check": {"source": CHECK_SOURCE, "studies": CHECK_STUDIES, "orders": CHECK_ORDERS,
+                        "cases": _check_cases(check)}}
     doc_tables.write_data("pruning_replay", record)
     doc_tables.write_block(PAGE, BLOCK, render(record))
     draw_figure(os.path.join(doc_tables.DOCS, FIGURE))
@@ -308,7 +313,7 @@ def check_docs() -> int:
                      f"the defaults are {DEFAULT_THRESHOLD}, {DEFAULT_WARMUP_FRACTION}")
     check = record["check"]
     now = replay_source(os.path.join(CURVES_DIR, check["source"] + ".csv"), os.path.join(CURVES_DIR, "runs.csv"),
-                        orders=check["orders"])
+                        orders=check["orders"], max_studies=check["studies"])
     wrong += doc_tables.differences(f"{check['source']} replay", check["cases"], _check_cases(now), rtol=1e-6)
     return doc_tables.report_check(wrong, "pruning_replay.py")
 
@@ -336,7 +341,8 @@ def draw_figure(path: str) -> None:
     colours = {"wsd": "tab:orange", "decay": "tab:blue", "constant": "tab:gray"}
     for ax, pruner in zip(axes, ("forecast", "MedianPruner")):
         ours = ForecastPruner(cache_size=CACHE)
-        pruned = replay_order(trials, order, make_pruner(pruner, warmup, end, ours), defaultdict(list))
+        pruned = replay_order(trials, order, make_pruner(pruner, warmup, end, ours), defaultdict(list),
+                              f"{name} / order {FIGURE_ORDER}")
         for t, p in zip(trials, pruned):
             stop = t.planned_end if p is None else p
             seen = t.steps <= stop

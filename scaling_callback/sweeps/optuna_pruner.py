@@ -50,7 +50,7 @@ class ForecastPruner(optuna.pruners.BasePruner):
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
         self.confidence = float(confidence)
-        self.planned_end = planned_end
+        self.planned_end = whole_number(planned_end, "planned_end", minimum=1, none_ok=True)
         self.cache_size = whole_number(cache_size, "cache_size", minimum=1)
         self.forecasts_made = 0  # forecasts computed (the others came from the cache)
         self._forecasts: Dict[tuple, Forecast] = {}
