@@ -16,14 +16,15 @@ from scaling_callback.tracking.tracker import ScalingTracker
 
 LEVELS = [2.45, 2.9, 2.4, 3.0]  # the final-loss floor of each trial, in the order they run
 END = 200
+SHORT = 100  # the Trainers' runs
 
 
 def curve(level):
     return lambda step, rank=0: level + 3.0 * (step + 10) ** -0.5
 
 
-def final(level):
-    return curve(level)(END)
+def final(level, end=END):
+    return curve(level)(end)
 
 
 @pytest.fixture(autouse=True)
@@ -149,10 +150,10 @@ def test_a_study_of_lightning_runs_prunes_with_the_forecast_pruner(tmp_path):
 
     def objective(trial):
         level = trial.suggest_float("level", 2.0, 3.0)
-        model = CurveModule(curve(level), scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, END))
-        trainer = pl.Trainer(**trainer_kwargs(tmp_path, max_steps=END, val_check_interval=10, logger=False),
+        model = CurveModule(curve(level), scheduler=lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, SHORT))
+        trainer = pl.Trainer(**trainer_kwargs(tmp_path, max_steps=SHORT, val_check_interval=10, logger=False),
                              callbacks=[ScalingLawCallback(figure_every=0, progress_bar=False), OptunaPruning(trial)])
-        trainer.fit(model, *curve_loaders(END))
+        trainer.fit(model, *curve_loaders(SHORT))
         return float(trainer.callback_metrics["val_loss"])
 
     assert Public is ForecastPruner
@@ -162,7 +163,7 @@ def test_a_study_of_lightning_runs_prunes_with_the_forecast_pruner(tmp_path):
         study.optimize(objective, n_trials=3)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "PRUNED", "COMPLETE"]
     pruned = study.trials[1]
-    assert pruned.user_attrs[FORECAST]["step"] < END and pruned.value == pruned.user_attrs[FORECAST]["loss"]
+    assert pruned.user_attrs[FORECAST]["step"] < SHORT and pruned.value == pruned.user_attrs[FORECAST]["loss"]
     lr = pruned.user_attrs[LR_RATES]
     assert lr[0] > lr[-1]  # the cosine schedule the forecast used, read from the Trainer's scheduler
 
@@ -180,7 +181,7 @@ def test_hf_hyperparameter_search_prunes_with_the_forecast_pruner(tmp_path):
 
     storage = f"sqlite:///{tmp_path}/study.db"
     trainer = transformers.Trainer(
-        model_init=model_init, args=training_args(tmp_path, max_steps=END, eval_steps=10, logging_steps=10,
+        model_init=model_init, args=training_args(tmp_path, max_steps=SHORT, eval_steps=10, logging_steps=10,
                                                   report_to=[], lr_scheduler_type="cosine"),
         train_dataset=PaddedItems(40), eval_dataset=PaddedItems(4), data_collator=collate,
         callbacks=[StepToModel(), ScalingLawTrainerCallback(figure_every=0), OptunaPruningTrainerCallback()])
@@ -192,8 +193,8 @@ def test_hf_hyperparameter_search_prunes_with_the_forecast_pruner(tmp_path):
             storage=storage, study_name="hf")
     trials = optuna.load_study(study_name="hf", storage=storage).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "PRUNED", "COMPLETE", "PRUNED"]
-    assert best.objective == pytest.approx(final(2.4), abs=1e-6)
+    assert best.objective == pytest.approx(final(2.4, SHORT), abs=1e-6)
     for t in trials[1::2]:
         kept = t.user_attrs[FORECAST]
-        assert t.value == kept["loss"] and kept["step"] < END
+        assert t.value == kept["loss"] and kept["step"] < SHORT
         assert t.user_attrs[LR_RATES][0] > t.user_attrs[LR_RATES][-1]  # the Trainer's cosine schedule
