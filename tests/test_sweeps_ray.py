@@ -37,7 +37,7 @@ def test_ray_tune_stops_the_trials_the_forecast_rules_out(local_ray, tmp_path):
     scheduler = ForecastScheduler()
     tuner = tune.Tuner(train, param_space={"level": tune.grid_search([2.2, 2.9, 2.3])},
                        tune_config=tune.TuneConfig(metric="val_loss", mode="min", scheduler=scheduler,
-                                                   max_concurrent_trials=1),
+                                                   max_concurrent_trials=1, reuse_actors=True),
                        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0))
     results = {r.config["level"]: r.metrics for r in tuner.fit()}
     assert results[2.2]["step"] == END  # the first trial has nothing to beat: it runs to its end
