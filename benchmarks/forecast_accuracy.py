@@ -1,6 +1,7 @@
 """How well `scaling_callback.forecast` predicts the final validation loss of runs it has not seen.
 
     python3 benchmarks/forecast_accuracy.py [--sources SOURCE ...] [--no-loso] [--no-gate] [--all-runs]
+    python3 benchmarks/forecast_accuracy.py --family [--family-size K]   # family mode (leave one run out)
     python3 benchmarks/forecast_accuracy.py --write-docs   # the full run; its tables into docs/forecast.md
     python3 benchmarks/forecast_accuracy.py --check-docs   # do docs/forecast.md's tables match the code? (seconds)
 
@@ -31,13 +32,15 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from doc_tables import read_data, report_check, stale_blocks, write_block, write_data
 from gate_replay import gate_defaults, print_replay, replay, replay_all, replay_table
-from scaling_callback.core.forecast import DEFAULT_PRIORS, DropPrior, ForecastPriors, forecast
+from scaling_callback.core.forecast import (DEFAULT_PRIORS, DropPrior, Family, FamilyRun, ForecastPriors, forecast,
+                                           learn_family)
+from scaling_callback.core.forecast.family import FAMILY_PRIOR_RUNS
 from scaling_callback.core.forecast.law import decay_fraction
 from scaling_callback.core.forecast.learning import learn_priors, run_schedule, start_priors
 from scaling_callback.core.robust import huber_fit
@@ -45,7 +48,7 @@ from scaling_callback.runs import CUTOFFS, MAX_RUNS, SOURCES, forecast_points, l
 
 PAGE = "forecast.md"
 DATA_NAME = "forecast_accuracy"
-BLOCKS = ("forecast_accuracy:loso", "forecast_accuracy:decay", "forecast_accuracy:gate")
+BLOCKS = ("forecast_accuracy:loso", "forecast_accuracy:family", "forecast_accuracy:decay", "forecast_accuracy:gate")
 
 
 def baseline_power(steps, losses, run):
@@ -78,24 +81,81 @@ def decay_seen(run, step) -> Optional[bool]:
     return None if f == 0.0 else bool(T * (1.0 - f) <= step)
 
 
-def score(runs, priors_for):
-    """{(method, source, cutoff): [(signed relative error, covered or None, interval width / final or
-    None, decay seen at the cutoff: True, False or None without a decay, run id)]}, fit times, and
-    {(method, source, cutoff): [the law of each forecast]}."""
-    out, seconds, laws = {}, [], {}
+class Scored(NamedTuple):
+    """One scored forecast: signed relative error, whether the 80% interval held the final (None
+    without an interval), its width and interval score (Gneiting & Raftery 2007, sec. 6.2: width
+    + (2/α)·miss, α = 0.2; both per unit of the final), whether the decay had begun at the cutoff
+    (True, False, None without a decay) and the run."""
+
+    error: float
+    covered: Optional[bool]
+    width: Optional[float]
+    score: Optional[float]
+    seen: Optional[bool]
+    run_id: str
+
+
+ALPHA = 0.2  # the interval's miss probability: 80% intervals
+
+
+def interval_score(low, high, truth) -> float:
+    """(high − low + (2/α)·(distance of the truth outside [low, high]))/truth (Gneiting & Raftery 2007, eq. 43)."""
+    miss = max(low - truth, 0.0) + max(truth - high, 0.0)
+    return ((high - low) + (2.0 / ALPHA) * miss) / truth
+
+
+def scored(guess, low, high, truth, seen, run_id) -> Scored:
+    if low is None:
+        return Scored(guess / truth - 1, None, None, None, seen, run_id)
+    return Scored(guess / truth - 1, bool(low <= truth <= high), (high - low) / truth,
+                  interval_score(low, high, truth), seen, run_id)
+
+
+def naive_power(steps, losses, run):
+    """(forecast, low, high) of the power-law baseline with a naive interval: ± the improvement it
+    still forecasts beyond the last loss (no other baseline says how sure it is)."""
+    guess = baseline_power(steps, losses, run)
+    d = abs(losses[-1] - guess)
+    return guess, guess - d, guess + d
+
+
+def nearest_runs(family: Family, run_id: str, k: int) -> Family:
+    """The k runs of `family` nearest `run_id` in run-id order (a family of k earlier or later
+    versions of a recipe: ids sort by size, schedule and length in data/curves)."""
+    ids = sorted([r.run_id for r in family.runs] + [run_id])
+    at = ids.index(run_id)
+    keep = sorted((i for i in range(len(ids)) if i != at), key=lambda i: (abs(i - at), i))[:k]
+    return family.only(ids[i] for i in keep)
+
+
+def score(runs, priors_for, families=None, family_size=None):
+    """{(method, source, cutoff): [Scored]}, fit times, and {(method, source, cutoff): [the law of each
+    forecast]}. families: {source: Family} for the method "family" (each run's own left out; only
+    the `family_size` nearest in run-id order when given)."""
+    out, seconds, laws = {}, {}, {}
     for run, cut, steps, losses in forecast_points(runs):
         seen = decay_seen(run, steps[-1])
         truth = run.final_loss
-        out.setdefault(("power", run.source, cut), []).append((baseline_power(steps, losses, run) / truth - 1, None, None,
-                                                               seen, run.run_id))
-        for method, priors in priors_for(run.source).items():
+        out.setdefault(("power", run.source, cut), []).append(scored(*naive_power(steps, losses, run), truth, seen,
+                                                                     run.run_id))
+        methods = dict(priors_for(run.source))
+        if families and run.source in families:
+            methods["family"] = families[run.source].without(run.run_id)
+            if family_size:
+                methods["family"] = nearest_runs(methods["family"], run.run_id, family_size)
+        for method, priors in methods.items():
             t0 = time.perf_counter()
-            fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
-            seconds.append(time.perf_counter() - t0)
-            guess = fc.loss if fc.ok else losses[-1]
-            covered = bool(fc.low <= truth <= fc.high) if fc.ok else False  # no forecast: not covered
-            width = (fc.high - fc.low) / truth if fc.ok else np.nan
-            out.setdefault((method, run.source, cut), []).append((guess / truth - 1, covered, width, seen, run.run_id))
+            if method == "family":
+                fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, family=priors)
+            else:
+                fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
+            seconds.setdefault("with a family" if method == "family" else "no family", []).append(
+                time.perf_counter() - t0)
+            if fc.ok:
+                got = scored(fc.loss, fc.low, fc.high, truth, seen, run.run_id)
+            else:  # no forecast: the last loss, not covered
+                got = Scored(losses[-1] / truth - 1, False, np.nan, np.nan, seen, run.run_id)
+            out.setdefault((method, run.source, cut), []).append(got)
             laws.setdefault((method, run.source, cut), []).append(fc.law)
     return out, seconds, laws
 
@@ -127,8 +187,8 @@ def decay_phase_table(results, sources, method) -> str:
         for phase, name in ((False, "still to come"), (True, "begun")):
             cells = []
             for cut in CUTOFFS:
-                got = [g for g in results.get((method, source, cut), []) if g[3] is phase]
-                cells.append(f"c{np.mean([g[1] for g in got]):.2f} {100 * np.median([g[0] for g in got]):+.2f} "
+                got = [g for g in results.get((method, source, cut), []) if g.seen is phase]
+                cells.append(f"c{np.mean([g.covered for g in got]):.2f} {100 * np.median([g.error for g in got]):+.2f} "
                              f"n{len(got)}" if got else "n/a")
             lines.append(f"| {source} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -144,11 +204,13 @@ def accuracy_cell(got) -> tuple:
     """(the cell of one source, method and cutoff, the coverage flags it adds to the row's total)."""
     if not got:
         return "n/a", []
-    e = np.array([g[0] for g in got])
+    e = np.array([g.error for g in got])
     cell = f"{100 * np.median(np.abs(e)):.2f} ({100 * np.percentile(np.abs(e), 90):.2f}) {100 * np.median(e):+.2f}"
-    cov = [g[1] for g in got if g[1] is not None]
+    cov = [g.covered for g in got if g.covered is not None]
     if cov:
-        cell += f" c{np.mean(cov):.2f} w{100 * np.nanmedian([g[2] for g in got]):.1f}"
+        width = np.nanmedian([g.width for g in got])
+        cell += (f" c{np.mean(cov):.2f} w{100 * width:.1f} r{width / max(np.median(np.abs(e)), 1e-12):.1f}"
+                 f" is{100 * np.nanmean([g.score for g in got]):.1f}")
     return cell, cov
 
 
@@ -170,7 +232,8 @@ def accuracy_table(results, sources, methods) -> str:
 
 def print_tables(results, sources, methods):
     print("\n|forecast − final| / final in %: median (p90) | signed bias = median of (forecast − final)/final in %"
-          " | c: 80% coverage | w: median interval width (high − low)/final in %")
+          " | c: 80% coverage | w: median interval width (high − low)/final in % | r: w ÷ the median |error|"
+          " | is: mean interval score of the 80% interval, % (width + 10·miss; power: ± its forecast improvement)")
     print(accuracy_table(results, sources, methods))
 
 
@@ -180,6 +243,7 @@ def print_tables(results, sources, methods):
 def docs_tables(results, gate, sources, gate_settings) -> dict:
     """{block name: table} of docs/forecast.md (gate_settings: the gate's min_delta, patience, min_steps)."""
     return {"forecast_accuracy:loso": accuracy_table(results, sources, ["power", "in-sample", "loso"]),
+            "forecast_accuracy:family": accuracy_table(results, sources, ["loso", "family"]),
             "forecast_accuracy:decay": decay_phase_table(results, sources, "loso"),
             "forecast_accuracy:gate": replay_table(gate, gate_settings["min_delta"])}
 
@@ -190,7 +254,7 @@ def record(results, gate, loso) -> dict:
     forecasts = [[method, source, cut, *g] for (method, source, cut), got in sorted(results.items()) for g in got]
     stops = {source: [[run.run_id, run.final_step, stop, gain] for run, stop, gain in rows]
              for source, rows in gate.items()}
-    return {"columns": ["method", "source", "cutoff", "error", "covered", "width", "decay_seen", "run_id"],
+    return {"columns": ["method", "source", "cutoff", *Scored._fields],
             "forecasts": forecasts, "gate": stops, "gate_order": list(gate), "gate_defaults": gate_defaults(),
             "loso_priors": {src: dataclasses.asdict(p) for src, p in loso.items()}}
 
@@ -206,9 +270,11 @@ class RecordedRun:
 def from_record(data: dict):
     """(results, gate) of a record, as `score` and `replay_all` return them."""
     results = {}
-    for method, source, cut, error, covered, width, seen, run_id in data["forecasts"]:
-        width = np.nan if width is None and method != "power" else width
-        results.setdefault((method, source, cut), []).append((error, covered, width, seen, run_id))
+    for method, source, cut, *fields in data["forecasts"]:
+        got = Scored(*fields)
+        if got.width is None and got.covered is False:  # a forecast not made: NaN as `score` records it
+            got = got._replace(width=np.nan, score=np.nan)
+        results.setdefault((method, source, cut), []).append(got)
     gate = {src: [(RecordedRun(run_id, final), stop, gain) for run_id, final, stop, gain in data["gate"][src]]
             for src in data["gate_order"]}
     return results, gate
@@ -234,19 +300,18 @@ def recomputed_errors(data: dict) -> list:
     runs = {r.run_id: r for r in load_runs(sorted({src for _, src, _ in RECOMPUTED}))}
     wrong = []
     for method, source, cut in RECOMPUTED:
-        error, covered, width, seen, run_id = results[(method, source, cut)][0]
-        run = runs[run_id]
+        recorded = results[(method, source, cut)][0]
+        run = runs[recorded.run_id]
         steps, losses = run.seen(cut)
         if method == "power":
-            now = (baseline_power(steps, losses, run) / run.final_loss - 1, None, None)
+            now = scored(*naive_power(steps, losses, run), run.final_loss, recorded.seen, run.run_id)
         else:
             priors = DEFAULT_PRIORS if method == "in-sample" else priors_from(data["loso_priors"][source])
             fc = forecast(steps, losses, lr=run.lr, target_step=run.final_step, priors=priors)
-            now = (fc.loss / run.final_loss - 1, bool(fc.low <= run.final_loss <= fc.high),
-                   (fc.high - fc.low) / run.final_loss)
-        if not np.allclose([x for x in now if x is not None], [x for x in (error, covered, width) if x is not None],
-                           rtol=1e-9, atol=0):
-            wrong.append(f"{method} {run_id} at {cut:.0%}: recorded {(error, covered, width)}, now {now}")
+            now = scored(fc.loss, fc.low, fc.high, run.final_loss, recorded.seen, run.run_id)
+        numbers = [(a, b) for a, b in zip(now[:4], recorded[:4]) if a is not None or b is not None]
+        if any(a is None or b is None for a, b in numbers) or not np.allclose(*zip(*numbers), rtol=1e-9, atol=0):
+            wrong.append(f"{method} {run.run_id} at {cut:.0%}: recorded {tuple(recorded)}, now {tuple(now)}")
     return wrong + replayed_errors(gate, data["gate_defaults"])
 
 
@@ -296,11 +361,33 @@ def learn_loso(sources, nats: bool) -> dict:
     return loso
 
 
+def source_families(runs, loso, prior_runs: float = FAMILY_PRIOR_RUNS) -> dict:
+    """{source: the Family of its runs} under the priors learnt without the source (DEFAULT_PRIORS
+    with --no-loso): each run is then forecast with the other runs of its source as its family
+    (leave one run out: `Family.without`)."""
+    families = {}
+    for source in sorted({r.source for r in runs}):
+        t0 = time.perf_counter()
+        members = [FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]), r.final_step, r.lr)
+                   for r in runs if r.source == source]
+        family = learn_family(members, loso.get(source, DEFAULT_PRIORS))
+        families[source] = Family(family.runs, family.priors, forecast, family.cache, prior_runs=prior_runs).replay_all()
+        print(f"# family of {source}: {len(members)} runs replayed [{time.perf_counter() - t0:.0f} s]", flush=True)
+    return families
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     ap.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out priors (faster)")
     ap.add_argument("--no-gate", action="store_true", help="skip the gate replay")
+    ap.add_argument("--family", action="store_true",
+                    help="also forecast every run with the other runs of its source as its family (leave one run "
+                         "out), under the priors learnt without the source (method 'family')")
+    ap.add_argument("--family-prior-runs", type=float, default=FAMILY_PRIOR_RUNS, metavar="W",
+                    help=f"with --family: the defaults' weight in runs, λ = n/(n + W) (default {FAMILY_PRIOR_RUNS:g})")
+    ap.add_argument("--family-size", type=int, metavar="K",
+                    help="with --family: only the K other runs of the source nearest in run-id order (a small family)")
     ap.add_argument("--all-runs", action="store_true",
                     help=f"score every usable run of the sources (default: at most {MAX_RUNS} a source, evenly spaced)")
     ap.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="K",
@@ -312,7 +399,11 @@ def parse_args(argv):
     ap.add_argument("--check-docs", action="store_true",
                     help="check docs/forecast.md's tables against the recorded results and a few forecasts")
     args = ap.parse_args(argv)
-    if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats
+    args.family = args.family or args.write_docs  # the docs show family mode too
+    if args.family_size is not None and args.family_size < 1:
+        ap.error("--family-size must be at least 1")
+    if args.write_docs and (args.no_loso or args.no_gate or args.all_runs or args.nats or args.family_size
+                            or args.family_prior_runs != FAMILY_PRIOR_RUNS
                             or list(args.sources) != list(SOURCES) or args.max_runs != MAX_RUNS):
         ap.error("--write-docs writes the default run's tables: no other option")
     return args
@@ -332,15 +423,18 @@ def main(argv=None):
             out["loso"] = loso[source]
         return out
 
-    results, seconds, laws = score(runs, priors_for)
-    methods = ["power", "in-sample"] + (["loso"] if loso else [])
+    families = source_families(runs, loso, args.family_prior_runs) if args.family else None
+    results, seconds, laws = score(runs, priors_for, families, args.family_size)
+    methods = ["power", "in-sample"] + (["loso"] if loso else []) + (["family"] if families else [])
     print(f"\n{len(runs)} runs: " + ", ".join(f"{s} {sum(r.source == s for r in runs)}" for s in args.sources))
     print_tables(results, args.sources, methods)
-    print_laws(laws, args.sources, methods[-1])
-    print_decay_phase(results, args.sources, methods[-1])
-    s = np.asarray(seconds) * 1000
-    print(f"\ntime per forecast() call: median {np.median(s):.1f} ms, p90 {np.percentile(s, 90):.1f} ms, "
-          f"max {s.max():.1f} ms over {len(s)} calls")
+    default = "loso" if loso else "in-sample"
+    print_laws(laws, args.sources, default)
+    print_decay_phase(results, args.sources, default)
+    for method, times in seconds.items():
+        s = np.asarray(times) * 1000
+        print(f"\ntime per forecast() call ({method}): median {np.median(s):.1f} ms, p90 {np.percentile(s, 90):.1f} ms, "
+              f"max {s.max():.1f} ms over {len(s)} calls")
     gate = None if args.no_gate else replay_all(runs)
     if gate is not None:
         print_replay(gate)

@@ -52,7 +52,8 @@ from scaling_callback.tensorboard import write_figure  # noqa: E402
 from scaling_callback.core.history import History, Observation  # noqa: E402
 from scaling_callback.core.planning import compress_schedule  # noqa: E402
 from scaling_callback.core.assess import assess  # noqa: E402
-from scaling_callback.core.tags import FIT_SECONDS  # noqa: E402
+from scaling_callback.core.tags import FIT_SECONDS, WHATIF_SECONDS  # noqa: E402
+from scaling_callback.core.whatif import live_whatif  # noqa: E402
 
 
 class PaddedWindows(Dataset):
@@ -164,6 +165,9 @@ def run(args, with_callback: bool, accelerator="cpu", around=None):
     if with_callback and not args.no_forecast:
         fits = read_scalars(logger.log_dir, [FIT_SECONDS]).get(FIT_SECONDS)
         hook_times["engine"] = [] if fits is None else fits[1].tolist()
+        whatifs = read_scalars(logger.log_dir, [WHATIF_SECONDS]).get(WHATIF_SECONDS)
+        hook_times["whatif"] = [] if whatifs is None else whatifs[1].tolist()
+        hook_times["validations"] = [len(scaling.tracker.history)]
         figure = figure_seconds(scaling.tracker)
         hook_times["figure"] = [figure]
         # steady state: every validation forecasts (not the run's first: one point, nothing to fit;
@@ -204,6 +208,31 @@ def assess_table(repeats: int = 5) -> None:
                 times[name] = (best, engine)
             print(f"{n_points:>7} {planned:>14,} {1e3 * times['constant'][0]:>12.1f} {1e3 * times['cosine'][0]:>10.1f} "
                   f"{1e3 * times['cosine'][1]:>21.1f}")
+
+
+def whatif_table(repeats: int = 5) -> None:
+    """Best-of-`repeats` time of the live what-if (`core.whatif.live_whatif`: one forecast at the
+    end of a cool-down started now) by history length, for a constant planned rate: what the
+    tracker adds to a validation (with whatif_every=1) beside the planned forecast."""
+    print(f"\nthe live what-if, cool down now (core.whatif.live_whatif), best of {repeats}, ms:")
+    print(f"{'points':>7} {'planned steps':>14} {'what-if':>8} {'planned forecast (assess)':>26}")
+    for planned in (10_000, 100_000):
+        knots = (np.array([0, planned // 50, planned]), np.array([0.0, 1.0, 1.0]))
+        for n_points in (10, 100, 1000):
+            history = _history(n_points, planned)
+            steps, losses = history.column("step"), history.column("val_loss")
+            best, planned_best = math.inf, math.inf
+            for _ in range(repeats):
+                start = time.perf_counter()
+                result = assess(history, target_step=planned, lr=knots, n_params=1e7, unique_tokens=1e9)
+                planned_best = min(planned_best, time.perf_counter() - start)
+                record = result.record
+                start = time.perf_counter()
+                found, _, _ = live_whatif(steps, losses, planned_lr=knots, planned_end=planned,
+                                          planned_loss=record.loss, planned_low=record.low, planned_high=record.high)
+                best = min(best, time.perf_counter() - start)
+                assert found is not None and found.ok, found
+            print(f"{n_points:>7} {planned:>14,} {1e3 * best:>8.1f} {1e3 * planned_best:>26.1f}")
 
 
 class _SyncDebugError:
@@ -252,7 +281,7 @@ def main():
             if flag:
                 batch_hook += hooks["on_train_batch_end"]
                 val_hook += hooks["on_validation_end"]
-                for name in ("observe", "write_tensorboard", "engine", "figure", "steady"):
+                for name in ("observe", "write_tensorboard", "engine", "figure", "steady", "whatif", "validations"):
                     parts.setdefault(name, []).extend(hooks.get(name, []))
         step = {flag: statistics.mean(res[0] for f, res in runs if f == flag) for flag in (False, True)}
         fit = {flag: statistics.mean(res[1] for f, res in runs if f == flag) for flag in (False, True)}
@@ -279,6 +308,11 @@ def main():
               f"(forecast/fit_seconds, {len(engine)} fits): median {1e3 * statistics.median(engine):.1f} ms, max "
               f"{1e3 * max(engine):.1f} ms; a figure drawn and written (best of 3, after each run): median "
               f"{1e3 * statistics.median(figure):.1f} ms")
+        whatif, validations = parts["whatif"], sum(parts["validations"])
+        if whatif:
+            print(f"  of which the live what-if (cool down now, whatif/fit_seconds, at {len(whatif)} of {validations} "
+                  f"validations): median {1e3 * statistics.median(whatif):.1f} ms where it ran, "
+                  f"{1e3 * sum(whatif) / max(validations, 1):.1f} ms per validation on average (target <= 5 ms)")
         per_val = statistics.median(parts["steady"])
         print(f"  steady state (every validation forecasts, a figure every 10th): {1e3 * per_val:.1f} ms per "
               "validation (median over runs)")
@@ -291,6 +325,7 @@ def main():
               f"(validation-end time / (1% of a step - per-batch hook time))")
 
     assess_table(args.assess_repeats)
+    whatif_table(args.assess_repeats)
 
     if torch.cuda.is_available():
         _, _, hooks = run(args, True, accelerator="gpu", around=_SyncDebugError)

@@ -42,6 +42,20 @@ _PUBLIC = {
     "assess": "core.assess",
     "Assessment": "core.assess",
     "ForecastRecord": "core.history",
+    # the run's family (earlier runs, a sweep, a ladder) sharpens its forecast
+    "Family": "core.forecast",
+    "FamilyRun": "core.forecast",
+    "learn_family": "core.forecast",
+    "load_family": "family",
+    # what if the run took another schedule (docs/whatif.md)
+    "forecast_under": "core.whatif",
+    "cool_down_now": "core.whatif",
+    "plan_cooldown": "core.whatif",
+    "compare_cooldowns": "core.whatif",
+    "with_cooldown": "core.whatif",
+    "resized_run": "core.whatif",
+    "Cooldown": "core.whatif",
+    "ScheduleMismatch": "core.whatif",
     # laws across runs
     "fit_scaling_law": "core.crossrun",
     "ScalingLawFit": "core.crossrun",

@@ -99,6 +99,17 @@ def forecast_layout(monitor: str = "val_loss", *, category: str = tags.LAYOUT_CA
     return layout_pb2.Layout(category=[layout_pb2.Category(title=title, chart=list(extra_charts) + charts[::-1])])
 
 
+def cooldown_now_chart(suffix: Optional[str] = None):
+    """The Margin chart "cool down now ■ and the planned end ◆, 80% bands": the forecast at the end
+    of a cool-down started at each validation (whatif/cooldown_now_loss and its interval) beside
+    the forecast at the planned end (forecast/final_loss and its); for `write_forecast_layout`'s
+    `extra_charts`."""
+    now = tuple(tags.for_instance(t, suffix) for t in (tags.COOLDOWN_NOW_LOSS, tags.COOLDOWN_NOW_LOW,
+                                                        tags.COOLDOWN_NOW_HIGH))
+    planned = tuple(tags.for_instance(t, suffix) for t in (tags.FINAL_LOSS, tags.FINAL_LOSS_LOW, tags.FINAL_LOSS_HIGH))
+    return _margin_chart("cool down now ■ and the planned end ◆, 80% bands", now, planned)
+
+
 def layout_summary(layout):
     """The Summary proto that carries a custom-scalars Layout (any number of Margin series,
     which `SummaryWriter.add_custom_scalars`'s dict form cannot say)."""

@@ -17,7 +17,8 @@ SMALLEST = {
     "crossrun_fit.py": (["--bootstrap", "2", "--repeats", "1", "--skip-second"], "E"),
     "example_intervals.py": (["--runs", "1", "--max-steps", "64"], "the 50% interval held the final loss"),
     "extrapolation.py": (["--bootstrap", "2", "--skip-gadre", "--only", "owt2 tuned/short warmup"], "owt2 tuned"),
-    "forecast_accuracy.py": (["--sources", "gemstones", "--max-runs", "2", "--no-loso", "--no-gate"], "in-sample"),
+    "forecast_accuracy.py": (["--sources", "gemstones", "--max-runs", "3", "--no-loso", "--no-gate", "--family",
+                              "--family-size", "1"], "| gemstones | family |"),
     "forecast_memory.py": (["--targets", "1000", "--full-max", "1000", "--repeats", "1"], "1e+03"),
     "gate_replay.py": (["--sources", "gemstones", "--max-runs", "1"], "wrong stops in all"),
     "ladder_early.py": (["--cutoffs", "0.4", "--bootstrap", "5", "--ladders", "lr_scheduling owt2"], "at 40%: median"),
@@ -27,6 +28,7 @@ SMALLEST = {
     "overhead.py": (["--steps", "24", "--val-every", "8", "--repeats", "1", "--assess-repeats", "1"],
                     "callback share of the step time"),
     "schedule_speed.py": (["--steps", "100", "--repeats", "1"], "|"),
+    "whatif_accuracy.py": (["--sources", "multipower_law", "--max-branches", "2"], "branch forecasts from the trunk"),
 }
 
 

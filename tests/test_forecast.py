@@ -243,12 +243,12 @@ def test_a_rise_under_a_decaying_schedule_is_held_whichever_clock_it_keeps():
             assert fc.low <= loss[-1] <= fc.high, (seed, cut, fc.low, fc.high)  # ...the interval holds
             assert fc.low > noisy[seen][-1]  # the step clock widens the interval upwards only
             assert any("measured in steps it would reach" in note for note in fc.notes)
-    # without a schedule both clocks are one: the interval is the rise's own, much narrower
+    # without a schedule both clocks are one: the interval is the rise's own, narrower
     seen = steps <= 1500
     scheduled = forecast(steps[seen], loss[seen], lr=lr, target_step=T)
     plain = forecast(steps[seen], loss[seen], target_step=T)
     assert plain.ok and plain.law == "overfitting"
-    assert plain.high - plain.low < 0.5 * (scheduled.high - scheduled.low)
+    assert plain.high - plain.low < 0.8 * (scheduled.high - scheduled.low)
     assert not any("measured in steps" in note for note in plain.notes)
 
 
@@ -274,23 +274,25 @@ def test_a_drop_larger_than_the_prior_is_read_from_the_data_once_half_the_decay_
 def test_a_forecast_before_the_cool_down_has_the_interval_of_forecasts_made_before_a_decay():
     """A WSD run whose linear cool-down (the last quarter) realises 0.6× the drop prior's mean
     (modded-nanogpt track 1's are the smallest): forecast from 50-70% of the run, before the
-    cool-down, the drop is the prior's alone. The interval calibrated on such forecasts
-    (interval_z_before_decay) holds the final where the one calibrated on all forecasts misses it
-    in about half the seeds; at the steps on the way down it widens gradually, and once the
-    cool-down is under way both are the same."""
+    cool-down, the drop is the prior's alone. Priors with an interval calibrated on such forecasts
+    (interval_z_before_decay; the defaults have none since benchmarks/studies/interval_score.py)
+    widen it there and hold the final at least as often as the defaults; at the steps on the way
+    down it widens gradually, and once the cool-down is under way both are the same."""
     T, start = 6000, 4500
     t = np.arange(T + 1)
     eta = np.where(t < 100, (t + 1) / 100, np.where(t < start, 1.0, 1 - (t - start) / (T - start)))
     steps = np.arange(100, T + 1, 50)
     area = lr_area(eta)
     loss = 1.0 + 2.0 * (area[steps] / area[100]) ** -0.4 - 0.05 * multi_power_drop(eta, steps, 0.11, 0.59, 0.64)
-    pooled = dataclasses.replace(DEFAULT_PRIORS, interval_z_before_decay=None)
+    pooled = DEFAULT_PRIORS  # learnt without the split (learning.SPLIT_BEFORE_DECAY): one calibration
+    # priors learnt with the split (as tools/learn_priors.py learnt them before the interval-score study)
+    split = dataclasses.replace(DEFAULT_PRIORS, interval_z_before_decay=(-3.6035, 2.3463))
     held = {"before a decay": 0, "all": 0}
     for seed in range(5):
         noisy = loss * (1 + 0.002 * np.random.default_rng(seed).standard_normal(len(loss)))
         for cut in (0.5, 0.6, 0.7):
             seen = steps <= cut * T
-            fc = forecast(steps[seen], noisy[seen], lr=eta, target_step=T)
+            fc = forecast(steps[seen], noisy[seen], lr=eta, target_step=T, priors=split)
             plain = forecast(steps[seen], noisy[seen], lr=eta, target_step=T, priors=pooled)
             assert fc.ok and fc.loss == plain.loss and fc.high - fc.low > plain.high - plain.low
             assert any(re.search(r"decay begins at step 45\d\d, after the last step seen", n) for n in fc.notes), fc.notes
@@ -301,9 +303,9 @@ def test_a_forecast_before_the_cool_down_has_the_interval_of_forecasts_made_befo
             assert np.allclose(fc.predict([4000])[1:], plain.predict([4000])[1:])
             (_, lo, hi), (_, plo, phi) = fc.predict([5250, T]), plain.predict([5250, T])
             assert 1 < (hi[0] - lo[0]) / (phi[0] - plo[0]) < (hi[1] - lo[1]) / (phi[1] - plo[1])
-    assert held["before a decay"] >= 13 and held["all"] <= 10, held
+    assert held["before a decay"] >= max(13, held["all"]), held
     seen = steps <= 0.8 * T  # the cool-down under way: one calibration
-    after, plain = (forecast(steps[seen], loss[seen], lr=eta, target_step=T, priors=p) for p in (DEFAULT_PRIORS, pooled))
+    after, plain = (forecast(steps[seen], loss[seen], lr=eta, target_step=T, priors=p) for p in (split, pooled))
     assert (after.low, after.high) == (plain.low, plain.high)
     assert not any("decay begins" in note for note in after.notes)
 
@@ -382,11 +384,15 @@ def test_a_run_validated_25_times_is_covered_where_its_last_points_lie_far_apart
     """From 5 and 10 points (20 and 40% of a run validated 25 times) the last three lie far apart:
     the hindcast's error is read at each one's own step too (their median loss stands for an
     earlier step than the last). Reading it only against their median covered this curve in 8
-    and 9 of these 10 seeds."""
+    and 9 of these 10 seeds under the earlier, wider interval; an 80% interval holds it in at least
+    16 of these 20 forecasts."""
+    held = 0
     for cut in (0.2, 0.4):
         for seed in range(10):
             fc, final, _ = forecast_log_linear_validated(25, cut, seed)
-            assert fc.ok and fc.low <= final <= fc.high, (cut, seed, fc.loss, fc.low, fc.high)
+            assert fc.ok
+            held += fc.low <= final <= fc.high
+    assert held >= 16, held
 
 
 def test_three_points_are_too_few_for_a_hindcast_so_the_two_laws_disagreement_stands_in():

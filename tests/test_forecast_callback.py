@@ -65,7 +65,8 @@ def test_tiny_dataset_repeated_for_many_epochs_in_tensorboard(tmp_path):
     layout.ParseFromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
     assert len(acc.Tensors("custom_scalars__config__")) == 1  # once per writer
     margin = [c.margin for c in layout.category[0].chart if c.HasField("margin")]
-    assert len(margin) == 3  # no fit=: no chart of the family's law
+    assert len(margin) == 4  # no fit=: no chart of the family's law; "cool down now" first (docs/whatif.md)
+    assert layout.category[0].chart[0].title.startswith("cool down now")
     assert [(s.value, s.lower, s.upper) for s in margin[-1].series] == [  # val_loss and the band, one chart
         ("val_loss",) * 3, ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high")]
     texts = _texts(tmp_path)
@@ -229,7 +230,7 @@ def test_family_trend_from_a_saved_fit_is_logged_and_warns_off_trend(tmp_path):
     # listed first: the plugin lays Margin charts out last first)
     layout = layout_pb2.Layout()
     layout.ParseFromString(_accumulator(tmp_path / "on").Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
-    charts = [c for c in layout.category[0].chart if c.HasField("margin")]
+    charts = [c for c in layout.category[0].chart if c.HasField("margin") and not c.title.startswith("cool down now")]
     assert len(charts) == 4 and "family's law" in charts[0].title
     assert [(s.value, s.lower, s.upper) for s in charts[0].margin.series] == [
         ("forecast/final_loss", "forecast/final_loss_low", "forecast/final_loss_high"),

@@ -26,11 +26,9 @@ def test_learn_priors_on_two_runs_a_source_gives_the_recorded_priors():
     assert p.anneal == pytest.approx((0.06628, -0.02032, 0.03154), abs=2e-4)
     assert [(d.C, d.beta, d.gamma, d.weight, d.power) for d in p.drops] == [(0.11, 0.59, 0.64, 1.0, 1.0)]
     assert p.noise == pytest.approx(0.00279, abs=2e-5)
-    assert (p.interval_own, p.interval_hindcast, p.interval_sensitivity, p.interval_ahead) == (0.0, 1.0, 1.0, 0.1)
-    assert p.interval_z == pytest.approx((-4.9064, 2.7321), abs=2e-3)
-    # two runs a source leave no source MIN_SOURCE_FORECASTS forecasts before a decay: the common
-    # quantiles, its floor
-    assert p.interval_z_before_decay == p.interval_z
+    assert (p.interval_own, p.interval_hindcast, p.interval_sensitivity, p.interval_ahead) == (0.25, 1.0, 1.0, 0.2)
+    assert p.interval_z == pytest.approx((-2.4278, 1.2646), abs=2e-3)
+    assert p.interval_z_before_decay is None  # learning.SPLIT_BEFORE_DECAY is off
     assert (p.min_fraction, p.window, p.anneal_nats) == (0.02, 1.0, False)
 
 

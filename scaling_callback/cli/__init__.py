@@ -1,6 +1,9 @@
 """The `scaling-callback` command line: one subcommand per task (numpy side only, starts fast).
 
-    scaling-callback forecast FILE [--run RUN_ID] [--upto STEP] [--at STEP] [--json] [--tag TAG]
+    scaling-callback forecast FILE [--run RUN_ID] [--upto STEP] [--at STEP] [--schedule SCHED.csv] [--json] [--tag TAG]
+                              [--family PATH ...]
+    scaling-callback whatif LOGDIR|FILE [--run RUN_ID] [--upto STEP] --decay-at S [S ...] --decay-length L
+                            [--shape linear|sqrt|cosine] [--plot FILE] [--json]
     scaling-callback fit RUN [RUN ...] [--form chinchilla|kaplan|muennighoff] [--holdout RUN ...]
                          [--json] [--save FIT.json] [--plot FILE]
     scaling-callback plan (--compute FLOPS | --loss LOSS) --fit FIT.json [--inference-tokens T]
@@ -15,9 +18,10 @@ import argparse
 import sys
 from typing import Callable, List, Optional
 
-from . import compare, fit, forecast, plan
+from . import compare, fit, forecast, plan, whatif
 
-SUBCOMMANDS: List[Callable] = [forecast.add_parser, fit.add_parser, plan.add_parser, compare.add_parser]
+SUBCOMMANDS: List[Callable] = [forecast.add_parser, whatif.add_parser, fit.add_parser, plan.add_parser,
+                               compare.add_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,6 +78,8 @@ def _summary(fc: Optional[Forecast], reason: Optional[str], step: int, skipped: 
                f"{fc.law} law, exponent {fc.exponent:.3g}, from {fc.n_points} points")
     if skipped:
         msg += f"; {skipped} non-finite validation loss(es) skipped"
+    if fc.family_runs:
+        msg += f"; family: {fc.family_runs} run{'s' if fc.family_runs > 1 else ''} informed this forecast"
     return ForecastSummary(True, False, msg + ".")
 
 
@@ -94,6 +96,8 @@ def assess(
     horizons: Sequence[int] = (),
     notes: Sequence[str] = (),
     no_target_reason: str = "there is no step to forecast",
+    previous_stop: Optional[int] = None,
+    family=None,
 ) -> Assessment:
     """Forecast the monitored loss at `target_step` from `history` and advise.
 
@@ -106,6 +110,12 @@ def assess(
         repeated-data advice (skipped when None). planned_tokens: for the Chinchilla reference.
     horizons: further steps (<= target_step) at which the forecast is also logged.
     notes: assumptions already made by the caller, shown with the advice.
+    previous_stop: the stop step recommended at the previous validation, kept while the
+        forecast's interval admits it (`advice.recommended_stop`'s `band`), so the recommended
+        stop does not zigzag between validations.
+    family: the run's family (a `Family` without this run, or a list of finished `FamilyRun`s),
+        passed to forecast(..., family=); with it, forecast/family_runs is logged and the summary
+        says how many family runs informed the forecast.
 
     Non-finite validation losses are skipped (and counted). Raises only on a programming
     error; a forecast that cannot be made is an Assessment whose record says why.
@@ -125,18 +135,21 @@ def assess(
     else:
         target = int(target_step)
         start = time.perf_counter()
-        fc = forecast(steps, val, target_step=target, lr=lr, confidence=confidence)
+        fc = forecast(steps, val, target_step=target, lr=lr, confidence=confidence, family=family)
         fit_seconds = time.perf_counter() - start
         metrics.update({tags.FORECAST_OK: float(fc.ok), tags.FINAL_STEP: float(target), tags.FIT_SECONDS: fit_seconds})
+        if family is not None and fc.ok:
+            metrics[tags.FAMILY_RUNS] = float(fc.family_runs)
         if fc.ok:
             grid = np.unique(np.rint(np.linspace(min(now, target), target, STOP_GRID_POINTS))).astype(np.int64)
-            mid = fc.predict(grid)[0]
+            mid, low, high = fc.predict(grid)
             record = ForecastRecord(now, target, fc.loss, fc.low, fc.high, fc.asymptote, fc.exponent,
                                     float(mid[0]), True, None)
             metrics.update({tags.FINAL_LOSS: fc.loss, tags.FINAL_LOSS_LOW: fc.low, tags.FINAL_LOSS_HIGH: fc.high,
                             tags.ASYMPTOTIC_LOSS: fc.asymptote, tags.EXPONENT: fc.exponent, tags.FITTED_LOSS: float(mid[0]),
                             tags.POINTS_USED: float(fc.n_points)})
-            stop, efficient = _stop_advice(fc, grid, mid, target, lr_steps, lr_values, min_delta, metrics)
+            stop, efficient = _stop_advice(fc, grid, (mid, low, high), target, lr_steps, lr_values, min_delta,
+                                           metrics, previous_stop)
             for h in horizons:
                 if now <= h <= target:
                     metrics[tags.loss_at_step(h)] = float(fc.predict([h])[0][0])
@@ -179,13 +192,17 @@ def _data_advice(history: History, n_params, unique_tokens, planned_tokens, metr
     return data, repetition, chinchilla
 
 
-def _stop_advice(fc: Forecast, grid, mid, target: int, lr_steps, lr_values, min_delta: float,
-                 metrics: Dict[str, float]):
+def _stop_advice(fc: Forecast, grid, curves, target: int, lr_steps, lr_values, min_delta: float,
+                 metrics: Dict[str, float], previous_stop: Optional[int] = None):
     """The recommended stop and Kaplan's efficient point on the forecast curve from now to the
-    target; their tags go into `metrics`."""
+    target (`curves`: its (mid, low, high) on `grid`; the band holds `previous_stop` where it is
+    finite); their tags go into `metrics`."""
+    mid, low, high = curves
     if not np.all(np.isfinite(mid)):
         return None, None
-    stop = adv.recommended_stop(grid, mid, target, min_delta, lr_steps=lr_steps, lr=lr_values)
+    band = (low, high) if np.all(np.isfinite(low)) and np.all(np.isfinite(high)) else None
+    stop = adv.recommended_stop(grid, mid, target, min_delta, lr_steps=lr_steps, lr=lr_values, band=band,
+                                previous_stop=previous_stop)
     metrics[tags.RECOMMENDED_STOP] = float(stop.stop_step)
     if stop.recommended_decay_start is not None:
         metrics[tags.RECOMMENDED_DECAY_START] = float(stop.recommended_decay_start)

@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple, Optional
 class Tag(NamedTuple):
     name: str
     kind: str  # "scalar", "text" or "image"
-    group: str  # "scaling", "forecast", "advice", "gate", "throughput" or "trend"
+    group: str  # "scaling", "forecast", "advice", "whatif", "gate", "throughput" or "trend"
     meaning: str
 
 
@@ -38,6 +38,7 @@ FORECAST_OK = "forecast/ok"
 POINTS_USED = "forecast/points_used"
 POINTS_SKIPPED = "forecast/points_skipped"
 FIT_SECONDS = "forecast/fit_seconds"
+FAMILY_RUNS = "forecast/family_runs"  # with family=: the family runs that informed the forecast
 FORECAST_FIGURE = "forecast/figure"  # image
 LOSS_AT_STEP_PREFIX = "forecast/loss_at_step_"  # + the step, for horizons= when the run has no end
 
@@ -48,7 +49,7 @@ def loss_at_step(step: int) -> str:
 
 
 # ---- several callbacks in one Trainer ---------------------------------------------------------
-INSTANCE_GROUPS = ("forecast", "advice")  # tags that depend on the monitored metric
+INSTANCE_GROUPS = ("forecast", "advice", "whatif")  # tags that depend on the monitored metric
 
 
 def for_instance(name: str, suffix: Optional[str]) -> str:
@@ -71,6 +72,14 @@ REPEATED_DATA = "advice/repeated_data"
 EFFECTIVE_DATA_FRACTION = "advice/effective_data_fraction"
 KAPLAN_EFFICIENT_STEP = "advice/kaplan_efficient_step"
 ADVICE_TEXT = "advice/summary"  # text; TensorBoard stores it as "advice/summary/text_summary"
+
+# ---- what if the run cooled down now (global rank zero, while the rate is at its peak) -----------
+COOLDOWN_NOW_LOSS = "whatif/cooldown_now_loss"
+COOLDOWN_NOW_LOW = "whatif/cooldown_now_loss_low"
+COOLDOWN_NOW_HIGH = "whatif/cooldown_now_loss_high"
+COOLDOWN_NOW_END = "whatif/cooldown_now_end_step"
+WHATIF_SECONDS = "whatif/fit_seconds"
+WHATIF_TEXT = "whatif/summary"  # text; TensorBoard stores it as "whatif/summary/text_summary"
 
 # ---- the predictive early-stopping gate -------------------------------------------------------
 GATE_GAIN = "gate/optimistic_gain"
@@ -120,6 +129,7 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(POINTS_USED, _S, "forecast", "validation points the fit used"),
     Tag(POINTS_SKIPPED, _S, "forecast", "non-finite validation losses skipped"),
     Tag(FIT_SECONDS, _S, "forecast", "wall time of the forecast"),
+    Tag(FAMILY_RUNS, _S, "forecast", "with family=: the family's finished runs whose replays informed the forecast"),
     Tag(LOSS_AT_STEP_PREFIX + "<h>", _S, "forecast", "the forecast at horizon step h (runs without a planned end)"),
     Tag(FORECAST_FIGURE, _I, "forecast", "the forecast figure: observed points, fitted curve, interval band"),
     Tag(RECOMMENDED_STOP, _S, "advice", "the step after which the forecast gains less than min_delta"),
@@ -131,6 +141,13 @@ TAGS: Dict[str, Tag] = {t.name: t for t in (
     Tag(EFFECTIVE_DATA_FRACTION, _S, "advice", "effective data D'/D under repetition (Muennighoff et al. 2023)"),
     Tag(KAPLAN_EFFICIENT_STEP, _S, "advice", "Kaplan's compute-efficient stopping point on the forecast curve"),
     Tag(ADVICE_TEXT, _T, "advice", "the advice in words (Text tab)"),
+    Tag(COOLDOWN_NOW_LOSS, _S, "whatif", "the loss forecast at the end of a cool-down started at this validation "
+        "(the planned cool-down's shape and length, or 20% of the run in 1 − sqrt to 0 without one)"),
+    Tag(COOLDOWN_NOW_LOW, _S, "whatif", "that forecast's interval, lower end"),
+    Tag(COOLDOWN_NOW_HIGH, _S, "whatif", "that forecast's interval, upper end"),
+    Tag(COOLDOWN_NOW_END, _S, "whatif", "the step that cool-down would end the run at"),
+    Tag(WHATIF_SECONDS, _S, "whatif", "wall time of the cool-down-now forecast"),
+    Tag(WHATIF_TEXT, _T, "whatif", "cool down now against the planned end, in one line (Text tab)"),
     Tag(GATE_GAIN, _S, "gate", "fitted loss now minus the interval's low end at the planned end"),
     Tag(GATE_WAIT, _S, "gate", "consecutive validations below min_delta"),
     Tag(GATE_STOPPED, _S, "gate", "the step the gate stopped the run at (logged once, when it stops)"),

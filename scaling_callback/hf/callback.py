@@ -28,6 +28,12 @@ from .tokens import TrainingInputsHook
 from .trainer_access import broadcast_object, find_trainer, is_distributed, optional_trainer, report, tensorboard_writers
 
 
+def tensorboard_name(metric: str) -> str:
+    """The tag HF's TensorBoardCallback writes `metric` of an evaluation under (its rewrite_logs:
+    "eval_loss" -> "eval/loss")."""
+    return "eval/" + metric[len("eval_"):] if metric.startswith("eval_") else metric
+
+
 class ScalingLawTrainerCallback(transformers.TrainerCallback):
     """Logs a language-model run's scale (N, D, C = 6·N·D) at every evaluation of a
     `transformers.Trainer`, forecasts the final `eval_loss` with an interval, and advises.
@@ -50,7 +56,11 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
         settings: a `tracking.settings.TrackerSettings`; each keyword given overrides its value.
         the others: the settings of `TrackerSettings` and `ScalingTracker` (non_embedding_params,
             convention, n_layer, n_ctx, d_attn, tokens_per_epoch, forecast, horizons,
-            horizon_unit, lr_schedule, confidence, min_delta, figure_every, fit).
+            horizon_unit, lr_schedule, confidence, min_delta, figure_every, whatif_every, fit, family).
+            `family`: finished runs of this recipe (paths of log dirs the Trainer wrote with this
+            callback, of curve CSVs, a `Family` or `FamilyRun`s); their loss is read from HF's
+            TensorBoard name of `monitor` (eval_loss: eval/loss); the run's own log dir (its
+            TensorBoard writer's, and `args.logging_dir` where transformers has it) is left out.
 
     Attributes: `tracker` (the ScalingTracker: history, forecasts, assessment, n_params,
     planned_steps). `add_listener(fn)`: fn(record) is called with every forecast's record on
@@ -67,6 +77,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
     def __init__(self, monitor: str = "eval_loss", train_monitor: Optional[str] = "loss", *, trainer=None,
                  settings: Optional[TrackerSettings] = None, **overrides):
         self.tracker = adapter_tracker(self, monitor, train_monitor, settings, overrides)
+        self.tracker.family_tag = tensorboard_name(monitor)
         self.monitor, self.train_monitor = monitor, train_monitor
         self.trainer = optional_trainer(trainer)
         self._train_loss = math.nan
@@ -95,6 +106,7 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
             self._inputs_hook = TrainingInputsHook(model, self._count_inputs)
         writers = tensorboard_writers(self.trainer) if state.is_world_process_zero else []
         tracker.writer = writers[0] if writers else None
+        tracker.log_dirs = (args.logging_dir,) if getattr(args, "logging_dir", None) else ()
         self._warn_without_evaluations(args)
         if state.global_step > 0:  # resumed from a checkpoint: before the plan and the throughput clock
             resume_tracker(tracker, state, self._state_key)

@@ -22,7 +22,7 @@ from ..tracking.adapter import adapter_tracker
 from ..tracking.settings import TrackerSettings, with_settings_signature
 from ..tracking.sharded import rank_counts_tokens, strategy_device_mesh
 from .resume import run_missed_validation, validation_due
-from .report import TerminalReport, tensorboard_loggers, tensorboard_writers
+from .report import TerminalReport, logger_dirs, tensorboard_loggers, tensorboard_writers
 
 VALIDATION_DUE_KEY = "validation_due_at"  # in the saved state: the step of a validation still to run
 
@@ -64,12 +64,19 @@ class ScalingLawCore:
         min_delta: loss improvement still worth training for, for advice/recommended_stop_step.
         figure_every: draw the forecast figure into TensorBoard at the first forecast, every this
             many forecasts after, at the planned end and at train end (0: never).
+        whatif_every: forecast "cool down now" (whatif/* tags, docs/whatif.md) at the first
+            validation with the rate at its peak and every this many after (0: never).
         progress_bar: show the latest forecast, "forecast=2.43 [2.40, 2.46]", in the Trainer's
             progress bar (without a bar: one line per validation in the terminal).
         fit: a cross-run law of this run's family (`ScalingLawFit` or the path of a fit saved by
             `scaling-callback fit --save`): the loss it expects for this run's N and planned D is
             logged beside each forecast (trend/expected_loss, _low, _high, trend/gap,
             trend/off_trend), with a warning when the run is off its family's trend.
+        family: finished runs of this run's recipe (a `Family`, paths of curve CSVs or of log dirs
+            written by this callback, e.g. the parent folder of earlier runs' version folders, or
+            `FamilyRun`s): read at the first forecast, it shifts each forecast and calibrates its
+            interval by how the forecast erred on those runs (forecast/family_runs: how many
+            informed it; the Text tab says so too). The run's own log dir is left out.
 
     Every training micro-batch is counted (gradient accumulation included), on every rank; the
     count stays on the device and is summed over ranks only when read (validation end, checkpoint).
@@ -80,7 +87,8 @@ class ScalingLawCore:
     forecast/points_used, forecast/points_skipped, forecast/fit_seconds, advice/recommended_stop_step,
     advice/overfitting, advice/tokens_to_data_limit, advice/repeated_data,
     advice/effective_data_fraction (and, when they apply, advice/recommended_decay_start_step,
-    advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>).
+    advice/overfitting_since_step, advice/kaplan_efficient_step, forecast/loss_at_step_<h>,
+    forecast/family_runs).
     Throughput tags (every logger; of several ScalingLawCallbacks in one Trainer, the first writes
     them): throughput/tokens_per_second, throughput/flops_per_second,
     throughput/seconds_to_planned_end. With a TensorBoardLogger: a custom-scalars layout, the
@@ -177,6 +185,8 @@ class ScalingLawCore:
         # flat parameters' metadata sits on the wrapper, above the LightningModule
         wrapped = getattr(strategy, "model", None)
         self.tracker.set_model(wrapped if isinstance(wrapped, torch.nn.Module) else pl_module)
+        if trainer.is_global_zero:  # the run's own log dirs: never its own family run (family=)
+            self.tracker.log_dirs = logger_dirs(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.tracker.count(batch)

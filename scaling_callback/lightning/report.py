@@ -20,6 +20,20 @@ def tensorboard_loggers(trainer) -> list:
             if any(c.__name__ == "TensorBoardLogger" for c in type(logger).__mro__)]
 
 
+def logger_dirs(trainer) -> tuple:
+    """The log dirs of the trainer's loggers that write locally (a logger without one, or whose
+    directory cannot be had, is passed over)."""
+    found = []
+    for logger in trainer.loggers:
+        try:
+            log_dir = getattr(logger, "log_dir", None)
+        except Exception:  # noqa: BLE001 - a third-party logger's property: its directory is not needed
+            log_dir = None
+        if isinstance(log_dir, str) and log_dir:
+            found.append(log_dir)
+    return tuple(found)
+
+
 def tensorboard_writers(trainer) -> list:
     """The SummaryWriters of the trainer's TensorBoardLoggers."""
     return [logger.experiment for logger in tensorboard_loggers(trainer)]

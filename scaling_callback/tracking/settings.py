@@ -18,9 +18,11 @@ from ..core.compute import context_flops_per_token
 from ..core.planning import check_horizons
 from ..core.crossrun.trend import load_fit
 from .accounting import CONVENTIONS
+from .family import checked_family
 
 if TYPE_CHECKING:
     from ..core.crossrun import ScalingLawFit
+    from ..core.forecast import Family, FamilyRun
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,23 @@ class TrackerSettings:
         min_delta: loss improvement still worth training for (the recommended stop).
         figure_every: draw the forecast figure at the first forecast, every this many after, at
             the planned end and at the end of training (0: never).
+        whatif_every: forecast "cool down now" (the loss at the end of a cool-down started at the
+            validation: `core.whatif.cool_down_now`) at the first validation with the rate at its
+            peak and every this many after (0: never). Each is one more forecast: every 5th keeps its
+            mean cost per validation within 5 ms (benchmarks/overhead.py); 1 gives it at every
+            validation.
         fit: a cross-run law of the run's family (a `ScalingLawFit`, or the path of one saved by
             `scaling-callback fit --save`; read here, kept as the `ScalingLawFit`).
+        family: the run's family, finished runs of the same recipe (earlier versions, a sweep's
+            trials, a ladder): a `Family` (`load_family`), the path of a curve CSV or of a log dir
+            written by the callback (a folder of runs: each run in it), a list of such paths, or a
+            list of finished `FamilyRun`s. Read once, at the first forecast; each forecast is then
+            shifted and its interval calibrated by how the forecast erred on the family's runs
+            (`forecast(..., family=)`), the run's own log dir left out. Kept as given (a list as a
+            tuple); configuration, not state: pass it again on resume.
 
-    Raises ValueError naming the setting when a value is out of its range or of a wrong type.
+    Raises ValueError naming the setting when a value is out of its range or of a wrong type;
+    `family` of a wrong type is a TypeError, a path of it that does not exist FileNotFoundError.
     """
 
     tokens_in_batch: Optional[Callable] = None
@@ -69,7 +84,9 @@ class TrackerSettings:
     confidence: float = 0.8
     min_delta: float = 0.01
     figure_every: int = 10
+    whatif_every: int = 5
     fit: Union[ScalingLawFit, str, None] = None  # kept as the ScalingLawFit read
+    family: Union[Family, str, Sequence[str], Sequence[FamilyRun], None] = None  # kept as checked_family's
 
     def __post_init__(self):
         if self.convention not in CONVENTIONS:
@@ -84,6 +101,7 @@ class TrackerSettings:
         positive_number(self.min_delta, "min_delta", what="a positive loss difference")
         checked = dict(
             figure_every=whole_number(self.figure_every, "figure_every", minimum=0),
+            whatif_every=whole_number(self.whatif_every, "whatif_every", minimum=0),
             non_embedding_params=whole_number(self.non_embedding_params, "non_embedding_params", minimum=1,
                                               none_ok=True),
             tokens_per_epoch=whole_number(self.tokens_per_epoch, "tokens_per_epoch", minimum=1, none_ok=True),
@@ -91,7 +109,8 @@ class TrackerSettings:
             horizons=check_horizons(self.horizons, self.horizon_unit),
             confidence=float(self.confidence),
             min_delta=float(self.min_delta),
-            fit=None if self.fit is None else load_fit(self.fit))
+            fit=None if self.fit is None else load_fit(self.fit),
+            family=checked_family(self.family))
         for name, value in checked.items():  # kept in their checked form (frozen: set once, here)
             object.__setattr__(self, name, value)
 

@@ -59,12 +59,17 @@ def _optional_positive(value) -> Optional[int]:
                         what="a whole number from 1 to 2^63 - 1")
 
 
+def _optional_count(value) -> Optional[int]:
+    return None if value is None else _count(value)
+
+
 def _optional_forecasts(value):
     return ForecastHistory() if value is None else ForecastHistory.from_state_dict(value)
 
 
 _READERS: Dict[str, Callable] = {"tokens": _count, "train_batches": _count, "history": History.from_state_dict,
                                  "forecasts": _optional_forecasts, "schedule": _schedule, "advice": _advice,
+                                 "recommended_stop": _optional_count,
                                  # what identifies the run (identity.py)
                                  "n_params": _optional_positive, "convention": read_convention,
                                  "planned_steps": _optional_positive}
@@ -72,7 +77,7 @@ _READERS: Dict[str, Callable] = {"tokens": _count, "train_batches": _count, "his
 
 def read_state(state) -> dict:
     """The checked values of a tracker state: {"tokens", "train_batches", "history", "forecasts",
-    "schedule", "advice", "n_params", "convention", "planned_steps"} (None for an optional key absent). Raises ValueError naming the first key that is missing or wrong."""
+    "schedule", "advice", "recommended_stop", "n_params", "convention", "planned_steps"} (None for an optional key absent). Raises ValueError naming the first key that is missing or wrong."""
     if not isinstance(state, dict):
         raise ValueError(f"the state is a {type(state).__name__}, not a dict")
     missing = [key for key in REQUIRED if key not in state]

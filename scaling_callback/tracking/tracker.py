@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -27,10 +27,12 @@ from ..core.history import ForecastHistory, ForecastRecord, History, Observation
 from ..core.planning import horizon_steps
 from ..core.status import Status
 from ..core.crossrun.trend import TrendCheck, trend_check
+from ..core.whatif import WhatIf, live_whatif
 from ..plots import forecast_figure_of
-from ..tensorboard import write_advice_text, write_figure, write_forecast_layout
+from ..tensorboard import cooldown_now_chart, write_advice_text, write_figure, write_forecast_layout
 from . import identity
 from .accounting import TokenCounter, non_embedding_params as count_non_embedding_params
+from .family import FamilySource
 from .planned import PlannedSchedule, plan_schedule
 from .settings import TrackerSettings, with_settings_signature
 from .state import read_state
@@ -88,14 +90,21 @@ class ScalingTracker:
             callbacks take too; each keyword given overrides its value:
         tokens_in_batch, non_embedding_params, convention, n_layer, n_ctx, d_attn,
         tokens_per_epoch, forecast, horizons, horizon_unit, lr_schedule, confidence, min_delta,
-        figure_every, fit: the settings, as keywords; what each means, its default and its
+        figure_every, whatif_every, fit, family: the settings, as keywords; what each means, its default and its
             check: `TrackerSettings`. With `fit`, at each forecast the loss the family's law
             expects for N and the planned D is logged beside the forecast (trend/*), with a
             warning when the forecast's interval and the law's do not overlap (`core.crossrun.trend`).
+            With `family` (finished runs of the same recipe: a `Family`, paths of curve CSVs or
+            log dirs, or `FamilyRun`s), read at the first forecast, every forecast is sharpened
+            by the family (`forecast(..., family=)`) and forecast/family_runs says by how many
+            runs; a family run in one of the run's own log dirs (`log_dirs`, the writer's) is
+            left out, and a family without a finished run is one warning.
 
     The advice is kept as state (`core.advice.board.AdviceBoard`, `advice`): a warning is
     raised when its condition starts, held, and cleared when it ends; "stop now" has
-    hysteresis. Throughput tags (tokens/s, FLOP/s, seconds to the planned end) are logged from
+    hysteresis, and the recommended stop step (`recommended_stop`) is held from one validation
+    to the next while the forecast's interval admits it (`core.advice.recommended_stop`'s
+    `previous_stop`). Throughput tags (tokens/s, FLOP/s, seconds to the planned end) are logged from
     the second `observe` on, over the time between evaluations (`evaluation_started()` leaves
     the evaluation itself out).
 
@@ -125,6 +134,9 @@ class ScalingTracker:
         self.name = type(self).__qualname__  # how warnings name their source (adapters set theirs)
         self.is_rank_zero = True  # whether this process warns and writes (adapters set it)
         self.tag_suffix: Optional[str] = None  # set when several trackers write to one place (tags.for_instance)
+        self.log_dirs: Tuple[str, ...] = ()  # the run's own log dirs besides its writer's (adapters set them)
+        self.family_tag = monitor  # the scalar of the family's log dirs holding the loss (adapters set theirs)
+        self._family = FamilySource(self.family)  # read at the first forecast, then kept
         self.logs_throughput = True  # False for all but one of several trackers of one run (the run's own rates)
         self.n_params: Optional[int] = self.non_embedding_params
         self.planned_steps = whole_number(planned_steps, "planned_steps", minimum=1, none_ok=True)
@@ -139,11 +151,16 @@ class ScalingTracker:
         self._warned = set()
         self.board = AdviceBoard(self.min_delta)
         self.advice: Optional[BoardView] = None
+        self.recommended_stop: Optional[int] = None  # the latest recommended stop step, held while the interval admits it
         self.forecast_seconds = 0.0
         self.throughput = Throughput()
         self._latest_ok: Optional[Assessment] = None  # the latest successful assessment (for the last figure)
         self._figure_step: Optional[int] = None  # the step of the latest figure drawn
         self._saved_params: Optional[int] = None  # N of a state loaded before N was known (checked by set_model)
+        self.whatif: Optional[WhatIf] = None  # the latest cool-down-now forecast (`core.whatif.cool_down_now`)
+        self.whatif_seconds = 0.0  # time spent on it
+        self._whatif_line: Optional[Tuple[int, str]] = None  # (step, its line for the Text tab)
+        self._whatif_tries = 0  # forecasts made with the rate at its peak (whatif_every counts them)
         self.set_schedule_source(optimizer, schedulers)
         if model is not None:
             self.set_model(model)
@@ -165,7 +182,9 @@ class ScalingTracker:
     confidence = _setting("confidence")
     min_delta = _setting("min_delta")
     figure_every = _setting("figure_every")
+    whatif_every = _setting("whatif_every")
     fit = _setting("fit")
+    family = _setting("family")
 
     @property
     def planned_schedule(self) -> Optional[PlannedSchedule]:
@@ -351,13 +370,18 @@ class ScalingTracker:
         try:
             target, notes = self._target(observation)
             lr = self._lr_knots(target, notes) if target is not None else None
+            family = None
+            if target is not None:
+                family, family_notes = self._family.family(self.own_log_dirs(), self.family_tag, self.warn_once)
+                notes += family_notes
             unique = self.tokens_per_epoch or (observation.tokens / epochs if epochs else None)
             planned_tokens = observation.tokens / step * target if step > 0 and target is not None else None
             assessment = assess(self.history, target_step=target, lr=lr, confidence=self.confidence,
                                 min_delta=self.min_delta, n_params=self.n_params, unique_tokens=unique,
                                 planned_tokens=planned_tokens, notes=notes if target is not None else (),
                                 no_target_reason=notes[-1] if target is None else "",
-                                horizons=self._horizons_ahead(observation) if self.planned_steps is None else ())
+                                horizons=self._horizons_ahead(observation) if self.planned_steps is None else (),
+                                previous_stop=self.recommended_stop, family=family)
         except Exception as exc:  # noqa: BLE001 - the training loop must never see it
             reason = f"{type(exc).__name__}: {exc}"
             metrics[tags.FORECAST_OK] = 0.0  # forecast/ok is logged at every validation, failed or not
@@ -365,12 +389,16 @@ class ScalingTracker:
                            "continues (warned once; forecast/ok is 0 at every validation it fails)")
             return failed_record(step, reason), None
         self.assessment = assessment
+        if assessment.stop is not None:  # a validation without one keeps the last to hold
+            self.recommended_stop = assessment.stop.stop_step
         self.advice = self.board.update(assessment, planned_tokens=planned_tokens, reached=observation.val_loss)
         self.forecast_seconds += assessment.fit_seconds
         if assessment.record.ok:
             self._latest_ok = assessment
         metrics.update(assessment.metrics)
         record = assessment.record
+        if record.ok and self.planned_steps is not None and self.whatif_every:
+            self._cool_down_now(step, lr, record, metrics)
         if (assessment.status not in (Status.OK, Status.NO_TARGET)
                 and int(np.isfinite(self.history.column("val_loss")).sum()) >= 2):
             # fewer than two points is every run's start, not a failure (see no_forecast_reason); a
@@ -378,6 +406,33 @@ class ScalingTracker:
             self.warn_once(f"forecast:{assessment.status.value}", f"no forecast at step {step}: {record.reason} "
                            "(warned once for this kind of reason)")
         return record, assessment
+
+    def own_log_dirs(self) -> Tuple[str, ...]:
+        """Where this run writes its logs: `log_dirs` and its writer's (a family run there is this run)."""
+        get_logdir = getattr(self.writer, "get_logdir", None)
+        return self.log_dirs + ((get_logdir(),) if callable(get_logdir) else ())
+
+    def _cool_down_now(self, step: int, lr, record: ForecastRecord, metrics: Dict[str, float]) -> None:
+        """The cool-down-now forecast (`core.whatif.live_whatif`) into `metrics`, at the first
+        validation with the rate at its peak and every `whatif_every` after; never raises."""
+        steps, losses = self.history.column("step"), self.history.column("val_loss")
+        if self._whatif_tries % self.whatif_every:
+            self._whatif_tries += 1
+            return
+        try:
+            found, logged, line = live_whatif(steps, losses, planned_lr=lr, planned_end=self.planned_steps,
+                                              planned_loss=record.loss, planned_low=record.low,
+                                              planned_high=record.high, confidence=self.confidence)
+        except Exception as exc:  # noqa: BLE001 - the training loop must never see it
+            self.warn_once("whatif", f"the cool-down-now forecast failed at step {step} ({type(exc).__name__}: {exc})")
+            return
+        if found is None:
+            return
+        self._whatif_tries += 1
+        self.whatif_seconds += logged.get(tags.WHATIF_SECONDS, 0.0)
+        self.whatif = found
+        self._whatif_line = (step, line) if line else None
+        metrics.update(logged)
 
     def _check_trend(self, observation: Observation, record: ForecastRecord, metrics: Dict[str, float]):
         """The forecast against the family's law (`fit=`): trend/* tags, a warning when off trend.
@@ -482,10 +537,15 @@ class ScalingTracker:
         draw = assessment.record.ok and self.figure_every > 0 and ((n_ok - 1) % self.figure_every == 0 or at_end)
         advice = self.advice if self.advice is not None and self.advice.step == step else None
         try:
+            whatif_line = self._whatif_line[1] if self._whatif_line and self._whatif_line[0] == step else None
+            charts = [cooldown_now_chart(self.tag_suffix)] if self.whatif_every else []
             for writer in writers:
-                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix, trend=self.fit is not None)
+                write_forecast_layout(writer, self.monitor, suffix=self.tag_suffix, trend=self.fit is not None,
+                                      extra_charts=charts)
                 write_advice_text(writer, assessment.markdown if advice is None else advice.markdown, step,
                                   tag=tags.for_instance(tags.ADVICE_TEXT, self.tag_suffix))
+                if whatif_line:
+                    write_advice_text(writer, whatif_line, step, tag=tags.for_instance(tags.WHATIF_TEXT, self.tag_suffix))
             if draw:
                 self._draw(writers, assessment)
         except Exception as exc:  # noqa: BLE001
@@ -533,7 +593,7 @@ class ScalingTracker:
         schedule = None if self._planned is None else self._planned.state_dict()
         return {"tokens": self.tokens(), "train_batches": self.train_batches,
                 "history": self.history.state_dict(), "forecasts": self.forecasts.state_dict(),
-                "schedule": schedule, "advice": self.board.state_dict(),
+                "schedule": schedule, "advice": self.board.state_dict(), "recommended_stop": self.recommended_stop,
                 # what identifies the run, compared by load_state_dict (identity.py)
                 "n_params": self.n_params, "convention": self.convention, "planned_steps": self.planned_steps}
 
@@ -562,6 +622,7 @@ class ScalingTracker:
         self.forecasts = state["forecasts"]  # absent in checkpoints of accounting-only versions: empty
         if state["advice"] is not None:  # absent in checkpoints of earlier versions
             self.board.load_state_dict(state["advice"])
+        self.recommended_stop = state["recommended_stop"]  # None in checkpoints of earlier versions
         self._planned = state["schedule"]
 
     def _differences_from(self, state: dict) -> List[str]:

@@ -3,12 +3,13 @@ or with a schedule that ends in a decay, an earlier start of that decay (numpy o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar, Optional, Tuple
 
 import numpy as np
 
-from ..checks import increasing_curve, positive_number
+from ..checks import increasing_curve, positive_number, whole_number
 from ..formatting import format_number
+from .stop_hold import admitted_stops, first_stop_index, held_note, held_stop, remaining_gain
 
 __all__ = ["FinalDecay", "StopAdvice", "final_decay", "recommended_stop"]
 
@@ -63,6 +64,8 @@ class StopAdvice:
     recommended_end: Optional[int]  # recommended_decay_start + decay_length
     warning: bool  # there are steps to save (stop_step, or recommended_end, before planned_end)
     message: str
+    # the stop steps the forecast's interval admits (earliest, latest); None without a band
+    admitted_stops: Optional[Tuple[int, int]] = None
 
 
 def recommended_stop(
@@ -73,6 +76,8 @@ def recommended_stop(
     *,
     lr_steps=None,
     lr=None,
+    band=None,
+    previous_stop: Optional[int] = None,
 ) -> StopAdvice:
     """The earliest step after which the forecast predicts less than `min_delta` further gain.
 
@@ -94,16 +99,25 @@ def recommended_stop(
     earliest t with that loss below `min_delta`, and `recommended_end` = t + the planned decay
     length. When the rate decays over the whole rest of the run (cosine after warm-up) there is
     no stable phase to read, and both are None.
+
+    Between validations (`band`: the interval's (low, high) curves on `steps`; `previous_stop`:
+    the stop step recommended at the previous validation): the stop step is also read on the low
+    and the high curve, and `previous_stop` is kept while it lies between the earliest and latest
+    of the three (`admitted_stops`), so a refit that moves the flat tail of the middle a little
+    does not move the recommendation back and forth (stop_hold.py). Then `stop_step` is that held
+    step, and the remaining gain there may be above `min_delta` by less than the interval's width.
     """
     s, v, _ = increasing_curve("forecast", steps, predicted_loss, drop_nonfinite=False)
     min_delta = positive_number(min_delta, "min_delta")
     planned_end = int(planned_end)
+    previous_stop = whole_number(previous_stop, "previous_stop", none_ok=True)
+    admitted = None if band is None else _admitted(s, v, band, planned_end, min_delta)
     s, v, end_loss = _up_to_end(s, v, planned_end)
-    best_after = np.minimum.accumulate(v[::-1])[::-1]
-    gain = v - best_after
-    stop_i = int(np.nonzero(gain < min_delta)[0][0])
-    stop_step = int(s[stop_i])
     now = int(s[0])
+    fresh = stop_step = int(s[first_stop_index(v, min_delta)])
+    if admitted is not None:
+        stop_step = held_stop(previous_stop, fresh, admitted, now)
+    gain = _gain_at(s, v, stop_step)
 
     decay = None
     rec_start = rec_end = None
@@ -115,10 +129,29 @@ def recommended_stop(
     if decay is not None and rec_start is not None:
         warn, msg = _earlier_decay_message(decay, rec_start, rec_end, stop_step, planned_end, min_delta, end_loss)
     else:
-        warn, msg = _stop_message(now, stop_step, planned_end, min_delta, end_loss, decaying=decay is not None)
-    return StopAdvice(stop_step, float(gain[stop_i]), end_loss, planned_end, min_delta,
+        warn, msg = _stop_message(now, stop_step, planned_end, min_delta, end_loss, decaying=decay is not None,
+                                  middle_gain=gain)
+    if stop_step != fresh:
+        msg += held_note(fresh, admitted)
+    return StopAdvice(stop_step, gain, end_loss, planned_end, min_delta,
                       None if decay is None else decay.start_step,
-                      None if decay is None else decay.length, rec_start, rec_end, warn, msg)
+                      None if decay is None else decay.length, rec_start, rec_end, warn, msg, admitted)
+
+
+def _admitted(s, v, band, planned_end: int, min_delta: float):
+    """The (earliest, latest) stop step that the middle (steps s, losses v) and the `band`'s
+    (low, high) curves on the same steps give."""
+    if not (isinstance(band, (tuple, list)) and len(band) == 2):
+        raise ValueError(f"band must be a (low, high) pair of curves on the forecast's steps, got {type(band).__name__}")
+    curves = [_up_to_end(*increasing_curve(name, s, values, drop_nonfinite=False)[:2], planned_end)
+              for name, values in (("forecast", v), ("band low", band[0]), ("band high", band[1]))]
+    return admitted_stops(curves[0][0], *(c[1] for c in curves), min_delta)
+
+
+def _gain_at(s, v, step: int) -> float:
+    """What the forecast (steps s, losses v, cut at the planned end) still gains after `step`."""
+    at = float(np.interp(step, s, v))
+    return float(remaining_gain(np.append(at, v[s > step]))[0])
 
 
 def _up_to_end(s, v, planned_end: int):
@@ -158,13 +191,15 @@ def _earlier_decay_message(decay: FinalDecay, rec_start, rec_end, stop_step, pla
                    f"lose at least {format_number(min_delta)} of the predicted final loss {format_number(end_loss)}.")
 
 
-def _stop_message(now, stop_step, planned_end, min_delta, end_loss, *, decaying=False):
+def _stop_message(now, stop_step, planned_end, min_delta, end_loss, *, decaying=False, middle_gain=0.0):
     """(warning, message) of the advice to stop now, stop at `stop_step`, or keep training.
 
     `decaying`: the learning rate is already in its final decay (no earlier start to advise). A
     forecast under the schedule puts most of a decay's gain at its end; the message says so in
     the words that fit its advice (it once said "stop now ... the end of the decay is where the
-    gain is", which reads as a contradiction)."""
+    gain is", which reads as a contradiction). `middle_gain`: what the forecast's middle still
+    gains after `stop_step`; at least `min_delta` only where a held stop step (stop_hold.py, never
+    `now`) lies before the middle's own."""
     warn = stop_step < planned_end
     delta = format_number(min_delta)
     if stop_step == now and warn:
@@ -172,8 +207,11 @@ def _stop_message(now, stop_step, planned_end, min_delta, end_loss, *, decaying=
                f"end at step {planned_end} (final {format_number(end_loss)})")
         tail = ", counting what the rest of the learning-rate decay under way still brings."
     elif warn:
-        msg = (f"Stopping at step {stop_step} instead of {planned_end} loses less than {delta} of loss by the "
-               f"forecast (final {format_number(end_loss)})")
+        loses = (f"less than {delta} of loss by the forecast" if middle_gain < min_delta else
+                 f"{format_number(middle_gain)} of loss by the forecast's middle and less than {delta} by one end "
+                 f"of its interval")
+        msg = (f"Stopping at step {stop_step} instead of {planned_end} loses {loses} "
+               f"(final {format_number(end_loss)})")
         tail = ", counting the rest of the learning-rate decay under way."
     else:
         msg = (f"Keep training to the planned end at step {planned_end}: the forecast still gains at least "

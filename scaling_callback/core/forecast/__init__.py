@@ -27,6 +27,7 @@ The package, one idea a file:
   interval.py  the calibrated interval: the fit's own spread and a misspecification term,
                calibrated apart for forecasts across a decay not yet begun
   normal.py    normal-distribution helpers
+  family.py    family mode: the run's family, forecast again, shifts and calibrates the forecast
   __init__.py  forecast() and the Forecast it returns
 
 For each exponent α on a grid the law is linear in (E, A, B), solved exactly by Huber-IRLS under
@@ -38,6 +39,7 @@ interval.interval_z; docs/forecast.md).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence, Tuple, Union
 
@@ -47,13 +49,28 @@ from ..status import Status
 from .fit import fitted_posterior
 from .inputs import MAX_STEP, clean_history
 from .law import MIN_RELATIVE_SD, GridPosterior
+from .family import Family, FamilyAdjustment, FamilyRun
 from .normal import mixture_quantiles
 from .priors import DEFAULT_PRIORS, DropPrior, ForecastPriors
 from .rising import RisingPosterior
 
-__all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIORS"]
+__all__ = ["forecast", "Forecast", "ForecastPriors", "DropPrior", "DEFAULT_PRIORS", "Family", "FamilyRun",
+           "learn_family"]
 
 CLOCKS_PART_ABOVE = 1e-3  # a rise's two clocks (area, steps) differing by this share at the target earn a note
+FAMILY_CACHE_REPLAYS = 65536  # replays kept in memory (`REPLAY_CACHE`): a forecast at every validation replays nothing twice
+REPLAY_CACHE: dict = {}  # (FamilyRun.key(), repr(priors), cutoff) -> error, for forecast(..., family=[FamilyRun, ...])
+
+
+@dataclass(frozen=True)
+class FamilyPosterior:
+    """A posterior's band with the family's shift and interval (family.FamilyAdjustment) applied."""
+
+    base: object
+    adjustment: FamilyAdjustment
+
+    def band(self, steps, confidence):
+        return self.adjustment.apply(*self.base.band(steps, confidence))
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,8 @@ class Forecast:
     n_points: validation points used. ok/reason: reason is None exactly when ok; `status` says
         the same as a `Status` code (Status.OK exactly when ok).
     notes: assumptions made on the way (e.g. no schedule given), in words.
+    family_runs: the family runs whose replays informed this forecast (0 without a family, or
+        when none was replayed near this fraction of the run).
     `predict(steps)` evaluates the fitted curve and its band at any steps.
     """
 
@@ -96,6 +115,7 @@ class Forecast:
     confidence: float
     notes: Tuple[str, ...] = ()
     status: Status = Status.OK
+    family_runs: int = 0
     _posterior: Optional[Union["GridPosterior", "RisingPosterior"]] = field(default=None, repr=False, compare=False)
 
     def predict(self, steps) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,6 +152,7 @@ def forecast(
     lr=None,
     confidence: float = 0.8,
     priors: Optional[ForecastPriors] = None,
+    family: Union[None, Family, Sequence[FamilyRun]] = None,
 ) -> Forecast:
     """Forecast the validation loss at `target_step` from (steps, losses) observed so far.
 
@@ -143,10 +164,19 @@ def forecast(
         None means constant: the forecast is then the plain saturating power law in steps.
     confidence: probability mass of the interval (low, high), 0.8 by default.
     priors: what a partial curve cannot tell; DEFAULT_PRIORS were learnt from public curves.
+    family: the run's family (earlier runs of the recipe, a sweep's finished trials, a ladder):
+        a `Family` (`learn_family`, or scaling_callback.load_family) or a sequence of finished
+        `FamilyRun`s (replayed once and cached in memory). Each family run was forecast again
+        from fractions of its curve; their errors at the fraction of the run this forecast is
+        made from shift the forecast and calibrate its interval (core/forecast/family.py). A
+        Family learnt under other priors than `priors` is refused (ok=False). The caller leaves
+        the run being forecast out of its own family (`Family.without(run_id)`).
 
     Never raises on bad data: returns a Forecast with ok=False and a reason instead. Time is
     bounded: at most MAX_POINTS points and a fixed grid (typically 10-30 ms).
     """
+    if isinstance(family, Family) and priors is None:
+        priors = family.priors
     priors = DEFAULT_PRIORS if priors is None else priors
     notes: list = []
     try:
@@ -173,8 +203,10 @@ def forecast(
             if isinstance(post, tuple):
                 return _failed(*post, target, confidence, len(s), notes)
             if isinstance(post, RisingPosterior):
-                return _forecast_rising(post, s, y, target, confidence, notes)
-            return _forecast(post, target, confidence, notes)
+                fc = _forecast_rising(post, s, y, target, confidence, notes)
+            else:
+                fc = _forecast(post, target, confidence, notes)
+            return fc if family is None or not fc.ok else _with_family(fc, family, priors, s[-1] / target)
     except Exception as exc:  # noqa: BLE001 - a forecast must never raise into a training loop
         return _failed(Status.ERROR, f"fit failed: {type(exc).__name__}: {exc}", target, confidence, len(s), notes)
 
@@ -241,3 +273,40 @@ def _forecast(post: GridPosterior, target, confidence, notes) -> Forecast:
         asymptote_high=float(ahi), law=law,
         params=params, exponent=float(post.alpha[top]), n_points=post.n_points, confidence=confidence,
         notes=tuple(notes), _posterior=post)
+
+
+def learn_family(runs: Sequence[FamilyRun], priors: Optional[ForecastPriors] = None, cache=None) -> Family:
+    """The Family of finished `runs` (FamilyRun) for forecast(..., family=), under `priors`
+    (DEFAULT_PRIORS): each run is forecast again from the tenth of its planned steps nearest the
+    fraction a forecast is made from, when first needed (about 20 ms a run; `Family.replay_all`
+    makes them all now); `cache`, a dict-like (FamilyRun.key(), repr(priors), cutoff) → error,
+    keeps them (in memory by default; `scaling_callback.load_family` keeps them on disk).
+
+        family = learn_family([FamilyRun("a", steps_a, losses_a, final_step=1000)])
+        fc = forecast(steps, losses, target_step=1000, family=family)
+    """
+    return Family(runs, DEFAULT_PRIORS if priors is None else priors, forecast, cache)
+
+
+def _with_family(fc: Forecast, family, priors, fraction: float) -> Forecast:
+    """`fc` with the family's shift and interval at this fraction of the run (family.py), and a note."""
+    if not isinstance(family, Family):
+        if len(REPLAY_CACHE) > FAMILY_CACHE_REPLAYS:
+            REPLAY_CACHE.clear()
+        family = learn_family(list(family), priors, cache=REPLAY_CACHE)
+    elif family.priors != priors:
+        return _failed(Status.BAD_INPUT, "the family was learnt under other priors than this forecast's: learn it "
+                       "again with these priors (learn_family(runs, priors))", fc.target_step, fc.confidence,
+                       fc.n_points, fc.notes)
+    adjustment = family.adjustment(fraction, fc.confidence)
+    if adjustment is None:
+        note = (f"family: none of its {family.n_runs} run(s) could be forecast again near {fraction:.0%} of its "
+                f"planned steps; the forecast is the defaults'")
+        return dataclasses.replace(fc, notes=fc.notes + (note,))
+    post = FamilyPosterior(fc._posterior, adjustment)
+    mid, low, high = (float(v) for v in adjustment.apply(fc.loss, fc.low, fc.high))
+    note = (f"family: {adjustment.n_runs} family run(s) forecast again from {fraction:.0%} of their planned steps "
+            f"informed this forecast (weight {adjustment.weight:.2f} against the defaults): shifted by "
+            f"{mid / fc.loss - 1:+.2%}, interval {fc.low:.4g}–{fc.high:.4g} → {low:.4g}–{high:.4g}")
+    return dataclasses.replace(fc, loss=mid, low=low, high=high,
+                               notes=fc.notes + (note,), family_runs=adjustment.n_runs, _posterior=post)
