@@ -1,12 +1,14 @@
 """Replay development runs through the stopping rule of ForecastEarlyStopping, at its defaults.
 
-    python3 benchmarks/gate_replay.py [--sources SOURCE ...]
+    python3 benchmarks/gate_replay.py [--sources SOURCE ...] [--family]
 
 At validations of each run (at most MAX_CHECKS, evenly spaced: a run validating less often) the
 forecast of the planned end is made from the curve so far, as the callback makes it, and handed
 to PlateauGate(min_delta, patience, min_steps) with ForecastEarlyStopping's defaults. A run
 stopped at step s was stopped wrongly when the rest of it (to its planned end) improved on the
 best loss seen up to s by more than 2·min_delta; otherwise the steps after s are compute saved.
+With --family each run is forecast with the other runs of its source as its family (family mode,
+leave one run out; docs/forecast.md, "Family mode").
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import inspect
 
 import numpy as np
 
-from scaling_callback.core.forecast import forecast
+from scaling_callback.core.forecast import FamilyRun, forecast, learn_family
 from scaling_callback.core.gate import PlateauGate
 from scaling_callback.core.history import ForecastRecord
 from scaling_callback.runs import MAX_RUNS, SOURCES, load_runs
@@ -32,14 +34,15 @@ def gate_defaults():
     return {name: sig[name].default for name in ("min_delta", "patience", "min_steps")}
 
 
-def replay(run, priors=None, **gate_kwargs):
-    """(stopped step or None, best loss up to the stop, best loss after it)."""
+def replay(run, priors=None, family=None, **gate_kwargs):
+    """(stopped step or None, best loss up to the stop, best loss after it); `family`: the run's
+    family (a Family), or None."""
     steps, losses = run.curve.observed()
     gate = PlateauGate(**(gate_kwargs or gate_defaults()))
     checks = np.unique(np.linspace(1, len(steps) - 1, min(MAX_CHECKS, len(steps) - 1)).round().astype(int))
     for i in checks:
         s, y = steps[: i + 1], losses[: i + 1]
-        fc = forecast(s, y, lr=run.lr, target_step=run.final_step, priors=priors)
+        fc = forecast(s, y, lr=run.lr, target_step=run.final_step, priors=priors, family=family)
         if fc.ok:
             now = float(fc.predict([s[-1]])[0][0])
             record = ForecastRecord(int(s[-1]), run.final_step, fc.loss, fc.low, fc.high, fc.asymptote, fc.exponent,
@@ -51,11 +54,20 @@ def replay(run, priors=None, **gate_kwargs):
     return None, float(np.min(losses)), np.inf
 
 
-def replay_all(runs, priors=None):
-    """{source: [(run, stopped step or None, improvement after the stop)]}."""
+def source_families(runs) -> dict:
+    """{source: the Family of its runs} under DEFAULT_PRIORS (each replay leaves its run out)."""
+    return {source: learn_family([FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]),
+                                            r.final_step, r.lr) for r in runs if r.source == source])
+            for source in sorted({r.source for r in runs})}
+
+
+def replay_all(runs, priors=None, families=None):
+    """{source: [(run, stopped step or None, improvement after the stop)]}; families: {source:
+    Family} for family mode (each run's own left out)."""
     out = {}
     for run in runs:
-        stop, before, after = replay(run, priors)
+        family = families[run.source].without(run.run_id) if families else None
+        stop, before, after = replay(run, priors, family)
         out.setdefault(run.source, []).append((run, stop, before - after if stop is not None else 0.0))
     return out
 
@@ -94,8 +106,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     ap.add_argument("--max-runs", type=int, default=MAX_RUNS, metavar="K", help=f"at most K runs a source (default {MAX_RUNS})")
+    ap.add_argument("--family", action="store_true",
+                    help="forecast each run with the other runs of its source as its family (leave one run out)")
     args = ap.parse_args(argv)
-    print_replay(replay_all(load_runs(args.sources, max_runs=args.max_runs)))
+    runs = load_runs(args.sources, max_runs=args.max_runs)
+    print_replay(replay_all(runs, families=source_families(runs) if args.family else None))
 
 
 if __name__ == "__main__":

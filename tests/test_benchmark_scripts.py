@@ -20,7 +20,7 @@ SMALLEST = {
     "forecast_accuracy.py": (["--sources", "gemstones", "--max-runs", "3", "--no-loso", "--no-gate", "--family",
                               "--family-size", "1"], "| gemstones | family |"),
     "forecast_memory.py": (["--targets", "1000", "--full-max", "1000", "--repeats", "1"], "1e+03"),
-    "gate_replay.py": (["--sources", "gemstones", "--max-runs", "1"], "wrong stops in all"),
+    "gate_replay.py": (["--sources", "gemstones", "--max-runs", "2", "--family"], "wrong stops in all"),
     "ladder_early.py": (["--cutoffs", "0.4", "--bootstrap", "5", "--ladders", "lr_scheduling owt2"], "at 40%: median"),
     "gpu_checks.py": ([], "|"),
     "pruning_replay.py": (["--curves", os.path.join(ROOT, "data", "curves", "multipower_law.csv"), "--orders", "1",
