@@ -6,6 +6,7 @@ The layers (arrows point down only):
     tracking/     torch, no framework: N and token counting, the learning-rate schedule, and
                   `ScalingTracker`, which a plain loop (or any framework's adapter) drives
     core/         numpy/scipy only: laws, the forecast, advice, the gate, cross-run laws, tags
+    sweeps/       Optuna pruner and Ray Tune scheduler on the forecast (thin; the optuna / ray extras)
     io, cli/      readers of curves, event files and run points; the command line (no torch)
 
 Public names are imported lazily (PEP 562) so that the numpy-only side (forecasts, the CLI)
@@ -27,6 +28,13 @@ _PUBLIC = {
     # any training loop
     "ScalingTracker": "tracking.tracker",
     "TrackerSettings": "tracking.settings",  # the settings all three take
+    # hyperparameter searches that prune on the forecast (the optuna / ray extras)
+    "ForecastPruner": "sweeps.optuna_pruner",
+    "TrialReporter": "sweeps.optuna_trial",
+    "OptunaPruning": "sweeps.optuna_lightning",
+    "OptunaPruningTrainerCallback": "sweeps.optuna_hf",
+    "ForecastScheduler": "sweeps.ray_tune",
+    "tune_result": "sweeps.ray_tune",
     # forecasting one run
     "forecast": "core.forecast",
     "Forecast": "core.forecast",

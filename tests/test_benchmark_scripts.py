@@ -23,6 +23,8 @@ SMALLEST = {
     "gate_replay.py": (["--sources", "gemstones", "--max-runs", "2", "--family"], "wrong stops in all"),
     "ladder_early.py": (["--cutoffs", "0.4", "--bootstrap", "5", "--ladders", "lr_scheduling owt2"], "at 40%: median"),
     "gpu_checks.py": ([], "|"),
+    "pruning_replay.py": (["--curves", os.path.join(ROOT, "data", "curves", "multipower_law.csv"), "--orders", "1",
+                           "--max-studies", "1"], "| forecast |"),
     "overhead.py": (["--steps", "24", "--val-every", "8", "--repeats", "1", "--assess-repeats", "1"],
                     "callback share of the step time"),
     "schedule_speed.py": (["--steps", "100", "--repeats", "1"], "|"),

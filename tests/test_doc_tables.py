@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("script", ["forecast_accuracy.py", "crossrun_fit.py", "extrapolation.py", "ladder_early.py",
-                                    "whatif_accuracy.py"])
+                                    "whatif_accuracy.py", "pruning_replay.py"])
 def test_the_docs_tables_are_what_the_benchmark_renders_and_computes(script):
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--check-docs"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)

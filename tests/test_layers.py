@@ -12,6 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "scaling_callback")
 FRAMEWORKS = ("lightning", "pytorch_lightning", "transformers")
+SWEEP_ENGINES = ("optuna", "ray")  # the optional extras only sweeps/ imports
 
 
 def _modules(subpackage: str):
@@ -32,13 +33,13 @@ def test_core_and_the_command_line_import_no_torch_and_no_framework():
     modules = _modules("core") + _modules("cli") + ["scaling_callback.io", "scaling_callback.cli"]
     assert len(modules) > 10
     loaded = _imported_after(modules)
-    assert not loaded & {"torch", *FRAMEWORKS}, sorted(loaded & {"torch", *FRAMEWORKS})
+    assert not loaded & {"torch", *FRAMEWORKS, *SWEEP_ENGINES}, sorted(loaded & {"torch", *FRAMEWORKS, *SWEEP_ENGINES})
 
 
 def test_tracking_imports_no_training_framework():
     loaded = _imported_after(_modules("tracking"))
     assert "torch" in loaded
-    assert not loaded & set(FRAMEWORKS), sorted(loaded & set(FRAMEWORKS))
+    assert not loaded & {*FRAMEWORKS, *SWEEP_ENGINES}, sorted(loaded & {*FRAMEWORKS, *SWEEP_ENGINES})
 
 
 def test_core_source_names_no_torch_or_framework_import():
@@ -55,7 +56,28 @@ def test_core_source_names_no_torch_or_framework_import():
                 roots = [node.module.split(".")[0]]
             else:
                 continue
-            assert not set(roots) & {"torch", "matplotlib", "tensorboard", *FRAMEWORKS}, (name, roots)
+            assert not set(roots) & {"torch", "matplotlib", "tensorboard", *FRAMEWORKS, *SWEEP_ENGINES}, (name, roots)
+
+
+def test_only_sweeps_imports_the_sweep_engines_and_the_pruner_needs_no_torch():
+    """optuna and ray are extras: no module outside sweeps/ imports them, at module level or
+    lazily (its source names neither); Optuna's pruner and the trial attributes run where the
+    study runs, with no torch and no framework."""
+    for folder, _, names in os.walk(PACKAGE):
+        for name in names:
+            path = os.path.join(folder, name)
+            if not name.endswith(".py") or os.sep + "sweeps" + os.sep in path:
+                continue
+            for node in ast.walk(ast.parse(open(path).read())):
+                if isinstance(node, ast.Import):
+                    roots = {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    roots = {node.module.split(".")[0]}
+                else:
+                    continue
+                assert not roots & set(SWEEP_ENGINES), (os.path.relpath(path, ROOT), roots)
+    loaded = _imported_after(["scaling_callback.sweeps.optuna_pruner", "scaling_callback.sweeps.trial_attrs"])
+    assert "optuna" in loaded and not loaded & {"torch", *FRAMEWORKS}, sorted(loaded & {"torch", *FRAMEWORKS})
 
 
 TAG = re.compile(r"""["'](scaling|forecast|advice|gate|throughput)/[A-Za-z_]""")

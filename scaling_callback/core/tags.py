@@ -103,6 +103,9 @@ TREND_OFF = "trend/off_trend"
 LAYOUT_CATEGORY = "scaling-callback: where the run ends"
 LAYOUT_SUMMARY = "custom_scalars__config__"  # the custom-scalars plugin's own name for its layout record
 
+# ---- keys of a Ray Tune result (sweeps/ray_tune.py's tune_result), beside the forecast tags ------
+FORECAST_CONFIDENCE = "forecast/confidence"  # the probability of the interval (final_loss_low, final_loss_high)
+
 # ---- files beside the event files --------------------------------------------------------------
 SCHEDULE_FILE = "scaling_schedule.json"  # the planned schedule, read by `scaling-callback forecast LOGDIR`
 

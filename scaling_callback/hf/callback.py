@@ -87,6 +87,8 @@ class ScalingLawTrainerCallback(transformers.TrainerCallback):
 
     # ---- the Trainer's hooks ---------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, optimizer=None, lr_scheduler=None, **kwargs):
+        if state.global_step == 0 and len(self.tracker.history):  # the Trainer trains again: a new run
+            self.tracker = self.tracker.fresh()  # (hyperparameter_search: one a trial)
         tracker = self.tracker
         tracker.is_rank_zero = state.is_world_process_zero
         self.trainer = self.trainer or find_trainer(self)

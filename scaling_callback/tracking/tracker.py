@@ -221,6 +221,16 @@ class ScalingTracker:
         for listener in list(self._listeners):
             listener(record)
 
+    def fresh(self) -> "ScalingTracker":
+        """A tracker for a new run with this one's settings, monitor, name and listeners, and
+        nothing counted: for an adapter whose Trainer trains again from step 0 (the HF Trainer's
+        `hyperparameter_search` trains one run a trial with the same callbacks)."""
+        new = ScalingTracker(monitor=self.monitor, settings=self.settings)
+        new.name = self.name
+        for listener in self._listeners:
+            new.add_listener(listener)
+        return new
+
     # ---- counting ------------------------------------------------------------------------
     def set_model(self, model: torch.nn.Module) -> None:
         """Count N of `model` (unless `non_embedding_params` was given). Raises ValueError when a
