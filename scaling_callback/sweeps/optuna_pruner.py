@@ -9,12 +9,15 @@ from typing import Dict, List, Optional, Tuple
 import optuna
 
 from ..core.checks import whole_number
-from ..core.forecast import Forecast, forecast
+from ..core.forecast import Forecast, FamilyRun, forecast, learn_family
 from ..core.pruning import DEFAULT_THRESHOLD, DEFAULT_WARMUP_FRACTION, ForecastPruneRule, PruneDecision
 from ..core.trial_curve import TrialCurve
 from .trial_attrs import trial_curve
 
 FORECAST_CACHE = 256  # forecasts kept by default: a few per running trial (a trial may ask again at one step)
+# a finished trial is a family run when its last report is this close (relative) to its planned end
+# (runs.PLANNED_END_TOLERANCE's rule)
+FAMILY_END_TOLERANCE = 0.01
 
 
 class ForecastPruner(optuna.pruners.BasePruner):
@@ -36,6 +39,9 @@ class ForecastPruner(optuna.pruners.BasePruner):
         planned_end: the planned end of trials that carry none in their attributes.
         cache_size: forecasts kept, keyed by the curve, its plan and the confidence (the oldest
             dropped first).
+        family: forecast each trial with the study's finished trials (those that reached their
+            planned end) as its family (docs/forecast.md, "Family mode"): their own forecasts,
+            replayed, shift and calibrate the trial's. False: each trial on its own.
 
     The study must minimise (a loss). A pruned trial's forecast is kept: `decision(number)` gives
     the latest `PruneDecision` and `Forecast` of a trial; the reporters store it on the trial
@@ -45,8 +51,12 @@ class ForecastPruner(optuna.pruners.BasePruner):
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
                  top_k: int = 1, confidence: float = 0.8, planned_end: Optional[int] = None,
-                 cache_size: int = FORECAST_CACHE):
+                 cache_size: int = FORECAST_CACHE, family: bool = True):
         self.rule = ForecastPruneRule(threshold, warmup_fraction, top_k)
+        if not isinstance(family, bool):
+            raise TypeError(f"family must be True or False, got {family!r}")
+        self.use_family = family
+        self._replays: dict = {}  # the family's replays, made once per finished trial and fraction
         if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
             raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
         self.confidence = float(confidence)
@@ -92,14 +102,16 @@ class ForecastPruner(optuna.pruners.BasePruner):
         return curves
 
     def _forecast(self, curve: TrialCurve, family: List[TrialCurve]) -> Forecast:
+        members = [FamilyRun(c.run_id, tuple(c.steps), tuple(c.losses), c.planned_end, c.lr) for c in family
+                   if self.use_family and c.last_step is not None and c.run_id != curve.run_id
+                   and abs(c.last_step - c.planned_end) <= FAMILY_END_TOLERANCE * c.planned_end]
         lr = () if curve.lr is None else (curve.lr[0].tobytes(), curve.lr[1].tobytes())
-        key = (curve.steps.tobytes(), curve.losses.tobytes(), curve.planned_end, lr)
+        key = (curve.steps.tobytes(), curve.losses.tobytes(), curve.planned_end, lr, tuple(m.run_id for m in members))
         if key not in self._forecasts:
             if len(self._forecasts) >= self.cache_size:
                 self._forecasts.pop(next(iter(self._forecasts)))
-            # family mode (issue 25): the study's finished trials are the forecaster's family; pass
-            # `family=family` here once forecast() takes it (and add the family to the key)
             self.forecasts_made += 1
             self._forecasts[key] = forecast(curve.steps, curve.losses, target_step=curve.planned_end, lr=curve.lr,
-                                            confidence=self.confidence)
+                                            confidence=self.confidence,
+                                            family=learn_family(members, cache=self._replays) if members else None)
         return self._forecasts[key]
