@@ -15,14 +15,17 @@ branch's schedule (`core.whatif.forecast_under`: the alternative's past checked 
   loso          priors learnt without the branch's source (leave-one-source-out), read from
                 docs/data/forecast_accuracy.json (benchmarks/forecast_accuracy.py learns and records
                 them; --learn learns them here instead)
+  family        the loso priors and family mode (`forecast_under(..., family=)`): the family is the
+                other finished branches of the same trunk (`trunk_key`), the branch itself and any
+                run whose curve holds the branch's own future left out (`branch_families`); only
+                branches with such a family are scored
   in-sample     DEFAULT_PRIORS (learnt from every source, this one included)
   no cool-down  the loso forecast at the branch's end under the trunk's constant rate: what ignoring
                 the cool-down would say (the error the what-if must clearly beat)
   trunk         the realised loss of the branch's constant-rate trunk at the branch's end (where the
                 trunk ran that far): ignoring the cool-down, without a forecast
 Printed per source and cut: median and p90 |forecast − final|/final in %, signed bias, 80% coverage,
-median interval width and width over median error. (Family mode, other branches of the same model
-finished, waits for forecast(family=...).)
+median interval width and width over median error.
 
 Planner: branches of one trunk with the same recipe (the same cool-down fraction and shape of
 their own run, lr_scheduling's `_T<steps>` siblings) ended at different steps. Seen up to the
@@ -42,7 +45,7 @@ from collections import defaultdict
 import numpy as np
 
 from doc_tables import DOCS, read_data, report_check, stale_blocks, write_block, write_data
-from scaling_callback.core.forecast import DEFAULT_PRIORS
+from scaling_callback.core.forecast import DEFAULT_PRIORS, FamilyRun, learn_family
 from scaling_callback.core.whatif import Cooldown, forecast_under, plan_cooldown, planned_cooldown, without_cooldown
 from scaling_callback.runs import load_runs
 
@@ -50,7 +53,8 @@ SOURCES = ("lr_scheduling", "multipower_law")
 CUTS = (1.0, 0.75, 0.5)  # the trunk seen up to these shares of the branch's decay start
 MIN_DECAY_START = 0.15  # a branch's cool-down starts after this share of its run
 MIN_DELTA = 0.01  # the planner's loss tolerance (ForecastEarlyStopping's default min_delta)
-METHODS = ("loso", "in-sample", "no cool-down", "trunk")
+METHODS = ("loso", "family", "in-sample", "no cool-down", "trunk")
+FORECASTS = METHODS[:4]  # the methods that forecast (trunk reads the realised trunk)
 BASELINES = ("no cool-down", "trunk")  # methods without an interval
 PAGE = "whatif.md"
 DATA_NAME = "whatif_accuracy"
@@ -82,12 +86,13 @@ def loso_priors(sources, learn: bool) -> dict:
     return {source: priors_from(recorded[source]) for source in sources}
 
 
-def one_forecast(run, start, cut, method, priors):
-    """(signed relative error, covered, width / final) of one forecast of the branch's final loss."""
+def one_forecast(run, start, cut, method, priors, family=None):
+    """(signed relative error, covered, width / final) of one forecast of the branch's final loss
+    (family: the branch's Family for the method "family", learnt under `priors`)."""
     steps, losses = run.curve.observed(cut * start)
     lr = run.lr if method != "no cool-down" else without_cooldown(run.lr, run.final_step)
     fc = forecast_under(steps, losses, lr, target_step=run.final_step, run_lr=run.lr, upto=float(steps[-1]),
-                        priors=priors)
+                        priors=priors, family=family if method == "family" else None)
     truth = run.final_loss
     if not fc.ok:
         return float(losses[-1] / truth - 1), False, None
@@ -118,15 +123,53 @@ def trunk_error(run, constants):
     return None
 
 
+def holds_future(other, run, start) -> bool:
+    """Whether `other`'s curve holds the branch `run`'s own future: the same loss at every step of
+    the branch after its decay start `start` that `other` also validated at (a copy of the run)."""
+    steps, losses = run.curve.observed()
+    theirs = dict(zip(*other.curve.observed()))
+    shared = [(theirs[s], y) for s, y in zip(steps, losses) if s > start and s in theirs]
+    return bool(shared) and all(np.isclose(a, b, rtol=1e-9, atol=0.0) for a, b in shared)
+
+
+def branch_families(found, loso) -> dict:
+    """{run_id: the Family of the branch, or None}: the other branches of `found` that share its
+    trunk (`trunk_key`, the same model), under the loso priors of the source; the branch itself and
+    any run holding its future (`holds_future`) left out; None without any such branch."""
+    groups = defaultdict(list)
+    for run, start, _ in found:
+        groups[(run.source, trunk_key(run.run_id))].append((run, start))
+    families = {}
+    for (source, key), members in groups.items():
+        whole = learn_family([FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]),
+                                        r.final_step, r.lr) for r, _ in members], loso[source])
+        for run, start in members:
+            others = [r.run_id for r, _ in members if r.run_id != run.run_id and not holds_future(r, run, start)]
+            families[run.run_id] = whole.only(others) if key is not None and others else None
+    return families
+
+
+def method_inputs(method, run, loso, families):
+    """(priors, family) of one method for one branch."""
+    if method == "in-sample":
+        return DEFAULT_PRIORS, None
+    return loso[run.source], families.get(run.run_id) if method == "family" else None
+
+
 def score(found, loso, constants=()):
-    """[[method, source, cut, error, covered, width, run_id]] of every forecast (and trunk baseline)."""
+    """[[method, source, cut, error, covered, width, run_id]] of every forecast (and trunk baseline);
+    the method "family" only for branches with a family (`branch_families`)."""
+    families = branch_families(found, loso)
     rows = []
     for run, start, _ in found:
         trunk = trunk_error(run, constants)
         for cut in CUTS:
-            for method in METHODS[:3]:
-                priors = DEFAULT_PRIORS if method == "in-sample" else loso[run.source]
-                rows.append([method, run.source, cut, *one_forecast(run, start, cut, method, priors), run.run_id])
+            for method in FORECASTS:
+                priors, family = method_inputs(method, run, loso, families)
+                if method == "family" and family is None:
+                    continue
+                rows.append([method, run.source, cut, *one_forecast(run, start, cut, method, priors, family),
+                             run.run_id])
             if trunk is not None:
                 rows.append(["trunk", run.source, cut, trunk, None, None, run.run_id])
     return rows
@@ -230,11 +273,18 @@ def check_docs() -> int:
     wrong = stale_blocks(PAGE, docs_tables(data))
     from forecast_accuracy import priors_from
 
-    runs = {r.run_id: (r, s) for r, s, _ in branches(data["sources"])}
+    found = branches(data["sources"])
+    runs = {r.run_id: (r, s) for r, s, _ in found}
     loso = {src: priors_from(p) for src, p in read_data("forecast_accuracy")["loso_priors"].items()}
-    for method, source, cut, error, covered, width, run_id in data["forecasts"][:RECOMPUTED]:
+    rows = data["forecasts"][:RECOMPUTED]
+    if not any(r[0] == "family" for r in rows):  # one family forecast at least
+        rows += [r for r in data["forecasts"] if r[0] == "family"][:1]
+    for method, source, cut, error, covered, width, run_id in rows:
         run, start = runs[run_id]
-        now = one_forecast(run, start, cut, method, DEFAULT_PRIORS if method == "in-sample" else loso[source])
+        key = trunk_key(run_id)  # the family of the branch's trunk alone (its replays only)
+        families = branch_families([b for b in found if b[0].source == source and trunk_key(b[0].run_id) == key], loso)
+        priors, family = method_inputs(method, run, loso, families)
+        now = one_forecast(run, start, cut, method, priors, family)
         if not np.isclose(now[0], error, rtol=1e-9, atol=1e-12) or now[1] != covered:
             wrong.append(f"{method} {run_id} at {cut:.0%} of d: recorded {(error, covered, width)}, now {now}")
     return report_check(wrong, "whatif_accuracy.py")

@@ -28,7 +28,7 @@ SMALLEST = {
     "overhead.py": (["--steps", "24", "--val-every", "8", "--repeats", "1", "--assess-repeats", "1"],
                     "callback share of the step time"),
     "schedule_speed.py": (["--steps", "100", "--repeats", "1"], "|"),
-    "whatif_accuracy.py": (["--sources", "multipower_law", "--max-branches", "2"], "branch forecasts from the trunk"),
+    "whatif_accuracy.py": (["--sources", "multipower_law", "--max-branches", "2"], "| multipower_law | 100% of d | family |"),
 }
 
 
