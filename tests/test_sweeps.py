@@ -103,6 +103,13 @@ def test_a_plain_loop_study_prunes_the_trials_that_cannot_win_and_keeps_their_fo
     family = pruner.family(study, study.get_trials(states=(C,)))
     assert [f.run_id for f in family] == ["0", "2"]
     assert family[0].planned_end == END and family[0].last_step == END and family[0].lr is not None
+    # the last trial was forecast with the two complete ones as its family
+    _, last = pruner.decision(study.study_name, 3)
+    assert last.family_runs == 2 and any(n.startswith("family: 2 family run(s)") for n in last.notes)
+    alone = ForecastPruner(family=False)
+    alone_study = study_of(LEVELS, alone)
+    alone_study.optimize(plain_objective, n_trials=len(LEVELS))
+    assert alone.decision(alone_study.study_name, 3)[1].family_runs == 0
 
 
 def test_the_pruner_refuses_a_maximised_study_and_a_trial_without_a_planned_end():

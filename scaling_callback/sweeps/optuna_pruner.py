@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import optuna
 
 from ..core.checks import whole_number
@@ -92,12 +93,13 @@ class ForecastPruner(optuna.pruners.BasePruner):
         return self._decisions.get((study_name, number))
 
     def family(self, study, finished) -> List[TrialCurve]:
-        """The curves of the study's finished trials (each read once, then kept)."""
+        """The curves of the study's finished trials (each read once, then kept), each ending at its
+        planned end with the trial's value (a complete trial's final loss) when its last report is earlier."""
         curves = []
         for t in finished:
             key = (study.study_name, t.number)
             if key not in self._family:
-                self._family[key] = trial_curve(t, self.planned_end)
+                self._family[key] = with_final_value(trial_curve(t, self.planned_end), t.value)
             curves.append(self._family[key])
         return curves
 
@@ -115,3 +117,13 @@ class ForecastPruner(optuna.pruners.BasePruner):
                                             confidence=self.confidence,
                                             family=learn_family(members, cache=self._replays) if members else None)
         return self._forecasts[key]
+
+
+def with_final_value(curve: TrialCurve, value) -> TrialCurve:
+    """`curve` with (planned end, value) appended when its reports stop before its planned end and
+    the value is a finite number: the final loss a complete trial returned."""
+    if (curve.last_step is None or curve.last_step >= curve.planned_end or value is None
+            or not math.isfinite(value)):
+        return curve
+    return TrialCurve(curve.run_id, np.append(curve.steps, curve.planned_end), np.append(curve.losses, value),
+                      curve.planned_end, curve.lr)
