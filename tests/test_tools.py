@@ -37,7 +37,7 @@ def test_the_tools_run_as_scripts_without_sys_path_inserts():
 def test_benchmarks_insert_no_path_but_the_examples_and_one_study_the_benchmarks():
     """A benchmark imports the installed package and its sibling modules (its own folder is on
     sys.path when run as a script); overhead.py reaches examples/ for the example's model, and the
-    sparse-validation study benchmarks/ for forecast_accuracy's scoring."""
+    sparse-validation and interval-score studies benchmarks/ for forecast_accuracy's scoring and record."""
     inserts = {}
     for folder, _, names in os.walk(os.path.join(ROOT, "benchmarks")):
         for name in names:
@@ -45,7 +45,7 @@ def test_benchmarks_insert_no_path_but_the_examples_and_one_study_the_benchmarks
                 n = open(os.path.join(folder, name)).read().count("sys.path.insert")
                 if n:
                     inserts[name] = n
-    assert inserts == {"overhead.py": 1, "sparse_validation.py": 1}
+    assert inserts == {"overhead.py": 1, "sparse_validation.py": 1, "interval_score.py": 1}
 
 
 def test_the_gpu_command_lists_every_gpu_check():
