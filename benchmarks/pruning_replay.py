@@ -165,12 +165,13 @@ def score(trials: List[Trial], pruned_at) -> dict:
 
 
 def replay_source(curves: str, runs_csv: str, orders: int = ORDERS, threshold: float = DEFAULT_THRESHOLD,
-                  warmup_fraction: float = DEFAULT_WARMUP_FRACTION, pruners=PRUNERS, max_studies=None) -> dict:
+                  warmup_fraction: float = DEFAULT_WARMUP_FRACTION, pruners=PRUNERS, max_studies=None,
+                  family: bool = False) -> dict:
     """{"studies": [...], "cases": {pruner: [score per (study, order)]}, "decision_ms": ..., ...}."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     studies = load_studies(curves, runs_csv)
     names = list(studies)[:max_studies]
-    ours = ForecastPruner(threshold=threshold, warmup_fraction=warmup_fraction, cache_size=CACHE)
+    ours = ForecastPruner(threshold=threshold, warmup_fraction=warmup_fraction, cache_size=CACHE, family=family)
     cases, timings = defaultdict(list), {p: defaultdict(list) for p in pruners}
     for name in names:
         trials = studies[name]
@@ -375,6 +376,8 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="print {pruner: {compute_used, best_kept, median_regret_pct, ...}}")
     ap.add_argument("--orders", type=int, default=ORDERS)
     ap.add_argument("--max-studies", type=int, default=None, help="replay only the first N studies (a quick look)")
+    ap.add_argument("--family", action="store_true",
+                    help="ForecastPruner(family=True): each trial forecast with the study's finished trials as its family")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--warmup-fraction", type=float, default=DEFAULT_WARMUP_FRACTION)
     ap.add_argument("--write-docs", action="store_true", help="every source of data/curves into docs/sweeps.md")
@@ -392,7 +395,7 @@ def main(argv=None):
     if not args.curves:
         ap.error("--curves FILE is needed (or --write-docs / --check-docs)")
     result = replay_source(args.curves, args.runs, args.orders, args.threshold, args.warmup_fraction,
-                           max_studies=args.max_studies)
+                           max_studies=args.max_studies, family=args.family)
     if not result["studies"]:
         print(f"{args.curves}: no study of {MIN_TRIALS} or more runs with one model size and planned length")
         return 0

@@ -85,7 +85,7 @@ def plain_objective(trial):
 
 
 def test_a_plain_loop_study_prunes_the_trials_that_cannot_win_and_keeps_their_forecast():
-    pruner = ForecastPruner()
+    pruner = ForecastPruner(family=True)
     study = study_of(LEVELS, pruner)
     study.optimize(plain_objective, n_trials=len(LEVELS))
     states = [t.state for t in study.trials]
@@ -106,7 +106,7 @@ def test_a_plain_loop_study_prunes_the_trials_that_cannot_win_and_keeps_their_fo
     # the last trial was forecast with the two complete ones as its family
     _, last = pruner.decision(study.study_name, 3)
     assert last.family_runs == 2 and any(n.startswith("family: 2 family run(s)") for n in last.notes)
-    alone = ForecastPruner(family=False)
+    alone = ForecastPruner()
     alone_study = study_of(LEVELS, alone)
     alone_study.optimize(plain_objective, n_trials=len(LEVELS))
     assert alone.decision(alone_study.study_name, 3)[1].family_runs == 0

@@ -42,7 +42,10 @@ class ForecastPruner(optuna.pruners.BasePruner):
             dropped first).
         family: forecast each trial with the study's finished trials (those that reached their
             planned end) as its family (docs/forecast.md, "Family mode"): their own forecasts,
-            replayed, shift and calibrate the trial's. False: each trial on its own.
+            replayed, shift and calibrate the trial's. Off by default: the trials' forecasts then
+            depend on which trials finished first, so a forecast is no longer shared between
+            orders of the same curves, and the replay benchmark's table was measured without it
+            (`benchmarks/pruning_replay.py --family` measures it).
 
     The study must minimise (a loss). A pruned trial's forecast is kept: `decision(number)` gives
     the latest `PruneDecision` and `Forecast` of a trial; the reporters store it on the trial
@@ -52,7 +55,7 @@ class ForecastPruner(optuna.pruners.BasePruner):
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, warmup_fraction: float = DEFAULT_WARMUP_FRACTION,
                  top_k: int = 1, confidence: float = 0.8, planned_end: Optional[int] = None,
-                 cache_size: int = FORECAST_CACHE, family: bool = True):
+                 cache_size: int = FORECAST_CACHE, family: bool = False):
         self.rule = ForecastPruneRule(threshold, warmup_fraction, top_k)
         if not isinstance(family, bool):
             raise TypeError(f"family must be True or False, got {family!r}")
