@@ -42,8 +42,7 @@ from scaling_callback.runs import CURVES_DIR, SOURCES, planned_steps, usable_run
 from scaling_callback.sweeps.optuna_pruner import ForecastPruner
 from scaling_callback.sweeps.optuna_trial import TrialReporter
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import doc_tables  # noqa: E402
+import doc_tables
 
 ORDERS = 20  # random trial orders per study
 MIN_TRIALS = 3  # runs a study needs (fewer leave nothing to prune)
