@@ -38,8 +38,7 @@ import numpy as np
 
 from doc_tables import read_data, report_check, stale_blocks, write_block, write_data
 from gate_replay import gate_defaults, print_replay, replay, replay_all, replay_table
-from scaling_callback.core.forecast import (DEFAULT_PRIORS, DropPrior, Family, FamilyRun, ForecastPriors, forecast,
-                                           learn_family)
+from scaling_callback.core.forecast import (DEFAULT_PRIORS, DropPrior, Family, ForecastPriors, forecast)
 from scaling_callback.core.forecast.family import FAMILY_PRIOR_RUNS
 from scaling_callback.core.forecast.law import decay_fraction
 from scaling_callback.core.forecast.learning import learn_priors, run_schedule, start_priors
@@ -368,10 +367,8 @@ def source_families(runs, loso, prior_runs: float = FAMILY_PRIOR_RUNS) -> dict:
     families = {}
     for source in sorted({r.source for r in runs}):
         t0 = time.perf_counter()
-        members = [FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]), r.final_step, r.lr)
-                   for r in runs if r.source == source]
-        family = learn_family(members, loso.get(source, DEFAULT_PRIORS))
-        families[source] = Family(family.runs, family.priors, forecast, family.cache, prior_runs=prior_runs).replay_all()
+        members = [r.family_run() for r in runs if r.source == source]
+        families[source] = Family(members, loso.get(source, DEFAULT_PRIORS), forecast, prior_runs=prior_runs).replay_all()
         print(f"# family of {source}: {len(members)} runs replayed [{time.perf_counter() - t0:.0f} s]", flush=True)
     return families
 

@@ -17,7 +17,7 @@ import inspect
 
 import numpy as np
 
-from scaling_callback.core.forecast import FamilyRun, forecast, learn_family
+from scaling_callback.core.forecast import forecast, learn_family
 from scaling_callback.core.gate import PlateauGate
 from scaling_callback.core.history import ForecastRecord
 from scaling_callback.runs import MAX_RUNS, SOURCES, load_runs
@@ -56,8 +56,7 @@ def replay(run, priors=None, family=None, **gate_kwargs):
 
 def source_families(runs) -> dict:
     """{source: the Family of its runs} under DEFAULT_PRIORS (each replay leaves its run out)."""
-    return {source: learn_family([FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]),
-                                            r.final_step, r.lr) for r in runs if r.source == source])
+    return {source: learn_family([r.family_run() for r in runs if r.source == source])
             for source in sorted({r.source for r in runs})}
 
 

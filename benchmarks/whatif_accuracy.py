@@ -45,7 +45,7 @@ from collections import defaultdict
 import numpy as np
 
 from doc_tables import DOCS, read_data, report_check, stale_blocks, write_block, write_data
-from scaling_callback.core.forecast import DEFAULT_PRIORS, FamilyRun, learn_family
+from scaling_callback.core.forecast import DEFAULT_PRIORS, learn_family
 from scaling_callback.core.whatif import Cooldown, forecast_under, plan_cooldown, planned_cooldown, without_cooldown
 from scaling_callback.runs import load_runs
 
@@ -141,8 +141,7 @@ def branch_families(found, loso) -> dict:
         groups[(run.source, trunk_key(run.run_id))].append((run, start))
     families = {}
     for (source, key), members in groups.items():
-        whole = learn_family([FamilyRun(r.run_id, tuple(r.curve.observed()[0]), tuple(r.curve.observed()[1]),
-                                        r.final_step, r.lr) for r, _ in members], loso[source])
+        whole = learn_family([r.family_run() for r, _ in members], loso[source])
         for run, start in members:
             others = [r.run_id for r, _ in members if r.run_id != run.run_id and not holds_future(r, run, start)]
             families[run.run_id] = whole.only(others) if key is not None and others else None

@@ -5,7 +5,7 @@ written by the callback, as the `Family` forecast(..., family=) uses (core/forec
     family = load_family(["runs/earlier.csv", "lightning_logs"])     # every finished run in them
     fc = forecast(steps, losses, target_step=T, lr=schedule, family=family.without("my-run"))
 
-A run counts when its last validation reached its planned end (within PLANNED_END_TOLERANCE):
+A run counts when its last validation reached its planned end (`reached_planned_end`):
 a CSV run's planned end is its last row unless a runs CSV (`runs_csv`, columns run_id and
 planned_steps) says otherwise; a log dir's is the one the callback saved beside its events.
 The replays of each run (the run forecast again from a tenth of its planned steps, when a forecast
@@ -26,9 +26,10 @@ import numpy as np
 from . import __version__
 from .core.forecast import DEFAULT_PRIORS, Family, FamilyRun, learn_family
 from .io import Curve, PathLike, read_curves, run_dirs
-from .runs import MIN_VALIDATIONS, PLANNED_END_TOLERANCE
+from .core.forecast.family import reached_planned_end
+from .runs import MIN_VALIDATIONS
 
-__all__ = ["load_family", "family_of", "family_runs", "curve_family_run", "ReplayCache", "default_cache_dir"]
+__all__ = ["load_family", "family_of", "family_runs", "expanded_paths", "curve_family_run", "ReplayCache", "default_cache_dir"]
 
 CACHE_ENV = "SCALING_CALLBACK_CACHE"  # where the replays are cached; "" turns the disk cache off
 
@@ -98,7 +99,7 @@ def curve_family_run(curve: Curve, run_id: str, planned_end: Optional[float] = N
     end = float(curve.last_step if planned_end is None else planned_end)
     if len(steps) < MIN_VALIDATIONS:
         return f"{run_id}: {len(steps)} validation(s), a family run needs {MIN_VALIDATIONS}"
-    if not end > 0 or abs(steps[-1] - end) > PLANNED_END_TOLERANCE * end:
+    if not reached_planned_end(steps[-1], end):
         return f"{run_id}: not finished (last validation at step {int(steps[-1])}, planned end {end:g})"
     return FamilyRun(run_id, tuple(float(s) for s in steps), tuple(float(v) for v in losses), int(steps[-1]),
                      curve.lr_knots())
@@ -114,7 +115,7 @@ def _planned_steps(runs_csv: Optional[str]) -> dict:
     return {r["run_id"]: float(r["planned_steps"]) for r in rows}
 
 
-def _expanded(paths) -> List[str]:
+def expanded_paths(paths) -> List[str]:
     """Each path as given; a log dir holding several runs (version folders) as each of them."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -134,7 +135,7 @@ def family_runs(paths: Union[PathLike, Iterable[PathLike]], runs_csv: Optional[s
     folder without event files or without `tag` yet is left out like an unfinished run."""
     planned = _planned_steps(runs_csv)
     runs, skipped = [], []
-    for path in _expanded(paths):
+    for path in expanded_paths(paths):
         is_dir = os.path.isdir(path)
         try:
             curves = read_curves(path, tag=tag)

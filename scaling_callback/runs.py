@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
+from .core.forecast.family import PLANNED_END_TOLERANCE, FamilyRun, reached_planned_end
 from .core.forecast.learning import CUTOFFS, forecast_points
 from .io import Curve, read_curves_csv
 
@@ -34,7 +35,6 @@ SOURCES = ("multipower_law", "gemstones", "modded_nanogpt_track1", "modded_nanog
 PUBLIC_SOURCES = SOURCES[:5]  # published by others; cpu_gpt is made by tools/make_cpu_curves.py
 MAX_RUNS = 60  # lr_scheduling has 192 usable runs (many cool-down branches sharing their base's prefix), track 1 has 85
 MIN_VALIDATIONS = 6  # the shared scorer's rule: fewer points make no curve to forecast
-PLANNED_END_TOLERANCE = 0.01  # the shared scorer's rule: the last point within 1% of the planned end
 RUNS_CSV = "runs.csv"  # the planned steps of every run, in the curves folder
 
 
@@ -57,6 +57,11 @@ class CurveRun:
     def lr(self):
         """The planned schedule as (steps, lr) knots, or None."""
         return self.curve.lr_knots()
+
+    def family_run(self) -> FamilyRun:
+        """This run as a run of a family (forecast(..., family=))."""
+        steps, losses = self.curve.observed()
+        return FamilyRun(self.run_id, tuple(steps), tuple(losses), self.final_step, self.lr)
 
 
 def planned_steps(curves_dir: Optional[str] = None, runs_csv: Optional[str] = None) -> dict:
@@ -84,8 +89,7 @@ def usable_runs(path: str, source: str, planned: dict) -> List[CurveRun]:
     usable = []
     for run_id, curve in sorted(read_curves_csv(path).items()):
         steps, losses = curve.observed()
-        if (run_id not in planned or len(steps) < MIN_VALIDATIONS
-                or abs(steps[-1] - planned[run_id]) > PLANNED_END_TOLERANCE * planned[run_id]):
+        if run_id not in planned or len(steps) < MIN_VALIDATIONS or not reached_planned_end(steps[-1], planned[run_id]):
             continue
         usable.append(CurveRun(run_id, source, path, curve, int(steps[-1]), float(losses[-1])))
     return usable

@@ -11,14 +11,12 @@ import optuna
 
 from ..core.checks import whole_number
 from ..core.forecast import Forecast, FamilyRun, forecast, learn_family
+from ..core.forecast.family import reached_planned_end
 from ..core.pruning import DEFAULT_THRESHOLD, DEFAULT_WARMUP_FRACTION, ForecastPruneRule, PruneDecision
 from ..core.trial_curve import TrialCurve
 from .trial_attrs import trial_curve
 
 FORECAST_CACHE = 256  # forecasts kept by default: a few per running trial (a trial may ask again at one step)
-# a finished trial is a family run when its last report is this close (relative) to its planned end
-# (runs.PLANNED_END_TOLERANCE's rule)
-FAMILY_END_TOLERANCE = 0.01
 
 
 class ForecastPruner(optuna.pruners.BasePruner):
@@ -109,7 +107,7 @@ class ForecastPruner(optuna.pruners.BasePruner):
     def _forecast(self, curve: TrialCurve, family: List[TrialCurve]) -> Forecast:
         members = [FamilyRun(c.run_id, tuple(c.steps), tuple(c.losses), c.planned_end, c.lr) for c in family
                    if self.use_family and c.last_step is not None and c.run_id != curve.run_id
-                   and abs(c.last_step - c.planned_end) <= FAMILY_END_TOLERANCE * c.planned_end]
+                   and reached_planned_end(c.last_step, c.planned_end)]
         lr = () if curve.lr is None else (curve.lr[0].tobytes(), curve.lr[1].tobytes())
         key = (curve.steps.tobytes(), curve.losses.tobytes(), curve.planned_end, lr, tuple(m.run_id for m in members))
         if key not in self._forecasts:

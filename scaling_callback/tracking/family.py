@@ -18,8 +18,7 @@ import os
 from typing import Callable, Iterable, Optional, Tuple, Union
 
 from ..core.forecast import Family, FamilyRun
-from ..family import family_of
-from ..io import run_dirs
+from ..family import expanded_paths, family_of
 
 FamilySetting = Union[None, Family, str, Tuple[str, ...], Tuple[FamilyRun, ...]]
 SKIPPED_SHOWN = 3  # the reasons a warning quotes for the family runs left out (the rest are counted)
@@ -100,7 +99,7 @@ class FamilySource:
         try:
             if isinstance(setting, str) or (isinstance(setting, tuple)
                                             and not any(isinstance(x, FamilyRun) for x in setting)):
-                paths = self._paths(setting)
+                paths = expanded_paths(setting)
                 setting = [p for p in paths if not any(_same_place(p, d) for d in own)]
                 self._left_out = len(setting) < len(paths)
             self._family = family_of(setting, tag=tag)
@@ -108,15 +107,6 @@ class FamilySource:
             self._trouble = (f"family: it could not be read ({type(exc).__name__}: {exc}); the forecast is made "
                              "without it")
             warn("family", self._trouble)
-
-    @staticmethod
-    def _paths(setting) -> list:
-        """Each path of the setting; a folder of runs as each run folder in it (what load_family
-        reads), so that the run's own folder among them is never read."""
-        out = []
-        for path in (setting,) if isinstance(setting, str) else setting:
-            out += (run_dirs(path) or [path]) if os.path.isdir(path) else [path]
-        return out
 
     def _warn_empty(self, family: Family, warn) -> None:
         skipped = family.skipped

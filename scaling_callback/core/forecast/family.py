@@ -29,17 +29,25 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["FamilyRun", "Family", "FamilyAdjustment", "replay_error", "replay_cutoff", "FAMILY_CUTOFFS"]
+__all__ = ["FamilyRun", "Family", "FamilyAdjustment", "replay_error", "replay_cutoff", "reached_planned_end",
+           "FAMILY_CUTOFFS", "PLANNED_END_TOLERANCE"]
 
 # The fractions of a family run's planned steps it is forecast again from: every tenth, so that a
 # forecast at any point of the run finds replays within 5% of its own fraction.
 FAMILY_CUTOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MIN_POINTS_SEEN = 3  # the fewest validation points a replay is made from (as learning.MIN_POINTS_SEEN)
+PLANNED_END_TOLERANCE = 0.01  # the shared scorer's rule: a run is finished when its last point is within 1% of its planned end
 # The weight of the defaults, in family runs: λ = n/(n + FAMILY_PRIOR_RUNS); chosen by
 # `python3 benchmarks/forecast_accuracy.py --family --family-size K --family-prior-runs W`
 # (docs/forecast.md, "Family mode"): with 2-3 runs a lighter weight under-covered, with whole
 # families it made no difference.
 FAMILY_PRIOR_RUNS = 4.0
+
+
+def reached_planned_end(last_step, planned_end) -> bool:
+    """Whether a run whose last validation is at `last_step` finished: within PLANNED_END_TOLERANCE
+    of its planned end (a family run, a development run, a study's complete trial)."""
+    return planned_end > 0 and abs(last_step - planned_end) <= PLANNED_END_TOLERANCE * planned_end
 
 
 @dataclass(frozen=True)
